@@ -1,0 +1,33 @@
+//! AWS adapters. Clients come from `aws-config`, so `AWS_ENDPOINT_URL` points every one of them
+//! at an emulator (moto in tests).
+
+pub mod dynamo;
+pub mod schema;
+pub mod sqs;
+
+pub use dynamo::DynamoStore;
+pub use sqs::SqsQueue;
+
+/// Loads region, credentials and endpoint from the environment, once per Lambda instance.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+/// An S3 client; path-style addressing whenever an endpoint override is set (moto, MinIO), since
+/// virtual-host names like `bucket.localhost` do not resolve.
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// The SDK's error with its source chain, without request details (which may carry secrets).
+pub(crate) fn describe<E: std::error::Error>(error: &E) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

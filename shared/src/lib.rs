@@ -1,0 +1,16 @@
+//! viberdesk's library: the domain model and its rules, Viber's API (callbacks, signatures,
+//! client), and the storage / queue ports with their in-memory and AWS adapters.
+
+pub mod aws;
+pub mod cache;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod inbound;
+pub mod memory;
+pub mod model;
+pub mod ports;
+pub mod secret;
+pub mod telemetry;
+pub mod time;
+pub mod viber;

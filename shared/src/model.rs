@@ -1,0 +1,168 @@
+//! The helpdesk's records, as stored and as the staff API shows them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{IntegrationId, StaffId};
+use crate::secret::AuthToken;
+use crate::time::Timestamp;
+
+/// Task statuses; the first three are "active".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    New,
+    InProgress,
+    Waiting,
+    Completed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub fn is_active(self) -> bool {
+        matches!(self, TaskStatus::New | TaskStatus::InProgress | TaskStatus::Waiting)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::New => "new",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::Waiting => "waiting",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a new task looks like (DESIGN.md Rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskTemplate {
+    /// Pattern with `{name}` (and the other placeholders of `rules::render_title`).
+    pub task_title: String,
+    pub initial_status: TaskStatus,
+    pub assignee_id: Option<StaffId>,
+    pub participant_ids: Vec<StaffId>,
+}
+
+impl Default for TaskTemplate {
+    fn default() -> Self {
+        Self {
+            task_title: "Viber: {name}".to_owned(),
+            initial_status: TaskStatus::New,
+            assignee_id: None,
+            participant_ids: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IntegrationOptions {
+    pub new_task_if_no_active: bool,
+    pub send_as_staff: bool,
+    pub welcome_message: Option<String>,
+}
+
+impl Default for IntegrationOptions {
+    fn default() -> Self {
+        Self { new_task_if_no_active: true, send_as_staff: false, welcome_message: None }
+    }
+}
+
+/// The bot as Viber describes it (`get_account_info`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BotProfile {
+    pub name: String,
+    pub uri: String,
+    #[serde(default)]
+    pub icon: Option<String>,
+}
+
+impl BotProfile {
+    /// `viber://pa?chatURI={uri}` (API.md §13).
+    pub fn deep_link(&self) -> String {
+        format!("viber://pa?chatURI={}", urlencoding::encode(&self.uri))
+    }
+}
+
+/// A connected Viber bot. Holds the bot's auth token: never serialise it into an API answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub name: String,
+    pub auth_token: AuthToken,
+    pub bot: BotProfile,
+    pub webhook_url: String,
+    #[serde(default)]
+    pub template: TaskTemplate,
+    #[serde(default)]
+    pub options: IntegrationOptions,
+    #[serde(default)]
+    pub connected_by: Option<StaffId>,
+    pub created_at: Timestamp,
+}
+
+impl Integration {
+    pub fn deep_link(&self) -> String {
+        self.bot.deep_link()
+    }
+}
+
+/// `{PUBLIC_BASE_URL}/viber/{id}`.
+pub fn webhook_url(public_base_url: &str, id: &IntegrationId) -> String {
+    format!("{}/viber/{}", public_base_url.trim_end_matches('/'), id)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Staff,
+}
+
+/// A staff member. The bearer token is stored only as its SHA-256 hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffMember {
+    pub id: StaffId,
+    pub name: String,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let template = TaskTemplate::default();
+        assert_eq!(template.task_title, "Viber: {name}");
+        assert_eq!(template.initial_status, TaskStatus::New);
+        assert!(template.assignee_id.is_none() && template.participant_ids.is_empty());
+        let options = IntegrationOptions::default();
+        assert!(options.new_task_if_no_active && !options.send_as_staff && options.welcome_message.is_none());
+    }
+
+    #[test]
+    fn partial_template_and_options_fill_in_defaults() {
+        let options: IntegrationOptions = serde_json::from_str(r#"{"send_as_staff":true}"#).unwrap();
+        assert!(options.new_task_if_no_active && options.send_as_staff);
+        let template: TaskTemplate = serde_json::from_str(r#"{"initial_status":"in_progress"}"#).unwrap();
+        assert_eq!(template.task_title, "Viber: {name}");
+        assert_eq!(template.initial_status, TaskStatus::InProgress);
+    }
+
+    #[test]
+    fn deep_link_uses_the_bot_uri() {
+        let bot = BotProfile { name: "Acme".into(), uri: "acmesupport".into(), icon: None };
+        assert_eq!(bot.deep_link(), "viber://pa?chatURI=acmesupport");
+    }
+
+    #[test]
+    fn webhook_url_joins_without_double_slash() {
+        let id = IntegrationId::parse("default").unwrap();
+        assert_eq!(webhook_url("https://x.example/", &id), "https://x.example/viber/default");
+    }
+}

@@ -1,0 +1,170 @@
+//! The Viber REST client: `POST {base}/{endpoint}` with `X-Viber-Auth-Token`, errors read from the
+//! JSON `status` (API.md §1, §11). The token never appears in an error.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::MessageToken;
+use super::outbound::OutboundMessage;
+use crate::model::BotProfile;
+use crate::secret::AuthToken;
+
+pub const AUTH_HEADER: &str = "X-Viber-Auth-Token";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ViberError {
+    /// Connection refused, timeout, HTTP 5xx or an unreadable answer: worth retrying.
+    #[error("Viber could not be reached: {0}")]
+    Transport(String),
+    /// Viber answered with a non-zero `status`.
+    #[error("Viber refused the request: status {status} ({message})")]
+    Api { status: i64, message: String },
+}
+
+impl ViberError {
+    /// Whether sending again later may succeed (API.md §11: transport errors, 12 rate limit,
+    /// unknown "general" codes).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ViberError::Transport(_) => true,
+            ViberError::Api { status, .. } => matches!(status, 12 | 19) || *status > 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Envelope {
+    status: i64,
+    #[serde(default)]
+    status_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AccountInfo {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    pub uri: String,
+    #[serde(default)]
+    pub icon: Option<String>,
+    #[serde(default)]
+    pub webhook: Option<String>,
+}
+
+impl AccountInfo {
+    pub fn bot_profile(&self) -> BotProfile {
+        BotProfile { name: self.name.clone(), uri: self.uri.clone(), icon: self.icon.clone() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetWebhook<'a> {
+    pub url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_types: Option<&'a [&'a str]>,
+    pub send_name: bool,
+    pub send_photo: bool,
+}
+
+/// The optional events viberdesk asks for (`message`, `subscribed`, `unsubscribed` always come).
+pub const EVENT_TYPES: &[&str] = &["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"];
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Sent {
+    pub message_token: MessageToken,
+    #[serde(default)]
+    pub billing_status: Option<Value>,
+}
+
+#[derive(Clone)]
+pub struct ViberClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl ViberClient {
+    pub fn new(base_url: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("the HTTP client's TLS backend initialises");
+        Self { http, base_url: base_url.trim_end_matches('/').to_owned() }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub async fn get_account_info(&self, token: &AuthToken) -> Result<AccountInfo, ViberError> {
+        self.call("get_account_info", token, &serde_json::json!({})).await
+    }
+
+    /// Sets the webhook; Viber checks the URL with a signed `webhook` callback before answering.
+    pub async fn set_webhook(&self, token: &AuthToken, url: &str) -> Result<(), ViberError> {
+        let request = SetWebhook { url, event_types: Some(EVENT_TYPES), send_name: true, send_photo: true };
+        self.call::<Value, _>("set_webhook", token, &request).await.map(drop)
+    }
+
+    /// `set_webhook` with an empty URL: Viber stops sending callbacks.
+    pub async fn remove_webhook(&self, token: &AuthToken) -> Result<(), ViberError> {
+        let request = SetWebhook { url: "", event_types: None, send_name: false, send_photo: false };
+        self.call::<Value, _>("set_webhook", token, &request).await.map(drop)
+    }
+
+    pub async fn send_message(&self, token: &AuthToken, message: &OutboundMessage) -> Result<Sent, ViberError> {
+        self.call("send_message", token, message).await
+    }
+
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        endpoint: &str,
+        token: &AuthToken,
+        body: &B,
+    ) -> Result<T, ViberError> {
+        let response = self
+            .http
+            .post(format!("{}/{endpoint}", self.base_url))
+            .header(AUTH_HEADER, token.expose())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ViberError::Transport(without_url(e)))?;
+        let http_status = response.status();
+        if !http_status.is_success() {
+            return Err(ViberError::Transport(format!("{endpoint} answered HTTP {http_status}")));
+        }
+        let bytes = response.bytes().await.map_err(|e| ViberError::Transport(without_url(e)))?;
+        let envelope: Envelope = serde_json::from_slice(&bytes)
+            .map_err(|e| ViberError::Transport(format!("{endpoint} answered unreadable JSON: {e}")))?;
+        if envelope.status != 0 {
+            return Err(ViberError::Api {
+                status: envelope.status,
+                message: envelope.status_message.unwrap_or_default(),
+            });
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ViberError::Transport(format!("{endpoint} answered an unexpected shape: {e}")))
+    }
+}
+
+fn without_url(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let error = error.without_url();
+    let mut text = format!("{kind}: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
