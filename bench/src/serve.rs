@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use serde_json::json;
-use shared::aws::DynamoStore;
+use shared::aws::{DynamoStore, SqsQueue};
 use shared::ids::IntegrationId;
 use shared::model::{BotProfile, Integration, IntegrationOptions, TaskTemplate};
-use shared::ports::IntegrationStore;
+use shared::ports::{IntegrationStore, MessageQueue, QueueMessage};
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::signature::SIGNATURE_HEADER;
@@ -30,6 +31,8 @@ const LAMBDA_MEMORY_MB: u64 = 128;
 /// Bounds the whole run, however the child behaves.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// SQS sends timed from the bench itself, to tell moto's latency from the function's.
+const BASELINE_SENDS: usize = 20;
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -46,6 +49,8 @@ struct Backend {
     endpoint: String,
     table: String,
     queue_url: String,
+    /// See [`sqs_send_round_trip`].
+    send_round_trip: Duration,
 }
 
 pub fn run(options: &Options) -> Result<(), Error> {
@@ -68,8 +73,8 @@ pub fn run(options: &Options) -> Result<(), Error> {
     report(&binary, invocations, &run)
 }
 
-/// `VIBERDESK_MOTO_ENDPOINT`, which must be on loopback: the child gets these credentials-free
-/// settings and nothing here may reach a real AWS account.
+/// `VIBERDESK_MOTO_ENDPOINT`, which must be on loopback: the bench and the child use fake
+/// credentials, and nothing here may reach a real AWS account.
 fn moto_endpoint() -> Result<String, Error> {
     let endpoint = std::env::var(moto::ENDPOINT_VARIABLE).map_err(|_| {
         format!(
@@ -97,11 +102,33 @@ async fn prepare_backend(endpoint: String) -> Result<Backend, Error> {
     DynamoStore::from_config(&config, &table)
         .put_integration(&integration()?)
         .await?;
+    let send_round_trip = sqs_send_round_trip(&config, &queue_url).await?;
     Ok(Backend {
         endpoint,
         table,
         queue_url,
+        send_round_trip,
     })
+}
+
+/// Mean time of one SQS send to moto from here, over a warm connection. Every accepted callback
+/// waits for one such send, so this is the emulator's share of the handler time (real SQS has
+/// its own, different latency).
+async fn sqs_send_round_trip(config: &SdkConfig, queue_url: &str) -> Result<Duration, Error> {
+    let queue = SqsQueue::from_config(config, queue_url);
+    queue.warm_up().await;
+    let mut times = Vec::with_capacity(BASELINE_SENDS);
+    for index in 0..BASELINE_SENDS {
+        let message = QueueMessage {
+            group_id: Some("bench:baseline".to_owned()),
+            dedup_id: Some(format!("baseline-{index}")),
+            body: "{}".to_owned(),
+        };
+        let started = Instant::now();
+        queue.send(message).await?;
+        times.push(started.elapsed());
+    }
+    Ok(stats::mean(&times))
 }
 
 fn integration() -> Result<Integration, Error> {
@@ -129,6 +156,8 @@ struct Run {
     /// Spawn to the first `next`: process start plus the function's INIT.
     cold_start: Option<Duration>,
     peak_rss_kib: u64,
+    /// See [`sqs_send_round_trip`].
+    sqs_send: Duration,
 }
 
 /// Runs the child until every invocation is answered, reads its peak RSS, then stops it.
@@ -156,6 +185,7 @@ async fn serve(binary: &Path, backend: &Backend, invocations: usize) -> Result<R
         observed,
         cold_start,
         peak_rss_kib,
+        sqs_send: backend.send_round_trip,
     })
 }
 
@@ -266,8 +296,8 @@ fn api_gateway_event(body: &str, signature: &str) -> String {
     .to_string()
 }
 
-/// `VmHWM` ("high water mark") from `/proc/<pid>/status`: the peak resident set so far, in KiB,
-/// which is what Lambda's "Max Memory Used" reports.
+/// `VmHWM` ("high water mark") from `/proc/<pid>/status`: the peak resident set so far, in KiB;
+/// the closest local stand-in for Lambda's "Max Memory Used".
 fn peak_rss_kib(pid: u32) -> Result<u64, Error> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
@@ -310,6 +340,10 @@ fn report(binary: &Path, invocations: usize, run: &Run) -> Result<(), Error> {
         millis(stats::percentile(&times, 50.0)),
         millis(stats::percentile(&times, 99.0)),
         millis(times.last().copied().unwrap_or_default())
+    );
+    println!(
+        "    of which moto: one SQS send from the bench takes {} on average (the webhook makes one per callback but `webhook`)",
+        millis(run.sqs_send)
     );
     // Lambda's "MB" of memory are MiB, like VmHWM's "kB".
     let peak_mib = run.peak_rss_kib as f64 / 1024.0;

@@ -28,20 +28,33 @@ pub struct Lookup {
 
 impl IntegrationCache {
     pub fn new(store: Arc<dyn IntegrationStore>, ttl: Duration) -> Self {
-        Self { store, ttl, entries: Mutex::new(HashMap::new()) }
+        Self {
+            store,
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The integration, from the cache when fresh. Absent integrations are not cached, so a bot
     /// connected a moment ago is found at once.
     pub async fn get(&self, id: &IntegrationId) -> Result<Option<Lookup>, StoreError> {
         if let Some(integration) = self.cached(id) {
-            return Ok(Some(Lookup { integration, cached: true }));
+            return Ok(Some(Lookup {
+                integration,
+                cached: true,
+            }));
         }
-        Ok(self.refresh(id).await?.map(|integration| Lookup { integration, cached: false }))
+        Ok(self.refresh(id).await?.map(|integration| Lookup {
+            integration,
+            cached: false,
+        }))
     }
 
     /// Reads the integration from the store, replacing (or dropping) the cached copy.
-    pub async fn refresh(&self, id: &IntegrationId) -> Result<Option<Arc<Integration>>, StoreError> {
+    pub async fn refresh(
+        &self,
+        id: &IntegrationId,
+    ) -> Result<Option<Arc<Integration>>, StoreError> {
         let found = self.store.get_integration(id).await?.map(Arc::new);
         let mut entries = self.entries();
         match &found {
@@ -69,7 +82,11 @@ impl IntegrationCache {
         (at.elapsed() < self.ttl).then(|| integration.clone())
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<IntegrationId, (Instant, Arc<Integration>)>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<IntegrationId, (Instant, Arc<Integration>)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -8,7 +8,10 @@ pub struct MissingVariable(pub &'static str);
 
 /// A variable the function cannot run without.
 pub fn required(name: &'static str) -> Result<String, MissingVariable> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(MissingVariable(name))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(MissingVariable(name))
 }
 
 /// `VIBER_API_URL`, or Viber's own.

@@ -15,5 +15,8 @@ struct ErrorDetail<'a> {
 
 /// `{"error": {"code": "...", "message": "..."}}`.
 pub fn error_json(code: &str, message: &str) -> String {
-    serde_json::to_string(&ErrorBody { error: ErrorDetail { code, message } }).expect("strings always serialise")
+    serde_json::to_string(&ErrorBody {
+        error: ErrorDetail { code, message },
+    })
+    .expect("strings always serialise")
 }

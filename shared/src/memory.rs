@@ -9,7 +9,9 @@ use async_trait::async_trait;
 
 use crate::ids::IntegrationId;
 use crate::model::{Integration, StaffMember};
-use crate::ports::{IntegrationStore, MessageQueue, QueueError, QueueMessage, StaffStore, StoreError};
+use crate::ports::{
+    IntegrationStore, MessageQueue, QueueError, QueueMessage, StaffStore, StoreError,
+};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -28,7 +30,9 @@ impl MemoryStore {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, StoreState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -39,7 +43,9 @@ impl IntegrationStore for MemoryStore {
     }
 
     async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
-        self.state().integrations.insert(integration.id.clone(), integration.clone());
+        self.state()
+            .integrations
+            .insert(integration.id.clone(), integration.clone());
         Ok(())
     }
 }
@@ -47,11 +53,16 @@ impl IntegrationStore for MemoryStore {
 #[async_trait]
 impl StaffStore for MemoryStore {
     async fn put_staff(&self, member: &StaffMember, token_hash: &str) -> Result<(), StoreError> {
-        self.state().staff_by_token_hash.insert(token_hash.to_owned(), member.clone());
+        self.state()
+            .staff_by_token_hash
+            .insert(token_hash.to_owned(), member.clone());
         Ok(())
     }
 
-    async fn staff_by_token_hash(&self, token_hash: &str) -> Result<Option<StaffMember>, StoreError> {
+    async fn staff_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<StaffMember>, StoreError> {
         Ok(self.state().staff_by_token_hash.get(token_hash).cloned())
     }
 }
@@ -78,7 +89,9 @@ impl MemoryQueue {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The messages waiting, oldest first.
@@ -107,7 +120,9 @@ impl MessageQueue for MemoryQueue {
         {
             let mut state = self.state();
             let now = Instant::now();
-            state.seen_dedup_ids.retain(|_, at| now.duration_since(*at) < FIFO_DEDUP_WINDOW);
+            state
+                .seen_dedup_ids
+                .retain(|_, at| now.duration_since(*at) < FIFO_DEDUP_WINDOW);
             if let Some(dedup_id) = &message.dedup_id {
                 if state.seen_dedup_ids.contains_key(dedup_id) {
                     return Ok(());
@@ -126,7 +141,11 @@ mod tests {
     use super::*;
 
     fn message(dedup: &str) -> QueueMessage {
-        QueueMessage { group_id: Some("g".into()), dedup_id: Some(dedup.into()), body: dedup.into() }
+        QueueMessage {
+            group_id: Some("g".into()),
+            dedup_id: Some(dedup.into()),
+            body: dedup.into(),
+        }
     }
 
     #[tokio::test]

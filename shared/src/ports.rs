@@ -29,7 +29,10 @@ pub trait IntegrationStore: Send + Sync {
 pub trait StaffStore: Send + Sync {
     /// Stores a member with the SHA-256 hash of their bearer token (never the token).
     async fn put_staff(&self, member: &StaffMember, token_hash: &str) -> Result<(), StoreError>;
-    async fn staff_by_token_hash(&self, token_hash: &str) -> Result<Option<StaffMember>, StoreError>;
+    async fn staff_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<StaffMember>, StoreError>;
 }
 
 /// One message for a queue. `group_id` and `dedup_id` are used by FIFO queues.

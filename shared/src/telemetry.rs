@@ -20,5 +20,8 @@ pub fn init_json() {
 
 /// For the local stack.
 pub fn init_text() {
-    let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_target(false)
+        .try_init();
 }

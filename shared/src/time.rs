@@ -28,12 +28,19 @@ impl Timestamp {
 
     pub fn to_rfc3339(self) -> String {
         let nanos = i128::from(self.0) * 1_000_000;
-        let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let text = at.format(&Rfc3339).expect("a UTC time always formats as RFC 3339");
+        let at =
+            OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let text = at
+            .format(&Rfc3339)
+            .expect("a UTC time always formats as RFC 3339");
         // Always three fractional digits, so the strings also sort as times.
         match text.find('.') {
             Some(dot) => format!("{}.{:03}Z", &text[..dot], self.0.rem_euclid(1000)),
-            None => format!("{}.{:03}Z", text.trim_end_matches('Z'), self.0.rem_euclid(1000)),
+            None => format!(
+                "{}.{:03}Z",
+                text.trim_end_matches('Z'),
+                self.0.rem_euclid(1000)
+            ),
         }
     }
 
@@ -71,6 +78,9 @@ mod tests {
         let at = Timestamp::from_millis(1_732_528_955_210);
         assert_eq!(at.to_rfc3339(), "2024-11-25T10:02:35.210Z");
         assert_eq!(Timestamp::parse_rfc3339(&at.to_rfc3339()).unwrap(), at);
-        assert_eq!(Timestamp::from_millis(1_732_528_955_000).to_rfc3339(), "2024-11-25T10:02:35.000Z");
+        assert_eq!(
+            Timestamp::from_millis(1_732_528_955_000).to_rfc3339(),
+            "2024-11-25T10:02:35.000Z"
+        );
     }
 }

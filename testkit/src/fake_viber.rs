@@ -20,10 +20,10 @@ use crate::fixtures;
 
 const MAX_REQUEST_BYTES: usize = 30 * 1024;
 const FORBIDDEN_EXTENSIONS: &[&str] = &[
-    "bat", "bin", "cmd", "com", "cpl", "exe", "gadget", "inf1", "ins", "inx", "isu", "job", "jse", "lnk", "msc",
-    "msi", "msp", "mst", "paf", "pif", "ps1", "reg", "rgs", "sct", "shb", "shs", "u3p", "vb", "vbe", "vbs",
-    "vbscript", "ws", "wsf", "action", "app", "command", "csh", "osx", "workflow", "ksh", "out", "run", "apk",
-    "ipa",
+    "bat", "bin", "cmd", "com", "cpl", "exe", "gadget", "inf1", "ins", "inx", "isu", "job", "jse",
+    "lnk", "msc", "msi", "msp", "mst", "paf", "pif", "ps1", "reg", "rgs", "sct", "shb", "shs",
+    "u3p", "vb", "vbe", "vbs", "vbscript", "ws", "wsf", "action", "app", "command", "csh", "osx",
+    "workflow", "ksh", "out", "run", "apk", "ipa",
 ];
 
 /// How the fake answers the next request to an endpoint.
@@ -72,10 +72,18 @@ impl FakeViber {
             call_back_on_set_webhook: true,
             ..Inner::default()
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let address = listener.local_addr().expect("local address");
-        let fake = FakeViber { address, inner, http: reqwest::Client::new() };
-        let app = Router::new().route("/pa/{endpoint}", post(endpoint)).with_state(fake.clone());
+        let fake = FakeViber {
+            address,
+            inner,
+            http: reqwest::Client::new(),
+        };
+        let app = Router::new()
+            .route("/pa/{endpoint}", post(endpoint))
+            .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
     }
@@ -90,12 +98,19 @@ impl FakeViber {
 
     /// Bodies of the requests to one endpoint, oldest first.
     pub fn bodies(&self, endpoint: &str) -> Vec<Value> {
-        self.lock().requests.iter().filter(|r| r.endpoint == endpoint).map(|r| r.body.clone()).collect()
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.endpoint == endpoint)
+            .map(|r| r.body.clone())
+            .collect()
     }
 
     /// The next request to `endpoint` gets `answer` (queued in order).
     pub fn script(&self, endpoint: &str, answer: Answer) {
-        self.lock().scripted.push_back((endpoint.to_owned(), answer));
+        self.lock()
+            .scripted
+            .push_back((endpoint.to_owned(), answer));
     }
 
     /// The bot's webhook as last set.
@@ -117,7 +132,9 @@ impl FakeViber {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn take_script(&self, endpoint: &str) -> Option<Answer> {
@@ -150,7 +167,10 @@ impl FakeViber {
             let answer = self
                 .http
                 .post(url)
-                .header("X-Viber-Content-Signature", fixtures::sign(&token, check.as_bytes()))
+                .header(
+                    "X-Viber-Content-Signature",
+                    fixtures::sign(&token, check.as_bytes()),
+                )
                 .header("Content-Type", "application/json")
                 .body(check)
                 .timeout(Duration::from_secs(5))
@@ -158,14 +178,26 @@ impl FakeViber {
                 .await;
             match answer {
                 Ok(response) if response.status() == reqwest::StatusCode::OK => {}
-                Ok(response) => return status(1, &format!("webhook answered HTTP {}", response.status().as_u16())),
+                Ok(response) => {
+                    return status(
+                        1,
+                        &format!("webhook answered HTTP {}", response.status().as_u16()),
+                    );
+                }
                 Err(error) => return status(1, &format!("java.net.ConnectException: {error}")),
             }
         }
         self.lock().webhook = Some(url.to_owned());
         let mut answer = status(0, "ok");
-        answer["event_types"] =
-            json!(["subscribed", "unsubscribed", "conversation_started", "delivered", "failed", "message", "seen"]);
+        answer["event_types"] = json!([
+            "subscribed",
+            "unsubscribed",
+            "conversation_started",
+            "delivered",
+            "failed",
+            "message",
+            "seen"
+        ]);
         answer
     }
 
@@ -202,7 +234,10 @@ async fn endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let auth_token = headers.get("x-viber-auth-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let auth_token = headers
+        .get("x-viber-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     fake.lock().requests.push(Recorded {
         endpoint: endpoint.clone(),
@@ -210,8 +245,14 @@ async fn endpoint(
         body: parsed.clone().unwrap_or(Value::Null),
     });
     match fake.take_script(&endpoint) {
-        Some(Answer::Status(code, message)) => return axum::Json(status(code, message)).into_response(),
-        Some(Answer::Http(code)) => return StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY).into_response(),
+        Some(Answer::Status(code, message)) => {
+            return axum::Json(status(code, message)).into_response();
+        }
+        Some(Answer::Http(code)) => {
+            return StatusCode::from_u16(code)
+                .unwrap_or(StatusCode::BAD_GATEWAY)
+                .into_response();
+        }
         Some(Answer::Delay(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
@@ -240,24 +281,30 @@ fn check_message(body: &Value) -> Result<(), (i64, &'static str)> {
     if text("receiver").is_none_or(str::is_empty) {
         return Err((4, "missingData: receiver"));
     }
-    let sender_name = body.pointer("/sender/name").and_then(Value::as_str).ok_or((4, "missingData: sender.name"))?;
+    let sender_name = body
+        .pointer("/sender/name")
+        .and_then(Value::as_str)
+        .ok_or((4, "missingData: sender.name"))?;
     if sender_name.chars().count() > 28 {
         return Err((3, "badData: sender.name over 28 characters"));
     }
-    if text("tracking_data").is_some_and(|t| t.chars().count() > 4000) || body.get("tracking_data") == Some(&Value::Null) {
+    if text("tracking_data").is_some_and(|t| t.chars().count() > 4000)
+        || body.get("tracking_data") == Some(&Value::Null)
+    {
         return Err((3, "badData: tracking_data"));
     }
     let media_extension = || {
         let media = text("media")?;
         let path = media.split(['?', '#']).next()?;
         let last = path.rsplit('/').next()?;
-        last.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase())
+        last.rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase())
     };
     let size = body.get("size").and_then(Value::as_u64);
     match text("type") {
         Some("text") => match text("text") {
             Some(t) if !t.is_empty() && t.chars().count() <= 7000 => Ok(()),
-            Some(t) if t.is_empty() => Err((4, "missingData: text")),
+            Some("") => Err((4, "missingData: text")),
             Some(_) => Err((3, "badData: text over 7000 characters")),
             None => Err((4, "missingData: text")),
         },
@@ -274,7 +321,11 @@ fn check_message(body: &Value) -> Result<(), (i64, &'static str)> {
             if size.is_none() {
                 return Err((4, "missingData: size"));
             }
-            if body.get("duration").and_then(Value::as_u64).is_some_and(|d| d > 180) {
+            if body
+                .get("duration")
+                .and_then(Value::as_u64)
+                .is_some_and(|d| d > 180)
+            {
                 return Err((3, "badData: duration over 180 s"));
             }
             match media_extension().as_deref() {
@@ -291,14 +342,20 @@ fn check_message(body: &Value) -> Result<(), (i64, &'static str)> {
             if file_name.chars().count() > 256 || size > 50 * 1024 * 1024 {
                 return Err((3, "badData: file too large or name too long"));
             }
-            let extension = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+            let extension = file_name
+                .rsplit_once('.')
+                .map(|(_, e)| e.to_ascii_lowercase());
             match extension {
-                Some(ext) if FORBIDDEN_EXTENSIONS.contains(&ext.as_str()) => Err((3, "badData: forbidden file type")),
+                Some(ext) if FORBIDDEN_EXTENSIONS.contains(&ext.as_str()) => {
+                    Err((3, "badData: forbidden file type"))
+                }
                 Some(_) => Ok(()),
                 None => Err((3, "badData: file_name needs an extension")),
             }
         }
-        Some("url") | Some("sticker") | Some("contact") | Some("location") | Some("rich_media") => Ok(()),
+        Some("url") | Some("sticker") | Some("contact") | Some("location") | Some("rich_media") => {
+            Ok(())
+        }
         Some(_) => Err((3, "badData: unknown type")),
         None => Err((4, "missingData: type")),
     }

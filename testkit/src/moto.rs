@@ -30,7 +30,9 @@ pub fn unique(prefix: &str) -> String {
 /// A fresh table with viberdesk's schema.
 pub async fn table(config: &SdkConfig) -> String {
     let name = unique("viberdesk");
-    shared::aws::schema::create_table(&aws_sdk_dynamodb::Client::new(config), &name).await.expect("create table");
+    shared::aws::schema::create_table(&aws_sdk_dynamodb::Client::new(config), &name)
+        .await
+        .expect("create table");
     name
 }
 
@@ -77,7 +79,10 @@ pub async fn drain(config: &SdkConfig, queue_url: &str, max: usize) -> Vec<Recei
         for message in messages {
             let attributes = message.attributes.clone().unwrap_or_default();
             let attribute = |name: &str| {
-                attributes.iter().find(|(key, _)| key.as_str() == name).map(|(_, value)| value.clone())
+                attributes
+                    .iter()
+                    .find(|(key, _)| key.as_str() == name)
+                    .map(|(_, value)| value.clone())
             };
             received.push(Received {
                 body: message.body.clone().unwrap_or_default(),

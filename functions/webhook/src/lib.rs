@@ -37,19 +37,32 @@ impl Webhook {
 
     /// With a cache shared with code that changes integrations (the local stack's API).
     pub fn with_cache(integrations: Arc<IntegrationCache>, queue: Arc<dyn MessageQueue>) -> Self {
-        Self { integrations, queue }
+        Self {
+            integrations,
+            queue,
+        }
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let received_at = Timestamp::now();
         if request.method() != Method::POST {
-            let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Viber callbacks are POSTed");
-            response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            let mut response = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Viber callbacks are POSTed",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
             return response;
         }
         let body: &[u8] = request.body().as_ref();
         if body.len() > MAX_BODY_BYTES {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is over 1 MiB");
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the body is over 1 MiB",
+            );
         }
         let Some(id) = request
             .path_parameters_ref()
@@ -58,7 +71,10 @@ impl Webhook {
         else {
             return unknown_integration();
         };
-        let signature = request.headers().get(SIGNATURE_HEADER).and_then(|value| value.to_str().ok());
+        let signature = request
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .and_then(|value| value.to_str().ok());
         let integration = match self.verified_integration(&id, body, signature).await {
             Ok(integration) => integration,
             Err(response) => return response,
@@ -67,10 +83,15 @@ impl Webhook {
             Ok(callback) => callback,
             Err(parse_error) => {
                 tracing::warn!(integration_id = %id, error = %parse_error, "malformed callback refused");
-                return error(StatusCode::BAD_REQUEST, "malformed_callback", "the body is not a Viber callback");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_callback",
+                    "the body is not a Viber callback",
+                );
             }
         };
-        self.accept(&integration, body, &callback, received_at).await
+        self.accept(&integration, body, &callback, received_at)
+            .await
     }
 
     /// The integration whose token signed `body`. A signature that fails against a cached copy
@@ -86,7 +107,8 @@ impl Webhook {
             Ok(None) => return Err(unknown_integration()),
             Err(store_error) => return Err(unavailable(id, &store_error)),
         };
-        let mut verdict = signature::verify(lookup.integration.auth_token.expose(), body, signature);
+        let mut verdict =
+            signature::verify(lookup.integration.auth_token.expose(), body, signature);
         let mut integration = lookup.integration;
         if verdict == Err(signature::SignatureError::Mismatch) && lookup.cached {
             match self.integrations.refresh(id).await {
@@ -102,7 +124,11 @@ impl Webhook {
             Ok(()) => Ok(integration),
             Err(reason) => {
                 tracing::warn!(integration_id = %id, %reason, "callback signature refused");
-                Err(error(StatusCode::UNAUTHORIZED, "invalid_signature", "missing or invalid X-Viber-Content-Signature"))
+                Err(error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_signature",
+                    "missing or invalid X-Viber-Content-Signature",
+                ))
             }
         }
     }
@@ -127,21 +153,34 @@ impl Webhook {
             Ok(message) => message,
             Err(EnvelopeError::TooLarge(size)) => {
                 tracing::error!(integration_id = %integration.id, event, size, "callback too large for the queue");
-                return error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the callback does not fit the queue");
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the callback does not fit the queue",
+                );
             }
             Err(EnvelopeError::NotJson) => {
-                return error(StatusCode::BAD_REQUEST, "malformed_callback", "the body is not a Viber callback");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_callback",
+                    "the body is not a Viber callback",
+                );
             }
         };
         if let Err(queue_error) = self.queue.send(message).await {
             tracing::error!(integration_id = %integration.id, event, message_token = token, error = %queue_error, "enqueue failed; Viber will re-send");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable", "try again later");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_unavailable",
+                "try again later",
+            );
         }
         tracing::info!(integration_id = %integration.id, event, message_token = token, "callback queued");
         match (callback, &integration.options.welcome_message) {
             (Callback::ConversationStarted(_), Some(text)) if !text.trim().is_empty() => {
                 let sender = Sender::new(&integration.bot.name, integration.bot.icon.clone());
-                let body = serde_json::to_string(&welcome_message(sender, text)).expect("messages always serialise");
+                let body = serde_json::to_string(&welcome_message(sender, text))
+                    .expect("messages always serialise");
                 json(StatusCode::OK, body)
             }
             _ => ok_empty(),
@@ -150,7 +189,10 @@ impl Webhook {
 }
 
 fn ok_empty() -> Response<Body> {
-    Response::builder().status(StatusCode::OK).body(Body::Empty).expect("a static response is valid")
+    Response::builder()
+        .status(StatusCode::OK)
+        .body(Body::Empty)
+        .expect("a static response is valid")
 }
 
 fn json(status: StatusCode, body: String) -> Response<Body> {
@@ -166,10 +208,18 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
 }
 
 fn unknown_integration() -> Response<Body> {
-    error(StatusCode::NOT_FOUND, "unknown_integration", "no integration at this URL")
+    error(
+        StatusCode::NOT_FOUND,
+        "unknown_integration",
+        "no integration at this URL",
+    )
 }
 
 fn unavailable(id: &IntegrationId, store_error: &shared::ports::StoreError) -> Response<Body> {
     tracing::error!(integration_id = %id, error = %store_error, "integration lookup failed; Viber will re-send");
-    error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again later")
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "try again later",
+    )
 }

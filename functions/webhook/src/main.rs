@@ -13,5 +13,8 @@ async fn main() -> Result<(), Error> {
     let queue = SqsQueue::from_config(&sdk, required("INBOUND_QUEUE_URL")?);
     tokio::join!(store.warm_up(), queue.warm_up());
     let webhook = Webhook::new(Arc::new(store), Arc::new(queue));
-    lambda_http::run(service_fn(|request| async { Ok::<_, Error>(webhook.handle(request).await) })).await
+    lambda_http::run(service_fn(|request| async {
+        Ok::<_, Error>(webhook.handle(request).await)
+    }))
+    .await
 }

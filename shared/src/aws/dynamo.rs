@@ -24,7 +24,10 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
@@ -51,7 +54,11 @@ impl DynamoStore {
         }
     }
 
-    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -78,7 +85,8 @@ impl DynamoStore {
 }
 
 fn to_item<T: Serialize>(pk: String, sk: &str, value: &T) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut item: Item =
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     item.insert(PARTITION_KEY.into(), AttributeValue::S(pk));
     item.insert(SORT_KEY.into(), AttributeValue::S(sk.to_owned()));
     Ok(item)
@@ -103,17 +111,22 @@ impl IntegrationStore for DynamoStore {
     }
 
     async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
-        self.put(integration_pk(&integration.id), "INTEGRATION", integration).await
+        self.put(integration_pk(&integration.id), "INTEGRATION", integration)
+            .await
     }
 }
 
 #[async_trait]
 impl StaffStore for DynamoStore {
     async fn put_staff(&self, member: &StaffMember, token_hash: &str) -> Result<(), StoreError> {
-        self.put(staff_token_pk(token_hash), "STAFFTOKEN", member).await
+        self.put(staff_token_pk(token_hash), "STAFFTOKEN", member)
+            .await
     }
 
-    async fn staff_by_token_hash(&self, token_hash: &str) -> Result<Option<StaffMember>, StoreError> {
+    async fn staff_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<StaffMember>, StoreError> {
         self.get(staff_token_pk(token_hash), "STAFFTOKEN").await
     }
 }

@@ -19,7 +19,11 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
             .expect("name and type are set")
     };
     let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("name and type are set")
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .expect("name and type are set")
     };
     let result = client
         .create_table()
@@ -33,7 +37,13 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
         .await;
     match result {
         Ok(_) => Ok(()),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
         Err(error) => Err(super::describe(&error)),
     }
 }

@@ -15,7 +15,10 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {

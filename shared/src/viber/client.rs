@@ -56,7 +56,11 @@ pub struct AccountInfo {
 
 impl AccountInfo {
     pub fn bot_profile(&self) -> BotProfile {
-        BotProfile { name: self.name.clone(), uri: self.uri.clone(), icon: self.icon.clone() }
+        BotProfile {
+            name: self.name.clone(),
+            uri: self.uri.clone(),
+            icon: self.icon.clone(),
+        }
     }
 }
 
@@ -70,7 +74,14 @@ pub struct SetWebhook<'a> {
 }
 
 /// The optional events viberdesk asks for (`message`, `subscribed`, `unsubscribed` always come).
-pub const EVENT_TYPES: &[&str] = &["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"];
+pub const EVENT_TYPES: &[&str] = &[
+    "delivered",
+    "seen",
+    "failed",
+    "subscribed",
+    "unsubscribed",
+    "conversation_started",
+];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Sent {
@@ -92,7 +103,10 @@ impl ViberClient {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("the HTTP client's TLS backend initialises");
-        Self { http, base_url: base_url.trim_end_matches('/').to_owned() }
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -100,22 +114,41 @@ impl ViberClient {
     }
 
     pub async fn get_account_info(&self, token: &AuthToken) -> Result<AccountInfo, ViberError> {
-        self.call("get_account_info", token, &serde_json::json!({})).await
+        self.call("get_account_info", token, &serde_json::json!({}))
+            .await
     }
 
     /// Sets the webhook; Viber checks the URL with a signed `webhook` callback before answering.
     pub async fn set_webhook(&self, token: &AuthToken, url: &str) -> Result<(), ViberError> {
-        let request = SetWebhook { url, event_types: Some(EVENT_TYPES), send_name: true, send_photo: true };
-        self.call::<Value, _>("set_webhook", token, &request).await.map(drop)
+        let request = SetWebhook {
+            url,
+            event_types: Some(EVENT_TYPES),
+            send_name: true,
+            send_photo: true,
+        };
+        self.call::<Value, _>("set_webhook", token, &request)
+            .await
+            .map(drop)
     }
 
     /// `set_webhook` with an empty URL: Viber stops sending callbacks.
     pub async fn remove_webhook(&self, token: &AuthToken) -> Result<(), ViberError> {
-        let request = SetWebhook { url: "", event_types: None, send_name: false, send_photo: false };
-        self.call::<Value, _>("set_webhook", token, &request).await.map(drop)
+        let request = SetWebhook {
+            url: "",
+            event_types: None,
+            send_name: false,
+            send_photo: false,
+        };
+        self.call::<Value, _>("set_webhook", token, &request)
+            .await
+            .map(drop)
     }
 
-    pub async fn send_message(&self, token: &AuthToken, message: &OutboundMessage) -> Result<Sent, ViberError> {
+    pub async fn send_message(
+        &self,
+        token: &AuthToken,
+        message: &OutboundMessage,
+    ) -> Result<Sent, ViberError> {
         self.call("send_message", token, message).await
     }
 
@@ -135,19 +168,26 @@ impl ViberClient {
             .map_err(|e| ViberError::Transport(without_url(e)))?;
         let http_status = response.status();
         if !http_status.is_success() {
-            return Err(ViberError::Transport(format!("{endpoint} answered HTTP {http_status}")));
+            return Err(ViberError::Transport(format!(
+                "{endpoint} answered HTTP {http_status}"
+            )));
         }
-        let bytes = response.bytes().await.map_err(|e| ViberError::Transport(without_url(e)))?;
-        let envelope: Envelope = serde_json::from_slice(&bytes)
-            .map_err(|e| ViberError::Transport(format!("{endpoint} answered unreadable JSON: {e}")))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ViberError::Transport(without_url(e)))?;
+        let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|e| {
+            ViberError::Transport(format!("{endpoint} answered unreadable JSON: {e}"))
+        })?;
         if envelope.status != 0 {
             return Err(ViberError::Api {
                 status: envelope.status,
                 message: envelope.status_message.unwrap_or_default(),
             });
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ViberError::Transport(format!("{endpoint} answered an unexpected shape: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ViberError::Transport(format!("{endpoint} answered an unexpected shape: {e}"))
+        })
     }
 }
 

@@ -24,7 +24,10 @@ mod tests {
 
     #[test]
     fn truncates_by_characters_not_bytes() {
-        assert_eq!(truncate_chars("Служба підтримки Acme Support International", 28), "Служба підтримки Acme Suppor");
+        assert_eq!(
+            truncate_chars("Служба підтримки Acme Support International", 28),
+            "Служба підтримки Acme Suppor"
+        );
         assert_eq!(truncate_chars("short", 28), "short");
         assert_eq!(truncate_chars("", 28), "");
     }

@@ -15,7 +15,10 @@ pub struct Sender {
 impl Sender {
     /// A sender whose name is cut to Viber's 28 characters.
     pub fn new(name: &str, avatar: Option<String>) -> Self {
-        Self { name: truncate_chars(name, SENDER_NAME_MAX_CHARS).to_owned(), avatar }
+        Self {
+            name: truncate_chars(name, SENDER_NAME_MAX_CHARS).to_owned(),
+            avatar,
+        }
     }
 }
 
@@ -67,7 +70,9 @@ pub fn welcome_message(sender: Sender, text: &str) -> OutboundMessage {
         min_api_version: None,
         sender,
         tracking_data: Some("welcome".to_owned()),
-        content: Content::Text { text: text.to_owned() },
+        content: Content::Text {
+            text: text.to_owned(),
+        },
     }
 }
 
@@ -77,12 +82,19 @@ mod tests {
 
     #[test]
     fn welcome_message_has_the_fixture_shape() {
-        let fixture: serde_json::Value =
-            serde_json::from_str(include_str!("../../../fixtures/viber/welcome_message_response.json"))
-                .unwrap();
-        let sender = Sender::new("Acme Support", Some("https://cdn.example.com/bot-avatar-720.jpg".into()));
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../fixtures/viber/welcome_message_response.json"
+        ))
+        .unwrap();
+        let sender = Sender::new(
+            "Acme Support",
+            Some("https://cdn.example.com/bot-avatar-720.jpg".into()),
+        );
         let text = fixture["text"].as_str().unwrap();
-        assert_eq!(serde_json::to_value(welcome_message(sender, text)).unwrap(), fixture);
+        assert_eq!(
+            serde_json::to_value(welcome_message(sender, text)).unwrap(),
+            fixture
+        );
     }
 
     #[test]

@@ -27,7 +27,11 @@ pub fn sign(auth_token: &str, body: &[u8]) -> String {
 }
 
 /// Verifies a signature header value against the raw body in constant time.
-pub fn verify(auth_token: &str, body: &[u8], signature: Option<&str>) -> Result<(), SignatureError> {
+pub fn verify(
+    auth_token: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), SignatureError> {
     let signature = signature.ok_or(SignatureError::Missing)?.trim();
     let mut expected = [0u8; 32];
     hex::decode_to_slice(signature, &mut expected).map_err(|_| SignatureError::Malformed)?;
@@ -37,7 +41,8 @@ pub fn verify(auth_token: &str, body: &[u8], signature: Option<&str>) -> Result<
 }
 
 fn mac(auth_token: &str, body: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(auth_token.as_bytes()).expect("HMAC accepts any key length");
+    let mut mac =
+        HmacSha256::new_from_slice(auth_token.as_bytes()).expect("HMAC accepts any key length");
     mac.update(body);
     mac
 }
@@ -47,7 +52,8 @@ mod tests {
     use super::*;
 
     const SDK_TOKEN: &str = "44dafb7e0f40021e-61a47a1e6778d187-f2c5a676a07050b3";
-    const SDK_BODY: &str = r#"{"event":"webhook","timestamp":4977069964384421269,"message_token":1478683725125}"#;
+    const SDK_BODY: &str =
+        r#"{"event":"webhook","timestamp":4977069964384421269,"message_token":1478683725125}"#;
     const SDK_SIGNATURE: &str = "d21b343448c8aee33b8e93768ef6ceb64a6ba6163099973a2b8bd028fea510ef";
 
     #[test]
@@ -57,7 +63,10 @@ mod tests {
 
     #[test]
     fn verifies_the_viber_sdk_test_vector() {
-        assert_eq!(verify(SDK_TOKEN, SDK_BODY.as_bytes(), Some(SDK_SIGNATURE)), Ok(()));
+        assert_eq!(
+            verify(SDK_TOKEN, SDK_BODY.as_bytes(), Some(SDK_SIGNATURE)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -68,13 +77,26 @@ mod tests {
 
     #[test]
     fn refuses_a_missing_signature() {
-        assert_eq!(verify(SDK_TOKEN, SDK_BODY.as_bytes(), None), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(SDK_TOKEN, SDK_BODY.as_bytes(), None),
+            Err(SignatureError::Missing)
+        );
     }
 
     #[test]
     fn refuses_a_signature_of_the_wrong_length_or_alphabet() {
-        for bad in ["", "abc", &SDK_SIGNATURE[..62], &format!("{SDK_SIGNATURE}00"), &SDK_SIGNATURE.replace('d', "z")] {
-            assert_eq!(verify(SDK_TOKEN, SDK_BODY.as_bytes(), Some(bad)), Err(SignatureError::Malformed), "{bad}");
+        for bad in [
+            "",
+            "abc",
+            &SDK_SIGNATURE[..62],
+            &format!("{SDK_SIGNATURE}00"),
+            &SDK_SIGNATURE.replace('d', "z"),
+        ] {
+            assert_eq!(
+                verify(SDK_TOKEN, SDK_BODY.as_bytes(), Some(bad)),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
         }
     }
 

@@ -1,0 +1,304 @@
+//! `viberdesk-local`: the whole stack in one process, for development, demos and tests. It serves
+//! `/viber/{id}` and `/api/…` through the same handler functions the Lambdas run, on in-memory
+//! adapters by default, or on AWS (or an emulator) when `AWS_ENDPOINT_URL` and the resource
+//! variables are set.
+
+mod gateway;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use clap::Parser;
+use shared::aws::{DynamoStore, SqsQueue, load_sdk_config};
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
+use shared::config::DEFAULT_VIBER_API_URL;
+use shared::ids::{IntegrationId, StaffId};
+use shared::memory::{MemoryQueue, MemoryStore};
+use shared::model::{
+    Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url,
+};
+use shared::ports::{IntegrationStore, MessageQueue, StaffStore, StoreError, token_hash};
+use shared::secret::AuthToken;
+use shared::time::Timestamp;
+use shared::viber::client::{ViberClient, ViberError};
+use webhook::{INTEGRATION_ID_PARAMETER, Webhook};
+
+/// The integration id `--viber-token` connects.
+pub const DEFAULT_INTEGRATION: &str = "default";
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "viberdesk-local",
+    about = "viberdesk's webhook, API, processor and sender in one process"
+)]
+pub struct Options {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Public base URL used in webhook URLs [default: http://{listen}].
+    #[arg(long)]
+    pub public_base_url: Option<String>,
+    /// The Viber Bot API base URL.
+    #[arg(long, env = "VIBER_API_URL", default_value = DEFAULT_VIBER_API_URL)]
+    pub viber_api_url: String,
+    /// Connect the bot with this auth token at start, as integration `default` (`/viber/default`).
+    #[arg(long, env = "VIBERDESK_VIBER_TOKEN", hide_env_values = true)]
+    pub viber_token: Option<String>,
+    /// Seed an owner staff member with this bearer token (otherwise one is generated and printed once).
+    #[arg(long, env = "VIBERDESK_OWNER_TOKEN", hide_env_values = true)]
+    pub owner_token: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("{0}")]
+    Config(#[from] shared::config::MissingVariable),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("Viber refused the bot token given with --viber-token: {0}")]
+    BotToken(ViberError),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The adapters every handler uses, chosen once at start.
+struct Backend {
+    kind: &'static str,
+    integrations: Arc<dyn IntegrationStore>,
+    staff: Arc<dyn StaffStore>,
+    inbound: Arc<dyn MessageQueue>,
+}
+
+impl Backend {
+    fn memory() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        Self {
+            kind: "in-memory",
+            integrations: store.clone(),
+            staff: store,
+            inbound: Arc::new(MemoryQueue::new()),
+        }
+    }
+
+    async fn aws() -> Result<Self, LocalError> {
+        let sdk = load_sdk_config().await;
+        let store = Arc::new(DynamoStore::from_config(
+            &sdk,
+            shared::config::required("TABLE_NAME")?,
+        ));
+        let inbound = Arc::new(SqsQueue::from_config(
+            &sdk,
+            shared::config::required("INBOUND_QUEUE_URL")?,
+        ));
+        Ok(Self {
+            kind: "AWS",
+            integrations: store.clone(),
+            staff: store,
+            inbound,
+        })
+    }
+
+    /// AWS when an endpoint and a table are configured; in memory otherwise.
+    async fn from_env() -> Result<Self, LocalError> {
+        let configured = |name| std::env::var(name).is_ok_and(|v: String| !v.is_empty());
+        if configured("AWS_ENDPOINT_URL") && configured("TABLE_NAME") {
+            Self::aws().await
+        } else {
+            Ok(Self::memory())
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    webhook: Arc<Webhook>,
+}
+
+/// Parses the command line, runs until Ctrl-C, and turns the outcome into an exit code.
+pub async fn main_with_args() -> ExitCode {
+    shared::telemetry::init_text();
+    let options = Options::parse();
+    match run(options, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("viberdesk-local: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), LocalError> {
+    let backend = Backend::from_env().await?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| LocalError::Listen(options.listen, e))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| LocalError::Listen(options.listen, e))?;
+    let public_base_url = options
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let cache = Arc::new(IntegrationCache::new(
+        backend.integrations.clone(),
+        DEFAULT_TTL,
+    ));
+    let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.clone()));
+    let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
+
+    // The bot is stored before the server answers anything, so a callback that arrives as soon
+    // as the port accepts connections finds its integration.
+    let bot = match &options.viber_token {
+        Some(token) => {
+            let viber = ViberClient::new(&options.viber_api_url);
+            let integration = store_default_bot(
+                &backend,
+                &viber,
+                AuthToken::new(token),
+                &public_base_url,
+                &owner.id,
+            )
+            .await?;
+            Some((viber, integration))
+        }
+        None => None,
+    };
+
+    let app = Router::new()
+        .route("/viber/{integration_id}", any(viber_callback))
+        .route("/health", any(|| async { "ok" }))
+        .with_state(AppState { webhook });
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(LocalError::Serve)
+    });
+    tracing::info!(
+        backend = backend.kind,
+        "viberdesk-local serving on http://{address}"
+    );
+    tracing::info!(
+        "Viber callbacks: {public_base_url}/viber/{{integration_id}}; staff API: {public_base_url}/api"
+    );
+
+    if let Some((viber, integration)) = bot {
+        set_default_webhook(&viber, &integration).await;
+    }
+    let outcome = server.await.unwrap_or(Ok(()));
+    tracing::info!("viberdesk-local stopped");
+    outcome
+}
+
+async fn viber_callback(
+    State(state): State<AppState>,
+    Path(integration_id): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let parameters = HashMap::from([(INTEGRATION_ID_PARAMETER.to_owned(), integration_id)]);
+    match gateway::to_lambda_request(request, parameters).await {
+        Ok(request) => gateway::from_lambda_response(state.webhook.handle(request).await),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+async fn seed_owner(
+    staff: &dyn StaffStore,
+    token: Option<&str>,
+) -> Result<StaffMember, LocalError> {
+    let owner = StaffMember {
+        id: StaffId::generate(),
+        name: "Owner".to_owned(),
+        avatar_url: None,
+        role: Role::Owner,
+        created_at: Timestamp::now(),
+    };
+    let token = match token {
+        Some(token) => token.to_owned(),
+        None => {
+            let generated = shared::ids::new_secret();
+            // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
+            println!("owner token (shown once): {generated}");
+            generated
+        }
+    };
+    staff.put_staff(&owner, &token_hash(&token)).await?;
+    Ok(owner)
+}
+
+/// Stores the bot as integration `default`, with the profile `get_account_info` gives, so that
+/// Viber's signed check during `set_webhook` can be verified.
+async fn store_default_bot(
+    backend: &Backend,
+    viber: &ViberClient,
+    token: AuthToken,
+    public_base_url: &str,
+    owner: &StaffId,
+) -> Result<Integration, LocalError> {
+    let info = viber
+        .get_account_info(&token)
+        .await
+        .map_err(LocalError::BotToken)?;
+    let id = IntegrationId::parse(DEFAULT_INTEGRATION).expect("a valid id");
+    let integration = Integration {
+        webhook_url: webhook_url(public_base_url, &id),
+        id,
+        name: info.name.clone(),
+        auth_token: token,
+        bot: info.bot_profile(),
+        template: TaskTemplate::default(),
+        options: IntegrationOptions::default(),
+        connected_by: Some(owner.clone()),
+        created_at: Timestamp::now(),
+    };
+    backend.integrations.put_integration(&integration).await?;
+    tracing::info!(bot = %integration.bot.name, deep_link = %integration.deep_link(), "bot connected as integration `default`");
+    Ok(integration)
+}
+
+async fn set_default_webhook(viber: &ViberClient, integration: &Integration) {
+    match viber
+        .set_webhook(&integration.auth_token, &integration.webhook_url)
+        .await
+    {
+        Ok(()) => tracing::info!(webhook = %integration.webhook_url, "Viber webhook set"),
+        // Viber only calls public HTTPS URLs; locally the webhook is often set through a tunnel.
+        Err(error) => {
+            tracing::warn!(webhook = %integration.webhook_url, %error, "Viber did not accept the webhook; callbacks arrive only once it is set to a public HTTPS URL (see --public-base-url)")
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

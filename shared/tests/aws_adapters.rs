@@ -1,0 +1,96 @@
+//! The AWS adapters against moto: the same behaviour as their in-memory twins.
+
+use shared::aws::{DynamoStore, SqsQueue};
+use shared::ids::{IntegrationId, StaffId};
+use shared::model::{
+    BotProfile, Integration, IntegrationOptions, Role, StaffMember, TaskStatus, TaskTemplate,
+};
+use shared::ports::{IntegrationStore, MessageQueue, QueueMessage, StaffStore, token_hash};
+use shared::secret::AuthToken;
+use shared::time::Timestamp;
+use testkit::moto;
+
+#[tokio::test]
+async fn integrations_round_trip_through_dynamodb() {
+    let config = moto::sdk_config().await;
+    let store = DynamoStore::from_config(&config, moto::table(&config).await);
+    let id = IntegrationId::generate();
+    assert_eq!(store.get_integration(&id).await.unwrap(), None);
+    let integration = Integration {
+        id: id.clone(),
+        name: "Acme".into(),
+        auth_token: AuthToken::new("token-1"),
+        bot: BotProfile {
+            name: "Acme Support".into(),
+            uri: "acmesupport".into(),
+            icon: None,
+        },
+        webhook_url: "https://api.example.com/viber/x".into(),
+        template: TaskTemplate {
+            task_title: "Viber: {name}".into(),
+            initial_status: TaskStatus::Waiting,
+            assignee_id: Some(StaffId::generate()),
+            participant_ids: vec![StaffId::generate(), StaffId::generate()],
+        },
+        options: IntegrationOptions {
+            new_task_if_no_active: false,
+            send_as_staff: true,
+            welcome_message: Some("Привіт".into()),
+        },
+        connected_by: Some(StaffId::generate()),
+        created_at: Timestamp::from_millis(1_732_528_955_210),
+    };
+    store.put_integration(&integration).await.unwrap();
+    assert_eq!(store.get_integration(&id).await.unwrap(), Some(integration));
+}
+
+#[tokio::test]
+async fn staff_are_found_by_token_hash_only() {
+    let config = moto::sdk_config().await;
+    let store = DynamoStore::from_config(&config, moto::table(&config).await);
+    let owner = StaffMember {
+        id: StaffId::generate(),
+        name: "Owner".into(),
+        avatar_url: None,
+        role: Role::Owner,
+        created_at: Timestamp::now(),
+    };
+    store
+        .put_staff(&owner, &token_hash("secret-token"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .staff_by_token_hash(&token_hash("secret-token"))
+            .await
+            .unwrap(),
+        Some(owner)
+    );
+    assert_eq!(
+        store
+            .staff_by_token_hash(&token_hash("other"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn the_sqs_adapter_sends_with_group_and_dedup_ids() {
+    let config = moto::sdk_config().await;
+    let url = moto::fifo_queue(&config).await;
+    let queue = SqsQueue::from_config(&config, &url);
+    for body in ["one", "one-again", "two"] {
+        let dedup = if body == "two" { "d2" } else { "d1" };
+        let message = QueueMessage {
+            group_id: Some("g:u".into()),
+            dedup_id: Some(dedup.into()),
+            body: body.into(),
+        };
+        queue.send(message).await.unwrap();
+    }
+    let received = moto::drain(&config, &url, 10).await;
+    let bodies: Vec<_> = received.iter().map(|r| r.body.as_str()).collect();
+    assert_eq!(bodies, ["one", "two"]);
+    assert_eq!(received[0].group_id.as_deref(), Some("g:u"));
+}

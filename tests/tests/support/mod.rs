@@ -1,0 +1,83 @@
+//! Starts `viberdesk-local` as a process on a free loopback port and stops it at the end.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct LocalStack {
+    pub base_url: String,
+    child: Child,
+}
+
+pub const OWNER_TOKEN: &str = "owner-token-for-tests-0123456789abcdef";
+
+impl LocalStack {
+    /// Starts the stack with these extra flags and environment, waiting until it answers.
+    pub async fn start(extra_args: &[&str], env: &[(&str, &str)]) -> LocalStack {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_viberdesk-local-e2e"));
+        command
+            .args(["--listen", &listen, "--owner-token", OWNER_TOKEN])
+            .args(extra_args)
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("TABLE_NAME")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("start viberdesk-local");
+        let stack = LocalStack {
+            base_url: format!("http://{listen}"),
+            child,
+        };
+        stack.wait_until_ready().await;
+        stack
+    }
+
+    async fn wait_until_ready(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(response) = client.get(format!("{}/health", self.base_url)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("viberdesk-local did not start within 20 s");
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits for a clean exit.
+    pub async fn interrupt(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "viberdesk-local did not stop within 10 s of Ctrl-C"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
