@@ -9,6 +9,7 @@ pub mod ids;
 pub mod inbound;
 pub mod memory;
 pub mod model;
+pub mod rules;
 pub mod ports;
 pub mod secret;
 pub mod telemetry;

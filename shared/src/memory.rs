@@ -1,16 +1,17 @@
 //! In-memory adapters: the local stack's default backend and the unit tests' backend. They keep
 //! the semantics of their AWS twins (FIFO deduplication, conditional writes).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::ids::IntegrationId;
-use crate::model::{Integration, StaffMember};
+use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, TaskId};
+use crate::model::{Attachment, Comment, CommentStatus, Contact, Integration, StaffMember, Task, TaskState};
 use crate::ports::{
-    IntegrationStore, MessageQueue, QueueError, QueueMessage, StaffStore, StoreError,
+    ContactStore, DeliveryStore, IntegrationStore, MessageQueue, MessageStore, MessageWrite, Page, PageRequest,
+    PartRef, QueueError, QueueMessage, StaffStore, StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome,
 };
 
 #[derive(Default)]
@@ -22,6 +23,12 @@ pub struct MemoryStore {
 struct StoreState {
     integrations: HashMap<IntegrationId, Integration>,
     staff_by_token_hash: HashMap<String, StaffMember>,
+    contacts: HashMap<ContactId, Contact>,
+    tasks: HashMap<TaskId, Task>,
+    comments: BTreeMap<(TaskId, CommentId), Comment>,
+    attachments: HashMap<AttachmentId, Attachment>,
+    applied_messages: HashSet<String>,
+    parts: HashMap<(IntegrationId, u64), PartRef>,
 }
 
 impl MemoryStore {
@@ -64,6 +71,196 @@ impl StaffStore for MemoryStore {
         token_hash: &str,
     ) -> Result<Option<StaffMember>, StoreError> {
         Ok(self.state().staff_by_token_hash.get(token_hash).cloned())
+    }
+}
+
+fn version_matches(stored: Option<&Contact>, expected: Option<u64>) -> bool {
+    stored.map(|c| c.version) == expected
+}
+
+/// The opaque cursor: the last item's sort key, hex-encoded (as in the DynamoDB adapter).
+fn encode_cursor(sort_key: &str) -> String {
+    hex::encode(sort_key)
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    hex::decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| StoreError::Corrupt("invalid cursor".into()))
+}
+
+/// Pages a list already in order by `sort_key`, starting after the cursor's key.
+fn paginate<T: Clone>(
+    sorted: Vec<(String, T)>,
+    page: &PageRequest,
+    after: impl Fn(&str, &str) -> bool,
+) -> Result<Page<T>, StoreError> {
+    let start = page.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut remaining = sorted.into_iter().filter(|(key, _)| start.as_deref().is_none_or(|s| after(key, s)));
+    let items: Vec<(String, T)> = remaining.by_ref().take(page.limit.max(1)).collect();
+    let next_cursor = match (items.last(), remaining.next()) {
+        (Some((key, _)), Some(_)) => Some(encode_cursor(key)),
+        _ => None,
+    };
+    Ok(Page { items: items.into_iter().map(|(_, item)| item).collect(), next_cursor })
+}
+
+/// `{millis, 13 digits}#{id}`: sorts by time, then id.
+pub fn activity_key(at: crate::time::Timestamp, id: &str) -> String {
+    format!("{:013}#{id}", at.millis().max(0))
+}
+
+#[async_trait]
+impl ContactStore for MemoryStore {
+    async fn get_contact(&self, id: &ContactId) -> Result<Option<Contact>, StoreError> {
+        Ok(self.state().contacts.get(id).cloned())
+    }
+
+    async fn put_contact(&self, contact: &Contact, expected_version: Option<u64>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if !version_matches(state.contacts.get(&contact.id), expected_version) {
+            return Err(StoreError::Conflict(format!("contact {} changed", contact.id)));
+        }
+        state.contacts.insert(contact.id.clone(), contact.clone());
+        Ok(())
+    }
+
+    async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
+        let mut sorted: Vec<(String, Contact)> = self
+            .state()
+            .contacts
+            .values()
+            .map(|c| (activity_key(c.updated_at, c.id.as_str()), c.clone()))
+            .collect();
+        sorted.sort_by(|a, b| b.0.cmp(&a.0));
+        paginate(sorted, page, |key, start| key < start)
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryStore {
+    async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
+        let mut state = self.state();
+        if state.applied_messages.contains(&write.dedup_key) {
+            return Ok(WriteOutcome::Duplicate);
+        }
+        if !version_matches(state.contacts.get(&write.contact.id), write.expected_contact_version) {
+            return Err(StoreError::Conflict(format!("contact {} changed", write.contact.id)));
+        }
+        let comment_key = (write.comment.task_id.clone(), write.comment.id.clone());
+        if state.comments.contains_key(&comment_key) {
+            return Err(StoreError::Conflict(format!("comment {} exists", write.comment.id)));
+        }
+        match &write.task {
+            TaskWrite::Create(task) => {
+                if state.tasks.contains_key(&task.id) {
+                    return Err(StoreError::Conflict(format!("task {} exists", task.id)));
+                }
+                state.tasks.insert(task.id.clone(), task.clone());
+            }
+            TaskWrite::Append { task_id, last_message_at, require_active } => {
+                let task = state
+                    .tasks
+                    .get_mut(task_id)
+                    .filter(|t| match TaskState::of(t.status, t.deleted) {
+                        TaskState::Active => true,
+                        TaskState::Inactive => !require_active,
+                        TaskState::Deleted => false,
+                    })
+                    .ok_or_else(|| StoreError::Conflict(format!("task {task_id} changed state")))?;
+                task.last_message_at = *last_message_at;
+                task.updated_at = *last_message_at;
+            }
+        }
+        state.contacts.insert(write.contact.id.clone(), write.contact.clone());
+        state.comments.insert(comment_key, write.comment.clone());
+        for attachment in &write.attachments {
+            state.attachments.insert(attachment.id.clone(), attachment.clone());
+        }
+        state.applied_messages.insert(write.dedup_key.clone());
+        Ok(WriteOutcome::Applied)
+    }
+}
+
+#[async_trait]
+impl TaskStore for MemoryStore {
+    async fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError> {
+        Ok(self.state().tasks.get(id).cloned())
+    }
+
+    async fn list_tasks(&self, filter: &TaskFilter, page: &PageRequest) -> Result<Page<Task>, StoreError> {
+        let mut sorted: Vec<(String, Task)> = self
+            .state()
+            .tasks
+            .values()
+            .filter(|t| !t.deleted)
+            .filter(|t| filter.status.is_none_or(|s| t.status == s))
+            .filter(|t| filter.assignee_id.as_ref().is_none_or(|a| t.assignee_id.as_ref() == Some(a)))
+            .filter(|t| filter.integration_id.as_ref().is_none_or(|i| &t.integration_id == i))
+            .map(|t| (activity_key(t.last_message_at, t.id.as_str()), t.clone()))
+            .collect();
+        sorted.sort_by(|a, b| b.0.cmp(&a.0));
+        paginate(sorted, page, |key, start| key < start)
+    }
+
+    async fn list_comments(&self, task_id: &TaskId, page: &PageRequest) -> Result<Page<Comment>, StoreError> {
+        let sorted: Vec<(String, Comment)> = self
+            .state()
+            .comments
+            .range((task_id.clone(), CommentId::parse("0").expect("valid"))..)
+            .take_while(|((task, _), _)| task == task_id)
+            .map(|((_, id), comment)| (id.as_str().to_owned(), comment.clone()))
+            .collect();
+        paginate(sorted, page, |key, start| key > start)
+    }
+
+    async fn get_attachment(&self, id: &AttachmentId) -> Result<Option<Attachment>, StoreError> {
+        Ok(self.state().attachments.get(id).cloned())
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for MemoryStore {
+    async fn record_part(
+        &self,
+        integration_id: &IntegrationId,
+        message_token: u64,
+        part: &PartRef,
+    ) -> Result<(), StoreError> {
+        self.state().parts.insert((integration_id.clone(), message_token), part.clone());
+        Ok(())
+    }
+
+    async fn find_part(
+        &self,
+        integration_id: &IntegrationId,
+        message_token: u64,
+    ) -> Result<Option<PartRef>, StoreError> {
+        Ok(self.state().parts.get(&(integration_id.clone(), message_token)).cloned())
+    }
+
+    async fn advance_part(
+        &self,
+        part: &PartRef,
+        message_token: u64,
+        status: CommentStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let comment = state
+            .comments
+            .get_mut(&(part.task_id.clone(), part.comment_id.clone()))
+            .ok_or_else(|| StoreError::Conflict(format!("comment {} not found", part.comment_id)))?;
+        let key = message_token.to_string();
+        let current = comment.parts.get(&key).copied();
+        if current.is_none_or(|c| c != CommentStatus::Failed && c < status) {
+            comment.parts.insert(key, status);
+            if status == CommentStatus::Failed {
+                comment.status_reason = reason.map(str::to_owned);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,8 +1,10 @@
 //! The helpdesk's records, as stored and as the staff API shows them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{IntegrationId, StaffId};
+use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
 use crate::secret::AuthToken;
 use crate::time::Timestamp;
 
@@ -135,6 +137,136 @@ pub struct StaffMember {
     #[serde(default)]
     pub avatar_url: Option<String>,
     pub role: Role,
+    pub created_at: Timestamp,
+}
+
+/// Where a contact's current task stands, kept on the contact so routing a message needs one read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Active,
+    Inactive,
+    Deleted,
+}
+
+impl TaskState {
+    pub fn of(status: TaskStatus, deleted: bool) -> Self {
+        if deleted {
+            TaskState::Deleted
+        } else if status.is_active() {
+            TaskState::Active
+        } else {
+            TaskState::Inactive
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentTask {
+    pub id: TaskId,
+    pub state: TaskState,
+}
+
+/// A Viber user of one integration. The id is derived from (integration, Viber user id), so the
+/// contact is found and upserted without an index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: ContactId,
+    pub integration_id: IntegrationId,
+    pub viber_user_id: String,
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub language: Option<String>,
+    pub country: Option<String>,
+    pub api_version: Option<u32>,
+    /// Known only from a shared contact card.
+    pub phone: Option<String>,
+    pub subscribed: bool,
+    /// Viber's time of the last (un)subscription signal; older signals are ignored.
+    pub subscription_changed_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub current_task: Option<CurrentTask>,
+    /// Optimistic-lock counter: every write expects the version it read.
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub integration_id: IntegrationId,
+    pub title: String,
+    pub description: String,
+    pub status: TaskStatus,
+    pub requester_id: ContactId,
+    pub assignee_id: Option<StaffId>,
+    pub participant_ids: Vec<StaffId>,
+    pub previous_task_id: Option<TaskId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_message_at: Timestamp,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    Contact,
+    Staff,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    #[serde(rename = "type")]
+    pub kind: AuthorKind,
+    pub id: String,
+}
+
+/// A comment's delivery state. The order is the order of progress: statuses never move back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentStatus {
+    Received,
+    Internal,
+    Queued,
+    Sent,
+    Delivered,
+    Seen,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: CommentId,
+    pub task_id: TaskId,
+    pub author: Author,
+    pub text: Option<String>,
+    pub attachment_ids: Vec<AttachmentId>,
+    pub notify_client: bool,
+    pub status: CommentStatus,
+    pub status_reason: Option<String>,
+    pub created_at: Timestamp,
+    /// For a client's message: Viber's message type and token.
+    #[serde(default)]
+    pub viber_message_type: Option<String>,
+    #[serde(default)]
+    pub viber_message_token: Option<u64>,
+    /// For a reply: the status of each Viber message it was sent as, by `message_token`.
+    #[serde(default)]
+    pub parts: BTreeMap<String, CommentStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub available: bool,
+    pub unavailable_reason: Option<String>,
+    /// The object's key in the attachments bucket.
+    pub blob_key: String,
     pub created_at: Timestamp,
 }
 

@@ -61,3 +61,128 @@ pub fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(token.as_bytes()))
 }
+
+// ---- Contacts, tasks, comments (the processor's writes and the staff API's reads) ----
+
+use crate::ids::{AttachmentId, CommentId, ContactId, TaskId};
+use crate::model::{Attachment, Comment, CommentStatus, Contact, Task, TaskStatus};
+use crate::time::Timestamp;
+
+/// Pagination: `limit` items after the opaque `cursor` a previous page returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: usize = 50;
+    pub const MAX_LIMIT: usize = 100;
+
+    pub fn first(limit: usize) -> Self {
+        Self { cursor: None, limit }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of `GET /api/tasks`; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub assignee_id: Option<crate::ids::StaffId>,
+    pub integration_id: Option<IntegrationId>,
+}
+
+/// The task side of a client message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskWrite {
+    /// A new task (the contact's first, or one after the last became inactive / deleted).
+    Create(Task),
+    /// The message joins the contact's current task, which must still exist and not be deleted;
+    /// with `require_active` its status must also still be active (new / in_progress / waiting).
+    /// (`require_active` is false only when the integration's "new task if no active task" option
+    /// is off and the message goes on into a completed or cancelled task.)
+    Append { task_id: TaskId, last_message_at: Timestamp, require_active: bool },
+}
+
+/// Everything one client message writes, applied all or nothing, exactly once per `dedup_key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageWrite {
+    /// Integration + Viber `message_token`: a second write with the same key changes nothing.
+    pub dedup_key: String,
+    /// The contact's new state; `version` is one more than the version read.
+    pub contact: Contact,
+    /// The version read (`None`: the contact must not exist yet).
+    pub expected_contact_version: Option<u64>,
+    pub task: TaskWrite,
+    pub comment: Comment,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Applied,
+    /// The same `dedup_key` was applied before: nothing changed.
+    Duplicate,
+}
+
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    async fn get_contact(&self, id: &ContactId) -> Result<Option<Contact>, StoreError>;
+    /// Writes the contact if its stored version is still `expected_version` (`None`: absent);
+    /// otherwise `StoreError::Conflict`.
+    async fn put_contact(&self, contact: &Contact, expected_version: Option<u64>) -> Result<(), StoreError>;
+    /// Contacts, most recently updated first.
+    async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Applies a client message atomically. `Conflict` when the contact or its task changed
+    /// since they were read (the caller re-reads and decides again).
+    async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError>;
+}
+
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    async fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError>;
+    /// Tasks (deleted ones excluded), newest activity first.
+    async fn list_tasks(&self, filter: &TaskFilter, page: &PageRequest) -> Result<Page<Task>, StoreError>;
+    /// A task's comments, oldest first.
+    async fn list_comments(&self, task_id: &TaskId, page: &PageRequest) -> Result<Page<Comment>, StoreError>;
+    async fn get_attachment(&self, id: &AttachmentId) -> Result<Option<Attachment>, StoreError>;
+}
+
+/// Which comment a Viber `message_token` the bot sent belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRef {
+    pub task_id: TaskId,
+    pub comment_id: CommentId,
+}
+
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Remembers that `message_token` (sent by `integration_id`'s bot) is a part of a comment.
+    async fn record_part(
+        &self,
+        integration_id: &IntegrationId,
+        message_token: u64,
+        part: &PartRef,
+    ) -> Result<(), StoreError>;
+    async fn find_part(&self, integration_id: &IntegrationId, message_token: u64)
+    -> Result<Option<PartRef>, StoreError>;
+    /// Moves one part's status forward (never back; `failed` is final) and keeps `reason` for a
+    /// failure.
+    async fn advance_part(
+        &self,
+        part: &PartRef,
+        message_token: u64,
+        status: CommentStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+}

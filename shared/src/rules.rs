@@ -1,0 +1,308 @@
+//! The helpdesk's rules (DESIGN.md "Rules") as pure functions: no I/O, tested directly.
+
+use sha2::{Digest, Sha256};
+
+use crate::ids::{ContactId, IntegrationId, StaffId, TaskId};
+use crate::model::{Comment, CommentStatus, Contact, CurrentTask, TaskState};
+use crate::time::Timestamp;
+use crate::viber::callback::{Message, UserProfile};
+
+/// A contact's id, derived from the integration and the Viber user id (unique per bot), so the
+/// same user always maps to the same contact without an index lookup.
+pub fn contact_id(integration_id: &IntegrationId, viber_user_id: &str) -> ContactId {
+    let mut hash = Sha256::new();
+    hash.update(integration_id.as_str().as_bytes());
+    hash.update(b"\n");
+    hash.update(viber_user_id.as_bytes());
+    ContactId::parse(&hex::encode(&hash.finalize()[..16])).expect("hex is a valid id")
+}
+
+/// The contact after a callback carrying the user's profile: profile fields Viber sent replace
+/// the stored ones (a missing field keeps what was known); a shared contact card adds the phone.
+pub fn merge_profile(
+    existing: Option<&Contact>,
+    integration_id: &IntegrationId,
+    profile: &UserProfile,
+    phone: Option<&str>,
+    now: Timestamp,
+) -> Contact {
+    let mut contact = existing.cloned().unwrap_or_else(|| Contact {
+        id: contact_id(integration_id, &profile.id),
+        integration_id: integration_id.clone(),
+        viber_user_id: profile.id.clone(),
+        name: None,
+        avatar_url: None,
+        language: None,
+        country: None,
+        api_version: None,
+        phone: None,
+        subscribed: false,
+        subscription_changed_at: None,
+        created_at: now,
+        updated_at: now,
+        current_task: None,
+        version: 0,
+    });
+    let keep = |new: &Option<String>, old: Option<String>| new.clone().or(old);
+    contact.name = keep(&profile.name, contact.name.take());
+    contact.avatar_url = keep(&profile.avatar, contact.avatar_url.take());
+    contact.language = keep(&profile.language, contact.language.take());
+    contact.country = keep(&profile.country, contact.country.take());
+    contact.api_version = profile.api_version.or(contact.api_version);
+    if let Some(phone) = phone.filter(|p| !p.trim().is_empty()) {
+        contact.phone = Some(phone.trim().to_owned());
+    }
+    contact.updated_at = now;
+    contact
+}
+
+/// Records a subscription signal sent at `event_time`, unless a later one was already recorded
+/// (Viber's callbacks can arrive out of order).
+pub fn apply_subscription(contact: &mut Contact, subscribed: bool, event_time: Timestamp) -> bool {
+    if contact.subscription_changed_at.is_some_and(|at| at > event_time) {
+        return false;
+    }
+    contact.subscribed = subscribed;
+    contact.subscription_changed_at = Some(event_time);
+    true
+}
+
+/// Where a client's message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Into the current task (`require_active`: only while it is still active).
+    Append { task_id: TaskId, require_active: bool },
+    /// Into a new task, linking the previous one if there was one.
+    Create { previous: Option<TaskId> },
+}
+
+/// The first message opens a task; later ones join it. When the last task was deleted a new one
+/// is opened anyway; when it is completed or cancelled, the "new task if no active task" option
+/// decides.
+pub fn route_message(current: Option<&CurrentTask>, new_task_if_no_active: bool) -> Route {
+    match current {
+        None => Route::Create { previous: None },
+        Some(CurrentTask { id, state: TaskState::Active }) => {
+            Route::Append { task_id: id.clone(), require_active: new_task_if_no_active }
+        }
+        Some(CurrentTask { id, state: TaskState::Inactive }) if !new_task_if_no_active => {
+            Route::Append { task_id: id.clone(), require_active: false }
+        }
+        Some(CurrentTask { id, .. }) => Route::Create { previous: Some(id.clone()) },
+    }
+}
+
+/// Template assignee, else the account owner, else whoever connected the integration.
+pub fn choose_assignee(
+    template_assignee: Option<&StaffId>,
+    account_owner: Option<&StaffId>,
+    connected_by: Option<&StaffId>,
+) -> Option<StaffId> {
+    template_assignee.or(account_owner).or(connected_by).cloned()
+}
+
+/// Fills a title pattern: `{name}`, `{phone}`, `{viber_user_id}`, `{bot}`. A contact without a
+/// name is "Viber user".
+pub fn render_title(pattern: &str, contact: &Contact, bot_name: &str) -> String {
+    let name = contact.name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or("Viber user");
+    let title = pattern
+        .replace("{name}", name)
+        .replace("{phone}", contact.phone.as_deref().unwrap_or(""))
+        .replace("{viber_user_id}", &contact.viber_user_id)
+        .replace("{bot}", bot_name);
+    let title = title.trim();
+    if title.is_empty() { format!("Viber: {name}") } else { title.to_owned() }
+}
+
+/// A new task's description: where it came from, and the task it follows.
+pub fn task_description(contact: &Contact, previous: Option<&TaskId>) -> String {
+    let who = contact.name.as_deref().unwrap_or("a Viber user");
+    let mut description = format!("Conversation with {who} in Viber.");
+    if let Some(previous) = previous {
+        description.push_str(&format!(" Continues task {previous} (/api/tasks/{previous})."));
+    }
+    description
+}
+
+/// The text a client's message shows as in the task. Media keep their caption; the file itself
+/// becomes an attachment.
+pub fn comment_text(message: &Message) -> Option<String> {
+    let text = match message {
+        Message::Text(m) => Some(m.text.clone()),
+        Message::Picture(m) | Message::Video(m) | Message::File(m) => m.text.clone().filter(|t| !t.is_empty()),
+        Message::Sticker(m) => Some(format!("[sticker {}]", m.sticker_id)),
+        Message::Contact(m) => {
+            let name = m.contact.name.as_deref().unwrap_or("");
+            let phone = m.contact.phone_number.as_deref().unwrap_or("");
+            Some(format!("Shared contact: {name} {phone}").trim().to_owned())
+        }
+        Message::Location(m) => Some(format!(
+            "Location: {}, {} https://maps.google.com/?q={},{}",
+            m.location.lat, m.location.lon, m.location.lat, m.location.lon
+        )),
+        Message::Url(m) => Some(m.media.clone()),
+        Message::RichMedia(m) => Some(m.alt_text.clone().unwrap_or_else(|| "[rich media]".to_owned())),
+        Message::Unknown(m) => Some(format!("[unsupported Viber message type: {}]", m.kind)),
+    };
+    text.filter(|t| !t.is_empty())
+}
+
+/// A reply's status: its least advanced part, `failed` if any part failed; the stored status
+/// while no part has been sent.
+pub fn effective_status(comment: &Comment) -> CommentStatus {
+    if comment.parts.values().any(|s| *s == CommentStatus::Failed) || comment.status == CommentStatus::Failed {
+        return CommentStatus::Failed;
+    }
+    comment.parts.values().copied().min().map_or(comment.status, |least| least.max(comment.status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Author, AuthorKind};
+
+    fn integration() -> IntegrationId {
+        IntegrationId::parse("acme").unwrap()
+    }
+
+    fn profile(name: Option<&str>) -> UserProfile {
+        UserProfile {
+            id: "9Kf2mQ1xT7bVnC3pLs8aZw==".into(),
+            name: name.map(str::to_owned),
+            avatar: Some("https://a/1.jpg".into()),
+            country: Some("UA".into()),
+            language: Some("uk-UA".into()),
+            api_version: Some(10),
+        }
+    }
+
+    fn task(id: &str) -> TaskId {
+        TaskId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn contact_id_is_stable_per_integration_and_user() {
+        let a = contact_id(&integration(), "u1");
+        assert_eq!(a, contact_id(&integration(), "u1"));
+        assert_ne!(a, contact_id(&integration(), "u2"));
+        assert_ne!(a, contact_id(&IntegrationId::parse("other").unwrap(), "u1"));
+    }
+
+    #[test]
+    fn profile_updates_keep_known_fields_and_phone_only_from_a_card() {
+        let now = Timestamp::from_millis(1000);
+        let first = merge_profile(None, &integration(), &profile(Some("Олена")), None, now);
+        assert_eq!(first.name.as_deref(), Some("Олена"));
+        assert_eq!(first.phone, None);
+        assert_eq!(first.created_at, now);
+        let later = Timestamp::from_millis(2000);
+        let with_card = merge_profile(Some(&first), &integration(), &profile(None), Some("+380671234567"), later);
+        assert_eq!(with_card.name.as_deref(), Some("Олена"), "a missing name keeps the known one");
+        assert_eq!(with_card.phone.as_deref(), Some("+380671234567"));
+        assert_eq!(with_card.created_at, now);
+        assert_eq!(with_card.updated_at, later);
+    }
+
+    #[test]
+    fn later_subscription_signals_win_and_older_ones_are_ignored() {
+        let mut contact = merge_profile(None, &integration(), &profile(None), None, Timestamp::from_millis(0));
+        assert!(apply_subscription(&mut contact, false, Timestamp::from_millis(20)));
+        assert!(!apply_subscription(&mut contact, true, Timestamp::from_millis(10)));
+        assert!(!contact.subscribed);
+        assert!(apply_subscription(&mut contact, true, Timestamp::from_millis(30)));
+        assert!(contact.subscribed);
+    }
+
+    #[test]
+    fn first_message_creates_a_task() {
+        assert_eq!(route_message(None, true), Route::Create { previous: None });
+        assert_eq!(route_message(None, false), Route::Create { previous: None });
+    }
+
+    #[test]
+    fn later_messages_join_the_active_task() {
+        let current = CurrentTask { id: task("t1"), state: TaskState::Active };
+        assert_eq!(route_message(Some(&current), true), Route::Append { task_id: task("t1"), require_active: true });
+    }
+
+    #[test]
+    fn an_inactive_task_follows_the_new_task_option() {
+        let current = CurrentTask { id: task("t1"), state: TaskState::Inactive };
+        assert_eq!(route_message(Some(&current), true), Route::Create { previous: Some(task("t1")) });
+        assert_eq!(route_message(Some(&current), false), Route::Append { task_id: task("t1"), require_active: false });
+    }
+
+    #[test]
+    fn a_deleted_task_always_gets_a_new_one() {
+        let current = CurrentTask { id: task("t1"), state: TaskState::Deleted };
+        assert_eq!(route_message(Some(&current), true), Route::Create { previous: Some(task("t1")) });
+        assert_eq!(route_message(Some(&current), false), Route::Create { previous: Some(task("t1")) });
+    }
+
+    #[test]
+    fn assignee_falls_back_from_template_to_owner_to_connector() {
+        let (t, o, c) = (StaffId::parse("t").unwrap(), StaffId::parse("o").unwrap(), StaffId::parse("c").unwrap());
+        assert_eq!(choose_assignee(Some(&t), Some(&o), Some(&c)), Some(t));
+        assert_eq!(choose_assignee(None, Some(&o), Some(&c)), Some(o));
+        assert_eq!(choose_assignee(None, None, Some(&c)), Some(c.clone()));
+        assert_eq!(choose_assignee(None, None, None), None);
+    }
+
+    #[test]
+    fn title_pattern_is_filled_from_the_contact() {
+        let mut contact = merge_profile(None, &integration(), &profile(Some("Олена")), None, Timestamp::from_millis(0));
+        assert_eq!(render_title("Viber: {name}", &contact, "Acme"), "Viber: Олена");
+        contact.phone = Some("+380671234567".into());
+        assert_eq!(render_title("{bot} / {name} {phone}", &contact, "Acme"), "Acme / Олена +380671234567");
+        contact.name = None;
+        assert_eq!(render_title("Viber: {name}", &contact, "Acme"), "Viber: Viber user");
+        assert_eq!(render_title("  ", &contact, "Acme"), "Viber: Viber user");
+    }
+
+    #[test]
+    fn a_follow_up_task_links_the_previous_one() {
+        let contact = merge_profile(None, &integration(), &profile(Some("Олена")), None, Timestamp::from_millis(0));
+        assert!(task_description(&contact, Some(&task("t1"))).contains("t1"));
+        assert!(!task_description(&contact, None).contains("Continues"));
+    }
+
+    #[test]
+    fn comment_text_for_each_message_type() {
+        let parse = |message: &str| -> Message { serde_json::from_str(message).unwrap() };
+        assert_eq!(comment_text(&parse(r#"{"type":"text","text":"hi"}"#)).as_deref(), Some("hi"));
+        assert_eq!(comment_text(&parse(r#"{"type":"picture","media":"m","text":""}"#)), None);
+        assert_eq!(comment_text(&parse(r#"{"type":"picture","media":"m","text":"box"}"#)).as_deref(), Some("box"));
+        assert_eq!(
+            comment_text(&parse(r#"{"type":"contact","contact":{"name":"O","phone_number":"+1"}}"#)).as_deref(),
+            Some("Shared contact: O +1")
+        );
+        assert!(comment_text(&parse(r#"{"type":"location","location":{"lat":1.5,"lon":2.5}}"#)).unwrap().contains("1.5, 2.5"));
+        assert_eq!(comment_text(&parse(r#"{"type":"url","media":"https://x"}"#)).as_deref(), Some("https://x"));
+        assert_eq!(comment_text(&parse(r#"{"type":"sticker","sticker_id":5}"#)).as_deref(), Some("[sticker 5]"));
+        assert!(comment_text(&parse(r#"{"type":"hologram"}"#)).unwrap().contains("hologram"));
+    }
+
+    #[test]
+    fn a_reply_shows_its_least_advanced_part_and_failed_wins() {
+        let mut comment = Comment {
+            id: crate::ids::CommentId::parse("c").unwrap(),
+            task_id: task("t"),
+            author: Author { kind: AuthorKind::Staff, id: "s".into() },
+            text: Some("hi".into()),
+            attachment_ids: vec![],
+            notify_client: true,
+            status: CommentStatus::Queued,
+            status_reason: None,
+            created_at: Timestamp::from_millis(0),
+            viber_message_type: None,
+            viber_message_token: None,
+            parts: Default::default(),
+        };
+        assert_eq!(effective_status(&comment), CommentStatus::Queued);
+        comment.parts.insert("1".into(), CommentStatus::Seen);
+        comment.parts.insert("2".into(), CommentStatus::Delivered);
+        assert_eq!(effective_status(&comment), CommentStatus::Delivered);
+        comment.parts.insert("3".into(), CommentStatus::Failed);
+        assert_eq!(effective_status(&comment), CommentStatus::Failed);
+    }
+}
