@@ -64,9 +64,7 @@ struct Ledger {
 impl Shared {
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
         // A poisoned lock only means a handler panicked mid-update; the counts are still usable.
-        self.ledger
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -89,14 +87,8 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(response),
-            )
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/error",
-                post(invocation_error),
-            )
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(Arc::clone(&shared));
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -106,11 +98,7 @@ impl RuntimeApi {
                 eprintln!("fake runtime API stopped: {error}");
             }
         });
-        Ok(Self {
-            addr,
-            shared,
-            server,
-        })
+        Ok(Self { addr, shared, server })
     }
 
     /// Every invocation answered, or INIT failed (after which nothing more will come).
@@ -156,10 +144,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
             ("content-type", "application/json".to_owned()),
             ("lambda-runtime-aws-request-id", request_id.clone()),
             ("lambda-runtime-deadline-ms", deadline_millis().to_string()),
-            (
-                "lambda-runtime-invoked-function-arn",
-                FUNCTION_ARN.to_owned(),
-            ),
+            ("lambda-runtime-invoked-function-arn", FUNCTION_ARN.to_owned()),
             ("lambda-runtime-trace-id", TRACE_ID.to_owned()),
         ],
         event,
@@ -170,11 +155,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     response
 }
 
-async fn response(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     let outcome = match status_code(&body) {
         Some(status) => Outcome::Status(status),
         None => Outcome::Unreadable,
@@ -183,11 +164,7 @@ async fn response(
     StatusCode::ACCEPTED
 }
 
-async fn invocation_error(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+async fn invocation_error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     eprintln!("invocation {id} failed: {}", String::from_utf8_lossy(&body));
     record(&shared, &id, Outcome::Error);
     StatusCode::ACCEPTED
@@ -202,10 +179,7 @@ fn record(shared: &Shared, id: &str, outcome: Outcome) {
     let answered_at = Instant::now();
     let mut ledger = shared.ledger();
     if let Some(handed_out_at) = ledger.in_flight.remove(id) {
-        ledger
-            .observed
-            .handler_times
-            .push(answered_at - handed_out_at);
+        ledger.observed.handler_times.push(answered_at - handed_out_at);
     }
     *ledger.observed.outcomes.entry(outcome).or_default() += 1;
 }
@@ -217,8 +191,6 @@ fn status_code(body: &[u8]) -> Option<u16> {
 }
 
 fn deadline_millis() -> u128 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     (now + INVOCATION_TIMEOUT).as_millis()
 }

@@ -62,9 +62,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
     if !binary.is_file() {
         return Err(format!("no webhook binary at {}", binary.display()).into());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let invocations = options.invocations as usize;
     let run = runtime.block_on(async {
         let backend = prepare_backend(endpoint).await?;
@@ -165,8 +163,7 @@ async fn serve(binary: &Path, backend: &Backend, invocations: usize) -> Result<R
     let api = RuntimeApi::start(signed_events()?, invocations).await?;
     let log_path = workspace::target_dir().join("webhook-bench-webhook.log");
     let spawned_at = Instant::now();
-    let mut child =
-        KillOnDrop(lambda_command(binary, backend, api.addr, File::create(&log_path)?)?.spawn()?);
+    let mut child = KillOnDrop(lambda_command(binary, backend, api.addr, File::create(&log_path)?)?.spawn()?);
     println!(
         "webhook child pid {} polling {} (its log: {})",
         child.0.id(),
@@ -191,21 +188,13 @@ async fn serve(binary: &Path, backend: &Backend, invocations: usize) -> Result<R
 
 /// The child's environment is Lambda's (`provided.al2023`, 128 MB) plus the function's own
 /// variables; nothing is inherited, so a developer's AWS profile cannot leak in.
-fn lambda_command(
-    binary: &Path,
-    backend: &Backend,
-    api: std::net::SocketAddr,
-    log: File,
-) -> Result<Command, Error> {
+fn lambda_command(binary: &Path, backend: &Backend, api: std::net::SocketAddr, log: File) -> Result<Command, Error> {
     let mut command = Command::new(binary);
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "webhook")
-        .env(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            LAMBDA_MEMORY_MB.to_string(),
-        )
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", LAMBDA_MEMORY_MB.to_string())
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/webhook")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "2024/11/25/[$LATEST]bench")
@@ -222,22 +211,14 @@ fn lambda_command(
 }
 
 /// Polls until the Runtime API has every answer, the child dies, or `RUN_TIMEOUT` passes.
-async fn wait_until_finished(
-    api: &RuntimeApi,
-    child: &mut KillOnDrop,
-    log: &Path,
-) -> Result<(), Error> {
+async fn wait_until_finished(api: &RuntimeApi, child: &mut KillOnDrop, log: &Path) -> Result<(), Error> {
     let started = Instant::now();
     while !api.finished() {
         if let Some(status) = child.0.try_wait()? {
-            return Err(
-                format!("the webhook exited early ({status}); see {}", log.display()).into(),
-            );
+            return Err(format!("the webhook exited early ({status}); see {}", log.display()).into());
         }
         if started.elapsed() > RUN_TIMEOUT {
-            return Err(
-                format!("not finished after {RUN_TIMEOUT:?}; see {}", log.display()).into(),
-            );
+            return Err(format!("not finished after {RUN_TIMEOUT:?}; see {}", log.display()).into());
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
@@ -250,8 +231,7 @@ fn signed_events() -> Result<Vec<String>, Error> {
     CALLBACKS
         .iter()
         .map(|name| {
-            let body = String::from_utf8(fixtures::bytes(name))
-                .map_err(|_| format!("fixture {name} is not UTF-8"))?;
+            let body = String::from_utf8(fixtures::bytes(name)).map_err(|_| format!("fixture {name} is not UTF-8"))?;
             let signature = fixtures::sign(DOC_TOKEN, body.as_bytes());
             Ok(api_gateway_event(&body, &signature))
         })
@@ -304,11 +284,7 @@ fn peak_rss_kib(pid: u32) -> Result<u64, Error> {
         .lines()
         .find(|line| line.starts_with("VmHWM:"))
         .ok_or("no VmHWM in /proc status")?;
-    let kib = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim();
+    let kib = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim();
     Ok(kib.parse()?)
 }
 
@@ -376,15 +352,14 @@ fn check_complete(invocations: usize, observed: &Observed) -> Result<(), Error> 
     if let Some(init_error) = &observed.init_error {
         return Err(format!("the function's INIT failed: {init_error}").into());
     }
-    let ok = observed
-        .outcomes
-        .get(&Outcome::Status(200))
-        .copied()
-        .unwrap_or(0);
+    let ok = observed.outcomes.get(&Outcome::Status(200)).copied().unwrap_or(0);
     if ok == invocations {
         Ok(())
     } else {
-        Err(format!("only {ok} of {invocations} invocations answered 200: the figures above are not the happy path").into())
+        Err(
+            format!("only {ok} of {invocations} invocations answered 200: the figures above are not the happy path")
+                .into(),
+        )
     }
 }
 

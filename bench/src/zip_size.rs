@@ -47,12 +47,8 @@ pub fn run(options: &Options) -> Result<(), Error> {
     let arch = if arm64_target_installed() {
         Arch::Arm64
     } else {
-        println!(
-            "NOTE: rust target {ARM64_TARGET} is not installed: measuring an x86_64 build instead"
-        );
-        println!(
-            "      (the shipped zip is arm64; `rustup target add {ARM64_TARGET}` to measure it)"
-        );
+        println!("NOTE: rust target {ARM64_TARGET} is not installed: measuring an x86_64 build instead");
+        println!("      (the shipped zip is arm64; `rustup target add {ARM64_TARGET}` to measure it)");
         Arch::X86_64
     };
     let (zip, built) = match build(&venv, arch) {
@@ -75,9 +71,7 @@ fn venv(options: &Options) -> Result<PathBuf, Error> {
         Some(venv) => venv.clone(),
         None => match std::env::var_os("VIBERDESK_VENV") {
             Some(venv) => venv.into(),
-            None => {
-                PathBuf::from(std::env::var_os("HOME").ok_or("HOME is not set")?).join(DEFAULT_VENV)
-            }
+            None => PathBuf::from(std::env::var_os("HOME").ok_or("HOME is not set")?).join(DEFAULT_VENV),
         },
     };
     if !venv.join("bin").join("cargo-lambda").is_file() {
@@ -153,8 +147,5 @@ fn report(zip: &Path, arch: &str) -> Result<(), Error> {
 
 fn display_relative(path: &Path) -> String {
     let root = workspace::root();
-    path.strip_prefix(&root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(&root).unwrap_or(path).display().to_string()
 }

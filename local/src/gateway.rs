@@ -18,13 +18,7 @@ pub async fn to_lambda_request(
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, GATEWAY_MAX_PAYLOAD_BYTES)
         .await
-        .map_err(|_| {
-            (
-                http::StatusCode::PAYLOAD_TOO_LARGE,
-                "Request Entity Too Large",
-            )
-                .into_response()
-        })?;
+        .map_err(|_| (http::StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large").into_response())?;
     let body = if bytes.is_empty() {
         Body::Empty
     } else {
@@ -67,7 +61,5 @@ pub fn from_lambda_response(response: lambda_http::Response<Body>) -> Response {
 
 fn decode(text: &str) -> String {
     let spaced = text.replace('+', " ");
-    urlencoding::decode(&spaced)
-        .map(|s| s.into_owned())
-        .unwrap_or(spaced)
+    urlencoding::decode(&spaced).map(|s| s.into_owned()).unwrap_or(spaced)
 }

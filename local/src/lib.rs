@@ -20,9 +20,7 @@ use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::config::DEFAULT_VIBER_API_URL;
 use shared::ids::{IntegrationId, StaffId};
 use shared::memory::{MemoryQueue, MemoryStore};
-use shared::model::{
-    Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url,
-};
+use shared::model::{Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url};
 use shared::ports::{IntegrationStore, MessageQueue, StaffStore, StoreError, token_hash};
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
@@ -90,10 +88,7 @@ impl Backend {
 
     async fn aws() -> Result<Self, LocalError> {
         let sdk = load_sdk_config().await;
-        let store = Arc::new(DynamoStore::from_config(
-            &sdk,
-            shared::config::required("TABLE_NAME")?,
-        ));
+        let store = Arc::new(DynamoStore::from_config(&sdk, shared::config::required("TABLE_NAME")?));
         let inbound = Arc::new(SqsQueue::from_config(
             &sdk,
             shared::config::required("INBOUND_QUEUE_URL")?,
@@ -136,10 +131,7 @@ pub async fn main_with_args() -> ExitCode {
     }
 }
 
-pub async fn run(
-    options: Options,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), LocalError> {
+pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), LocalError> {
     let backend = Backend::from_env().await?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -151,10 +143,7 @@ pub async fn run(
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
-    let cache = Arc::new(IntegrationCache::new(
-        backend.integrations.clone(),
-        DEFAULT_TTL,
-    ));
+    let cache = Arc::new(IntegrationCache::new(backend.integrations.clone(), DEFAULT_TTL));
     let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.clone()));
     let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
 
@@ -163,14 +152,8 @@ pub async fn run(
     let bot = match &options.viber_token {
         Some(token) => {
             let viber = ViberClient::new(&options.viber_api_url);
-            let integration = store_default_bot(
-                &backend,
-                &viber,
-                AuthToken::new(token),
-                &public_base_url,
-                &owner.id,
-            )
-            .await?;
+            let integration =
+                store_default_bot(&backend, &viber, AuthToken::new(token), &public_base_url, &owner.id).await?;
             Some((viber, integration))
         }
         None => None,
@@ -186,13 +169,8 @@ pub async fn run(
             .await
             .map_err(LocalError::Serve)
     });
-    tracing::info!(
-        backend = backend.kind,
-        "viberdesk-local serving on http://{address}"
-    );
-    tracing::info!(
-        "Viber callbacks: {public_base_url}/viber/{{integration_id}}; staff API: {public_base_url}/api"
-    );
+    tracing::info!(backend = backend.kind, "viberdesk-local serving on http://{address}");
+    tracing::info!("Viber callbacks: {public_base_url}/viber/{{integration_id}}; staff API: {public_base_url}/api");
 
     if let Some((viber, integration)) = bot {
         set_default_webhook(&viber, &integration).await;
@@ -214,10 +192,7 @@ async fn viber_callback(
     }
 }
 
-async fn seed_owner(
-    staff: &dyn StaffStore,
-    token: Option<&str>,
-) -> Result<StaffMember, LocalError> {
+async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<StaffMember, LocalError> {
     let owner = StaffMember {
         id: StaffId::generate(),
         name: "Owner".to_owned(),
@@ -247,10 +222,7 @@ async fn store_default_bot(
     public_base_url: &str,
     owner: &StaffId,
 ) -> Result<Integration, LocalError> {
-    let info = viber
-        .get_account_info(&token)
-        .await
-        .map_err(LocalError::BotToken)?;
+    let info = viber.get_account_info(&token).await.map_err(LocalError::BotToken)?;
     let id = IntegrationId::parse(DEFAULT_INTEGRATION).expect("a valid id");
     let integration = Integration {
         webhook_url: webhook_url(public_base_url, &id),

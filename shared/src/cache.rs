@@ -51,10 +51,7 @@ impl IntegrationCache {
     }
 
     /// Reads the integration from the store, replacing (or dropping) the cached copy.
-    pub async fn refresh(
-        &self,
-        id: &IntegrationId,
-    ) -> Result<Option<Arc<Integration>>, StoreError> {
+    pub async fn refresh(&self, id: &IntegrationId) -> Result<Option<Arc<Integration>>, StoreError> {
         let found = self.store.get_integration(id).await?.map(Arc::new);
         let mut entries = self.entries();
         match &found {
@@ -82,11 +79,7 @@ impl IntegrationCache {
         (at.elapsed() < self.ttl).then(|| integration.clone())
     }
 
-    fn entries(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<IntegrationId, (Instant, Arc<Integration>)>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<IntegrationId, (Instant, Arc<Integration>)>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

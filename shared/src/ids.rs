@@ -53,10 +53,7 @@ id_type!(AttachmentId, "attachment");
 id_type!(QuickReplyId, "quick reply");
 
 fn is_valid_id(raw: &str) -> bool {
-    (1..=64).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// 12 hex digits of milliseconds since the epoch, then 12 random hex digits: ids sort by creation.
@@ -64,11 +61,7 @@ pub fn new_id() -> String {
     let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     let mut random = [0u8; 6];
     getrandom::fill(&mut random).expect("the OS random source is available");
-    format!(
-        "{:012x}{}",
-        millis as u64 & 0xffff_ffff_ffff,
-        hex::encode(random)
-    )
+    format!("{:012x}{}", millis as u64 & 0xffff_ffff_ffff, hex::encode(random))
 }
 
 /// A random secret of 32 bytes, hex-encoded (staff tokens, URL-signing keys).

@@ -50,8 +50,7 @@ pub fn queue_message(
 ) -> Result<QueueMessage, EnvelopeError> {
     let raw_text = std::str::from_utf8(raw_body).map_err(|_| EnvelopeError::NotJson)?;
     let sqs_safe = escape_sqs_forbidden(raw_text);
-    let callback_json: &RawValue =
-        serde_json::from_str(&sqs_safe).map_err(|_| EnvelopeError::NotJson)?;
+    let callback_json: &RawValue = serde_json::from_str(&sqs_safe).map_err(|_| EnvelopeError::NotJson)?;
     let envelope = InboundEnvelope {
         integration_id: integration_id.clone(),
         received_at,
@@ -76,10 +75,7 @@ pub fn group_id(integration_id: &IntegrationId, viber_user_id: Option<&str>) -> 
     if plain.len() <= MAX_GROUP_ID_LEN {
         plain
     } else {
-        format!(
-            "{integration_id}:{}",
-            hex::encode(Sha256::digest(user.as_bytes()))
-        )
+        format!("{integration_id}:{}", hex::encode(Sha256::digest(user.as_bytes())))
     }
 }
 
@@ -102,9 +98,7 @@ pub fn dedup_id(integration_id: &IntegrationId, callback: &Callback, raw_body: &
 /// strings, where the `\u` escape means the same text.
 fn escape_sqs_forbidden(raw: &str) -> std::borrow::Cow<'_, str> {
     if raw.contains(['\u{FFFE}', '\u{FFFF}']) {
-        raw.replace('\u{FFFE}', "\\ufffe")
-            .replace('\u{FFFF}', "\\uffff")
-            .into()
+        raw.replace('\u{FFFE}', "\\ufffe").replace('\u{FFFF}', "\\uffff").into()
     } else {
         raw.into()
     }
@@ -123,17 +117,8 @@ mod tests {
     #[test]
     fn groups_by_integration_and_user_and_keeps_the_raw_callback() {
         let callback = Callback::from_slice(MESSAGE.as_bytes()).unwrap();
-        let message = queue_message(
-            &id(),
-            MESSAGE.as_bytes(),
-            &callback,
-            Timestamp::from_millis(0),
-        )
-        .unwrap();
-        assert_eq!(
-            message.group_id.as_deref(),
-            Some("acme:9Kf2mQ1xT7bVnC3pLs8aZw==")
-        );
+        let message = queue_message(&id(), MESSAGE.as_bytes(), &callback, Timestamp::from_millis(0)).unwrap();
+        assert_eq!(message.group_id.as_deref(), Some("acme:9Kf2mQ1xT7bVnC3pLs8aZw=="));
         let envelope: InboundEnvelope = serde_json::from_str(&message.body).unwrap();
         assert_eq!(envelope.callback.get(), MESSAGE);
         assert_eq!(envelope.integration_id, id());
@@ -150,8 +135,7 @@ mod tests {
         assert_eq!(first.len(), 64);
         let other = IntegrationId::parse("other").unwrap();
         assert_ne!(first, dedup_id(&other, &callback, MESSAGE.as_bytes()));
-        let seen =
-            r#"{"event":"seen","timestamp":1,"message_token":6031874777027428736,"user_id":"u"}"#;
+        let seen = r#"{"event":"seen","timestamp":1,"message_token":6031874777027428736,"user_id":"u"}"#;
         let seen_callback = Callback::from_slice(seen.as_bytes()).unwrap();
         assert_ne!(first, dedup_id(&id(), &seen_callback, seen.as_bytes()));
     }
@@ -167,8 +151,7 @@ mod tests {
     fn escapes_characters_sqs_refuses() {
         let body = "{\"event\":\"message\",\"timestamp\":1,\"message_token\":1,\"sender\":{\"id\":\"u\"},\"message\":{\"type\":\"text\",\"text\":\"a\u{FFFF}b\"}}";
         let callback = Callback::from_slice(body.as_bytes()).unwrap();
-        let message =
-            queue_message(&id(), body.as_bytes(), &callback, Timestamp::from_millis(0)).unwrap();
+        let message = queue_message(&id(), body.as_bytes(), &callback, Timestamp::from_millis(0)).unwrap();
         assert!(!message.body.contains('\u{FFFF}'));
         let envelope: InboundEnvelope = serde_json::from_str(&message.body).unwrap();
         assert_eq!(envelope.callback().unwrap(), callback);

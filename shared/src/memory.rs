@@ -37,9 +37,7 @@ impl MemoryStore {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, StoreState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -66,10 +64,7 @@ impl StaffStore for MemoryStore {
         Ok(())
     }
 
-    async fn staff_by_token_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<StaffMember>, StoreError> {
+    async fn staff_by_token_hash(&self, token_hash: &str) -> Result<Option<StaffMember>, StoreError> {
         Ok(self.state().staff_by_token_hash.get(token_hash).cloned())
     }
 }
@@ -97,13 +92,18 @@ fn paginate<T: Clone>(
     after: impl Fn(&str, &str) -> bool,
 ) -> Result<Page<T>, StoreError> {
     let start = page.cursor.as_deref().map(decode_cursor).transpose()?;
-    let mut remaining = sorted.into_iter().filter(|(key, _)| start.as_deref().is_none_or(|s| after(key, s)));
+    let mut remaining = sorted
+        .into_iter()
+        .filter(|(key, _)| start.as_deref().is_none_or(|s| after(key, s)));
     let items: Vec<(String, T)> = remaining.by_ref().take(page.limit.max(1)).collect();
     let next_cursor = match (items.last(), remaining.next()) {
         (Some((key, _)), Some(_)) => Some(encode_cursor(key)),
         _ => None,
     };
-    Ok(Page { items: items.into_iter().map(|(_, item)| item).collect(), next_cursor })
+    Ok(Page {
+        items: items.into_iter().map(|(_, item)| item).collect(),
+        next_cursor,
+    })
 }
 
 /// `{millis, 13 digits}#{id}`: sorts by time, then id.
@@ -159,7 +159,11 @@ impl MessageStore for MemoryStore {
                 }
                 state.tasks.insert(task.id.clone(), task.clone());
             }
-            TaskWrite::Append { task_id, last_message_at, require_active } => {
+            TaskWrite::Append {
+                task_id,
+                last_message_at,
+                require_active,
+            } => {
                 let task = state
                     .tasks
                     .get_mut(task_id)
@@ -196,7 +200,12 @@ impl TaskStore for MemoryStore {
             .values()
             .filter(|t| !t.deleted)
             .filter(|t| filter.status.is_none_or(|s| t.status == s))
-            .filter(|t| filter.assignee_id.as_ref().is_none_or(|a| t.assignee_id.as_ref() == Some(a)))
+            .filter(|t| {
+                filter
+                    .assignee_id
+                    .as_ref()
+                    .is_none_or(|a| t.assignee_id.as_ref() == Some(a))
+            })
             .filter(|t| filter.integration_id.as_ref().is_none_or(|i| &t.integration_id == i))
             .map(|t| (activity_key(t.last_message_at, t.id.as_str()), t.clone()))
             .collect();
@@ -228,7 +237,9 @@ impl DeliveryStore for MemoryStore {
         message_token: u64,
         part: &PartRef,
     ) -> Result<(), StoreError> {
-        self.state().parts.insert((integration_id.clone(), message_token), part.clone());
+        self.state()
+            .parts
+            .insert((integration_id.clone(), message_token), part.clone());
         Ok(())
     }
 
@@ -237,7 +248,11 @@ impl DeliveryStore for MemoryStore {
         integration_id: &IntegrationId,
         message_token: u64,
     ) -> Result<Option<PartRef>, StoreError> {
-        Ok(self.state().parts.get(&(integration_id.clone(), message_token)).cloned())
+        Ok(self
+            .state()
+            .parts
+            .get(&(integration_id.clone(), message_token))
+            .cloned())
     }
 
     async fn advance_part(
@@ -286,9 +301,7 @@ impl MemoryQueue {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The messages waiting, oldest first.

@@ -21,10 +21,7 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            TaskStatus::New | TaskStatus::InProgress | TaskStatus::Waiting
-        )
+        matches!(self, TaskStatus::New | TaskStatus::InProgress | TaskStatus::Waiting)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -281,20 +278,14 @@ mod tests {
         assert_eq!(template.initial_status, TaskStatus::New);
         assert!(template.assignee_id.is_none() && template.participant_ids.is_empty());
         let options = IntegrationOptions::default();
-        assert!(
-            options.new_task_if_no_active
-                && !options.send_as_staff
-                && options.welcome_message.is_none()
-        );
+        assert!(options.new_task_if_no_active && !options.send_as_staff && options.welcome_message.is_none());
     }
 
     #[test]
     fn partial_template_and_options_fill_in_defaults() {
-        let options: IntegrationOptions =
-            serde_json::from_str(r#"{"send_as_staff":true}"#).unwrap();
+        let options: IntegrationOptions = serde_json::from_str(r#"{"send_as_staff":true}"#).unwrap();
         assert!(options.new_task_if_no_active && options.send_as_staff);
-        let template: TaskTemplate =
-            serde_json::from_str(r#"{"initial_status":"in_progress"}"#).unwrap();
+        let template: TaskTemplate = serde_json::from_str(r#"{"initial_status":"in_progress"}"#).unwrap();
         assert_eq!(template.task_title, "Viber: {name}");
         assert_eq!(template.initial_status, TaskStatus::InProgress);
     }

@@ -29,10 +29,7 @@ pub trait IntegrationStore: Send + Sync {
 pub trait StaffStore: Send + Sync {
     /// Stores a member with the SHA-256 hash of their bearer token (never the token).
     async fn put_staff(&self, member: &StaffMember, token_hash: &str) -> Result<(), StoreError>;
-    async fn staff_by_token_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<StaffMember>, StoreError>;
+    async fn staff_by_token_hash(&self, token_hash: &str) -> Result<Option<StaffMember>, StoreError>;
 }
 
 /// One message for a queue. `group_id` and `dedup_id` are used by FIFO queues.
@@ -107,7 +104,11 @@ pub enum TaskWrite {
     /// with `require_active` its status must also still be active (new / in_progress / waiting).
     /// (`require_active` is false only when the integration's "new task if no active task" option
     /// is off and the message goes on into a completed or cancelled task.)
-    Append { task_id: TaskId, last_message_at: Timestamp, require_active: bool },
+    Append {
+        task_id: TaskId,
+        last_message_at: Timestamp,
+        require_active: bool,
+    },
 }
 
 /// Everything one client message writes, applied all or nothing, exactly once per `dedup_key`.
@@ -174,8 +175,11 @@ pub trait DeliveryStore: Send + Sync {
         message_token: u64,
         part: &PartRef,
     ) -> Result<(), StoreError>;
-    async fn find_part(&self, integration_id: &IntegrationId, message_token: u64)
-    -> Result<Option<PartRef>, StoreError>;
+    async fn find_part(
+        &self,
+        integration_id: &IntegrationId,
+        message_token: u64,
+    ) -> Result<Option<PartRef>, StoreError>;
     /// Moves one part's status forward (never back; `failed` is final) and keeps `reason` for a
     /// failure.
     async fn advance_part(

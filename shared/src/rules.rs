@@ -82,13 +82,23 @@ pub enum Route {
 pub fn route_message(current: Option<&CurrentTask>, new_task_if_no_active: bool) -> Route {
     match current {
         None => Route::Create { previous: None },
-        Some(CurrentTask { id, state: TaskState::Active }) => {
-            Route::Append { task_id: id.clone(), require_active: new_task_if_no_active }
-        }
-        Some(CurrentTask { id, state: TaskState::Inactive }) if !new_task_if_no_active => {
-            Route::Append { task_id: id.clone(), require_active: false }
-        }
-        Some(CurrentTask { id, .. }) => Route::Create { previous: Some(id.clone()) },
+        Some(CurrentTask {
+            id,
+            state: TaskState::Active,
+        }) => Route::Append {
+            task_id: id.clone(),
+            require_active: new_task_if_no_active,
+        },
+        Some(CurrentTask {
+            id,
+            state: TaskState::Inactive,
+        }) if !new_task_if_no_active => Route::Append {
+            task_id: id.clone(),
+            require_active: false,
+        },
+        Some(CurrentTask { id, .. }) => Route::Create {
+            previous: Some(id.clone()),
+        },
     }
 }
 
@@ -104,14 +114,22 @@ pub fn choose_assignee(
 /// Fills a title pattern: `{name}`, `{phone}`, `{viber_user_id}`, `{bot}`. A contact without a
 /// name is "Viber user".
 pub fn render_title(pattern: &str, contact: &Contact, bot_name: &str) -> String {
-    let name = contact.name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or("Viber user");
+    let name = contact
+        .name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or("Viber user");
     let title = pattern
         .replace("{name}", name)
         .replace("{phone}", contact.phone.as_deref().unwrap_or(""))
         .replace("{viber_user_id}", &contact.viber_user_id)
         .replace("{bot}", bot_name);
     let title = title.trim();
-    if title.is_empty() { format!("Viber: {name}") } else { title.to_owned() }
+    if title.is_empty() {
+        format!("Viber: {name}")
+    } else {
+        title.to_owned()
+    }
 }
 
 /// A new task's description: where it came from, and the task it follows.
@@ -153,7 +171,12 @@ pub fn effective_status(comment: &Comment) -> CommentStatus {
     if comment.parts.values().any(|s| *s == CommentStatus::Failed) || comment.status == CommentStatus::Failed {
         return CommentStatus::Failed;
     }
-    comment.parts.values().copied().min().map_or(comment.status, |least| least.max(comment.status))
+    comment
+        .parts
+        .values()
+        .copied()
+        .min()
+        .map_or(comment.status, |least| least.max(comment.status))
 }
 
 #[cfg(test)]
@@ -196,8 +219,18 @@ mod tests {
         assert_eq!(first.phone, None);
         assert_eq!(first.created_at, now);
         let later = Timestamp::from_millis(2000);
-        let with_card = merge_profile(Some(&first), &integration(), &profile(None), Some("+380671234567"), later);
-        assert_eq!(with_card.name.as_deref(), Some("Олена"), "a missing name keeps the known one");
+        let with_card = merge_profile(
+            Some(&first),
+            &integration(),
+            &profile(None),
+            Some("+380671234567"),
+            later,
+        );
+        assert_eq!(
+            with_card.name.as_deref(),
+            Some("Олена"),
+            "a missing name keeps the known one"
+        );
         assert_eq!(with_card.phone.as_deref(), Some("+380671234567"));
         assert_eq!(with_card.created_at, now);
         assert_eq!(with_card.updated_at, later);
@@ -221,27 +254,67 @@ mod tests {
 
     #[test]
     fn later_messages_join_the_active_task() {
-        let current = CurrentTask { id: task("t1"), state: TaskState::Active };
-        assert_eq!(route_message(Some(&current), true), Route::Append { task_id: task("t1"), require_active: true });
+        let current = CurrentTask {
+            id: task("t1"),
+            state: TaskState::Active,
+        };
+        assert_eq!(
+            route_message(Some(&current), true),
+            Route::Append {
+                task_id: task("t1"),
+                require_active: true
+            }
+        );
     }
 
     #[test]
     fn an_inactive_task_follows_the_new_task_option() {
-        let current = CurrentTask { id: task("t1"), state: TaskState::Inactive };
-        assert_eq!(route_message(Some(&current), true), Route::Create { previous: Some(task("t1")) });
-        assert_eq!(route_message(Some(&current), false), Route::Append { task_id: task("t1"), require_active: false });
+        let current = CurrentTask {
+            id: task("t1"),
+            state: TaskState::Inactive,
+        };
+        assert_eq!(
+            route_message(Some(&current), true),
+            Route::Create {
+                previous: Some(task("t1"))
+            }
+        );
+        assert_eq!(
+            route_message(Some(&current), false),
+            Route::Append {
+                task_id: task("t1"),
+                require_active: false
+            }
+        );
     }
 
     #[test]
     fn a_deleted_task_always_gets_a_new_one() {
-        let current = CurrentTask { id: task("t1"), state: TaskState::Deleted };
-        assert_eq!(route_message(Some(&current), true), Route::Create { previous: Some(task("t1")) });
-        assert_eq!(route_message(Some(&current), false), Route::Create { previous: Some(task("t1")) });
+        let current = CurrentTask {
+            id: task("t1"),
+            state: TaskState::Deleted,
+        };
+        assert_eq!(
+            route_message(Some(&current), true),
+            Route::Create {
+                previous: Some(task("t1"))
+            }
+        );
+        assert_eq!(
+            route_message(Some(&current), false),
+            Route::Create {
+                previous: Some(task("t1"))
+            }
+        );
     }
 
     #[test]
     fn assignee_falls_back_from_template_to_owner_to_connector() {
-        let (t, o, c) = (StaffId::parse("t").unwrap(), StaffId::parse("o").unwrap(), StaffId::parse("c").unwrap());
+        let (t, o, c) = (
+            StaffId::parse("t").unwrap(),
+            StaffId::parse("o").unwrap(),
+            StaffId::parse("c").unwrap(),
+        );
         assert_eq!(choose_assignee(Some(&t), Some(&o), Some(&c)), Some(t));
         assert_eq!(choose_assignee(None, Some(&o), Some(&c)), Some(o));
         assert_eq!(choose_assignee(None, None, Some(&c)), Some(c.clone()));
@@ -250,10 +323,19 @@ mod tests {
 
     #[test]
     fn title_pattern_is_filled_from_the_contact() {
-        let mut contact = merge_profile(None, &integration(), &profile(Some("Олена")), None, Timestamp::from_millis(0));
+        let mut contact = merge_profile(
+            None,
+            &integration(),
+            &profile(Some("Олена")),
+            None,
+            Timestamp::from_millis(0),
+        );
         assert_eq!(render_title("Viber: {name}", &contact, "Acme"), "Viber: Олена");
         contact.phone = Some("+380671234567".into());
-        assert_eq!(render_title("{bot} / {name} {phone}", &contact, "Acme"), "Acme / Олена +380671234567");
+        assert_eq!(
+            render_title("{bot} / {name} {phone}", &contact, "Acme"),
+            "Acme / Олена +380671234567"
+        );
         contact.name = None;
         assert_eq!(render_title("Viber: {name}", &contact, "Acme"), "Viber: Viber user");
         assert_eq!(render_title("  ", &contact, "Acme"), "Viber: Viber user");
@@ -261,7 +343,13 @@ mod tests {
 
     #[test]
     fn a_follow_up_task_links_the_previous_one() {
-        let contact = merge_profile(None, &integration(), &profile(Some("Олена")), None, Timestamp::from_millis(0));
+        let contact = merge_profile(
+            None,
+            &integration(),
+            &profile(Some("Олена")),
+            None,
+            Timestamp::from_millis(0),
+        );
         assert!(task_description(&contact, Some(&task("t1"))).contains("t1"));
         assert!(!task_description(&contact, None).contains("Continues"));
     }
@@ -269,17 +357,43 @@ mod tests {
     #[test]
     fn comment_text_for_each_message_type() {
         let parse = |message: &str| -> Message { serde_json::from_str(message).unwrap() };
-        assert_eq!(comment_text(&parse(r#"{"type":"text","text":"hi"}"#)).as_deref(), Some("hi"));
-        assert_eq!(comment_text(&parse(r#"{"type":"picture","media":"m","text":""}"#)), None);
-        assert_eq!(comment_text(&parse(r#"{"type":"picture","media":"m","text":"box"}"#)).as_deref(), Some("box"));
         assert_eq!(
-            comment_text(&parse(r#"{"type":"contact","contact":{"name":"O","phone_number":"+1"}}"#)).as_deref(),
+            comment_text(&parse(r#"{"type":"text","text":"hi"}"#)).as_deref(),
+            Some("hi")
+        );
+        assert_eq!(
+            comment_text(&parse(r#"{"type":"picture","media":"m","text":""}"#)),
+            None
+        );
+        assert_eq!(
+            comment_text(&parse(r#"{"type":"picture","media":"m","text":"box"}"#)).as_deref(),
+            Some("box")
+        );
+        assert_eq!(
+            comment_text(&parse(
+                r#"{"type":"contact","contact":{"name":"O","phone_number":"+1"}}"#
+            ))
+            .as_deref(),
             Some("Shared contact: O +1")
         );
-        assert!(comment_text(&parse(r#"{"type":"location","location":{"lat":1.5,"lon":2.5}}"#)).unwrap().contains("1.5, 2.5"));
-        assert_eq!(comment_text(&parse(r#"{"type":"url","media":"https://x"}"#)).as_deref(), Some("https://x"));
-        assert_eq!(comment_text(&parse(r#"{"type":"sticker","sticker_id":5}"#)).as_deref(), Some("[sticker 5]"));
-        assert!(comment_text(&parse(r#"{"type":"hologram"}"#)).unwrap().contains("hologram"));
+        assert!(
+            comment_text(&parse(r#"{"type":"location","location":{"lat":1.5,"lon":2.5}}"#))
+                .unwrap()
+                .contains("1.5, 2.5")
+        );
+        assert_eq!(
+            comment_text(&parse(r#"{"type":"url","media":"https://x"}"#)).as_deref(),
+            Some("https://x")
+        );
+        assert_eq!(
+            comment_text(&parse(r#"{"type":"sticker","sticker_id":5}"#)).as_deref(),
+            Some("[sticker 5]")
+        );
+        assert!(
+            comment_text(&parse(r#"{"type":"hologram"}"#))
+                .unwrap()
+                .contains("hologram")
+        );
     }
 
     #[test]
@@ -287,7 +401,10 @@ mod tests {
         let mut comment = Comment {
             id: crate::ids::CommentId::parse("c").unwrap(),
             task_id: task("t"),
-            author: Author { kind: AuthorKind::Staff, id: "s".into() },
+            author: Author {
+                kind: AuthorKind::Staff,
+                id: "s".into(),
+            },
             text: Some("hi".into()),
             attachment_ids: vec![],
             notify_client: true,

@@ -28,19 +28,12 @@ impl Timestamp {
 
     pub fn to_rfc3339(self) -> String {
         let nanos = i128::from(self.0) * 1_000_000;
-        let at =
-            OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let text = at
-            .format(&Rfc3339)
-            .expect("a UTC time always formats as RFC 3339");
+        let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let text = at.format(&Rfc3339).expect("a UTC time always formats as RFC 3339");
         // Always three fractional digits, so the strings also sort as times.
         match text.find('.') {
             Some(dot) => format!("{}.{:03}Z", &text[..dot], self.0.rem_euclid(1000)),
-            None => format!(
-                "{}.{:03}Z",
-                text.trim_end_matches('Z'),
-                self.0.rem_euclid(1000)
-            ),
+            None => format!("{}.{:03}Z", text.trim_end_matches('Z'), self.0.rem_euclid(1000)),
         }
     }
 

@@ -2,9 +2,7 @@
 
 use shared::aws::{DynamoStore, SqsQueue};
 use shared::ids::{IntegrationId, StaffId};
-use shared::model::{
-    BotProfile, Integration, IntegrationOptions, Role, StaffMember, TaskStatus, TaskTemplate,
-};
+use shared::model::{BotProfile, Integration, IntegrationOptions, Role, StaffMember, TaskStatus, TaskTemplate};
 use shared::ports::{IntegrationStore, MessageQueue, QueueMessage, StaffStore, token_hash};
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
@@ -55,24 +53,12 @@ async fn staff_are_found_by_token_hash_only() {
         role: Role::Owner,
         created_at: Timestamp::now(),
     };
-    store
-        .put_staff(&owner, &token_hash("secret-token"))
-        .await
-        .unwrap();
+    store.put_staff(&owner, &token_hash("secret-token")).await.unwrap();
     assert_eq!(
-        store
-            .staff_by_token_hash(&token_hash("secret-token"))
-            .await
-            .unwrap(),
+        store.staff_by_token_hash(&token_hash("secret-token")).await.unwrap(),
         Some(owner)
     );
-    assert_eq!(
-        store
-            .staff_by_token_hash(&token_hash("other"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.staff_by_token_hash(&token_hash("other")).await.unwrap(), None);
 }
 
 #[tokio::test]

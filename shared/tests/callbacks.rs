@@ -35,11 +35,7 @@ fn every_callback_fixture_carries_the_documented_signature() {
         let body = fixtures::bytes(file.trim_end_matches(".json"));
         let expected = entry["signature"].as_str().unwrap();
         assert_eq!(fixtures::sign(DOC_TOKEN, &body), expected, "{file}");
-        assert_eq!(
-            signature::verify(DOC_TOKEN, &body, Some(expected)),
-            Ok(()),
-            "{file}"
-        );
+        assert_eq!(signature::verify(DOC_TOKEN, &body, Some(expected)), Ok(()), "{file}");
     }
     for vector in vectors["vectors"].as_array().unwrap() {
         let token = vector["token"].as_str().unwrap();
@@ -57,10 +53,7 @@ fn message_tokens_survive_exactly_above_two_to_the_53() {
         panic!("not a message")
     };
     assert_eq!(message.message_token, 6_031_874_777_027_428_736);
-    assert_eq!(
-        parse("delivered").message_token(),
-        Some(6_031_876_937_401_069_573)
-    );
+    assert_eq!(parse("delivered").message_token(), Some(6_031_876_937_401_069_573));
     let serialised = serde_json::to_string(&parse("delivered")).unwrap();
     assert!(serialised.contains("6031876937401069573"), "{serialised}");
 }
@@ -147,9 +140,7 @@ fn file_message() {
     let Callback::Message(event) = parse("message_file") else {
         panic!()
     };
-    let Message::File(media) = &event.message else {
-        panic!()
-    };
+    let Message::File(media) = &event.message else { panic!() };
     assert_eq!(media.file_name.as_deref(), Some("Рахунок_48213.pdf"));
     assert_eq!(media.size, Some(183_912));
 }
@@ -160,9 +151,7 @@ fn file_size_is_accepted_under_its_legacy_name() {
     let Callback::Message(event) = Callback::from_slice(body).unwrap() else {
         panic!()
     };
-    let Message::File(media) = event.message else {
-        panic!()
-    };
+    let Message::File(media) = event.message else { panic!() };
     assert_eq!(media.size, Some(42));
 }
 
@@ -210,9 +199,7 @@ fn url_message() {
     let Callback::Message(event) = parse("message_url") else {
         panic!()
     };
-    assert!(
-        matches!(event.message, Message::Url(ref url) if url.media == "https://shop.example.com/orders/48213")
-    );
+    assert!(matches!(event.message, Message::Url(ref url) if url.media == "https://shop.example.com/orders/48213"));
 }
 
 #[test]
@@ -230,9 +217,7 @@ fn rich_media_forwarded_by_a_user() {
     let Callback::Message(event) = Callback::from_slice(body).unwrap() else {
         panic!()
     };
-    assert!(
-        matches!(event.message, Message::RichMedia(ref r) if r.alt_text.as_deref() == Some("cards"))
-    );
+    assert!(matches!(event.message, Message::RichMedia(ref r) if r.alt_text.as_deref() == Some("cards")));
 }
 
 #[test]
@@ -274,8 +259,7 @@ fn an_unknown_message_type_is_kept_whole() {
 
 #[test]
 fn unknown_extra_fields_are_tolerated() {
-    let body =
-        br#"{"event":"seen","timestamp":1,"message_token":2,"user_id":"u","brand_new":{"x":1}}"#;
+    let body = br#"{"event":"seen","timestamp":1,"message_token":2,"user_id":"u","brand_new":{"x":1}}"#;
     assert!(matches!(Callback::from_slice(body), Ok(Callback::Seen(_))));
 }
 

@@ -20,10 +20,9 @@ use crate::fixtures;
 
 const MAX_REQUEST_BYTES: usize = 30 * 1024;
 const FORBIDDEN_EXTENSIONS: &[&str] = &[
-    "bat", "bin", "cmd", "com", "cpl", "exe", "gadget", "inf1", "ins", "inx", "isu", "job", "jse",
-    "lnk", "msc", "msi", "msp", "mst", "paf", "pif", "ps1", "reg", "rgs", "sct", "shb", "shs",
-    "u3p", "vb", "vbe", "vbs", "vbscript", "ws", "wsf", "action", "app", "command", "csh", "osx",
-    "workflow", "ksh", "out", "run", "apk", "ipa",
+    "bat", "bin", "cmd", "com", "cpl", "exe", "gadget", "inf1", "ins", "inx", "isu", "job", "jse", "lnk", "msc", "msi",
+    "msp", "mst", "paf", "pif", "ps1", "reg", "rgs", "sct", "shb", "shs", "u3p", "vb", "vbe", "vbs", "vbscript", "ws",
+    "wsf", "action", "app", "command", "csh", "osx", "workflow", "ksh", "out", "run", "apk", "ipa",
 ];
 
 /// How the fake answers the next request to an endpoint.
@@ -108,9 +107,7 @@ impl FakeViber {
 
     /// The next request to `endpoint` gets `answer` (queued in order).
     pub fn script(&self, endpoint: &str, answer: Answer) {
-        self.lock()
-            .scripted
-            .push_back((endpoint.to_owned(), answer));
+        self.lock().scripted.push_back((endpoint.to_owned(), answer));
     }
 
     /// The bot's webhook as last set.
@@ -132,9 +129,7 @@ impl FakeViber {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn take_script(&self, endpoint: &str) -> Option<Answer> {
@@ -167,10 +162,7 @@ impl FakeViber {
             let answer = self
                 .http
                 .post(url)
-                .header(
-                    "X-Viber-Content-Signature",
-                    fixtures::sign(&token, check.as_bytes()),
-                )
+                .header("X-Viber-Content-Signature", fixtures::sign(&token, check.as_bytes()))
                 .header("Content-Type", "application/json")
                 .body(check)
                 .timeout(Duration::from_secs(5))
@@ -179,10 +171,7 @@ impl FakeViber {
             match answer {
                 Ok(response) if response.status() == reqwest::StatusCode::OK => {}
                 Ok(response) => {
-                    return status(
-                        1,
-                        &format!("webhook answered HTTP {}", response.status().as_u16()),
-                    );
+                    return status(1, &format!("webhook answered HTTP {}", response.status().as_u16()));
                 }
                 Err(error) => return status(1, &format!("java.net.ConnectException: {error}")),
             }
@@ -297,8 +286,7 @@ fn check_message(body: &Value) -> Result<(), (i64, &'static str)> {
         let media = text("media")?;
         let path = media.split(['?', '#']).next()?;
         let last = path.rsplit('/').next()?;
-        last.rsplit_once('.')
-            .map(|(_, ext)| ext.to_ascii_lowercase())
+        last.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase())
     };
     let size = body.get("size").and_then(Value::as_u64);
     match text("type") {
@@ -321,11 +309,7 @@ fn check_message(body: &Value) -> Result<(), (i64, &'static str)> {
             if size.is_none() {
                 return Err((4, "missingData: size"));
             }
-            if body
-                .get("duration")
-                .and_then(Value::as_u64)
-                .is_some_and(|d| d > 180)
-            {
+            if body.get("duration").and_then(Value::as_u64).is_some_and(|d| d > 180) {
                 return Err((3, "badData: duration over 180 s"));
             }
             match media_extension().as_deref() {
@@ -342,20 +326,14 @@ fn check_message(body: &Value) -> Result<(), (i64, &'static str)> {
             if file_name.chars().count() > 256 || size > 50 * 1024 * 1024 {
                 return Err((3, "badData: file too large or name too long"));
             }
-            let extension = file_name
-                .rsplit_once('.')
-                .map(|(_, e)| e.to_ascii_lowercase());
+            let extension = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
             match extension {
-                Some(ext) if FORBIDDEN_EXTENSIONS.contains(&ext.as_str()) => {
-                    Err((3, "badData: forbidden file type"))
-                }
+                Some(ext) if FORBIDDEN_EXTENSIONS.contains(&ext.as_str()) => Err((3, "badData: forbidden file type")),
                 Some(_) => Ok(()),
                 None => Err((3, "badData: file_name needs an extension")),
             }
         }
-        Some("url") | Some("sticker") | Some("contact") | Some("location") | Some("rich_media") => {
-            Ok(())
-        }
+        Some("url") | Some("sticker") | Some("contact") | Some("location") | Some("rich_media") => Ok(()),
         Some(_) => Err((3, "badData: unknown type")),
         None => Err((4, "missingData: type")),
     }

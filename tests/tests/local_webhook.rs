@@ -10,25 +10,11 @@ use testkit::fixtures::{self, CALLBACKS, DOC_TOKEN};
 
 async fn connected_stack() -> (FakeViber, LocalStack) {
     let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(
-        &[
-            "--viber-api-url",
-            &viber.api_url(),
-            "--viber-token",
-            DOC_TOKEN,
-        ],
-        &[],
-    )
-    .await;
+    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
     (viber, stack)
 }
 
-async fn post(
-    stack: &LocalStack,
-    path: &str,
-    body: &[u8],
-    signature: Option<String>,
-) -> reqwest::Response {
+async fn post(stack: &LocalStack, path: &str, body: &[u8], signature: Option<String>) -> reqwest::Response {
     let mut request = reqwest::Client::new()
         .post(format!("{}{path}", stack.base_url))
         .body(body.to_vec());
@@ -71,13 +57,7 @@ async fn signed_fixtures_are_accepted_over_http() {
     let (_viber, stack) = connected_stack().await;
     for name in CALLBACKS {
         let body = fixtures::bytes(name);
-        let response = post(
-            &stack,
-            "/viber/default",
-            &body,
-            Some(fixtures::sign(DOC_TOKEN, &body)),
-        )
-        .await;
+        let response = post(&stack, "/viber/default", &body, Some(fixtures::sign(DOC_TOKEN, &body))).await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
     }
 }
@@ -92,14 +72,9 @@ async fn refusals_over_http() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        post(
-            &stack,
-            "/viber/default",
-            &body,
-            Some(fixtures::sign("wrong", &body))
-        )
-        .await
-        .status(),
+        post(&stack, "/viber/default", &body, Some(fixtures::sign("wrong", &body)))
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -110,14 +85,9 @@ async fn refusals_over_http() {
     );
     let junk = b"{junk";
     assert_eq!(
-        post(
-            &stack,
-            "/viber/default",
-            junk,
-            Some(fixtures::sign(DOC_TOKEN, junk))
-        )
-        .await
-        .status(),
+        post(&stack, "/viber/default", junk, Some(fixtures::sign(DOC_TOKEN, junk)))
+            .await
+            .status(),
         StatusCode::BAD_REQUEST
     );
     let huge = vec![b' '; 1024 * 1024 + 1];
@@ -125,15 +95,9 @@ async fn refusals_over_http() {
         post(&stack, "/viber/default", &huge, None).await.status(),
         StatusCode::PAYLOAD_TOO_LARGE
     );
-    let get = reqwest::get(format!("{}/viber/default", stack.base_url))
-        .await
-        .unwrap();
+    let get = reqwest::get(format!("{}/viber/default", stack.base_url)).await.unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let refused: serde_json::Value = post(&stack, "/viber/default", &body, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let refused: serde_json::Value = post(&stack, "/viber/default", &body, None).await.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "invalid_signature");
 }
 
@@ -158,10 +122,7 @@ async fn a_rejected_bot_token_stops_the_start_with_a_clear_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Viber refused the bot token"), "{stderr}");
-    assert!(
-        !stderr.contains("not-the-bot-token"),
-        "the token must not be printed"
-    );
+    assert!(!stderr.contains("not-the-bot-token"), "the token must not be printed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,1 +1,310 @@
+//! The processor Lambda's handler: applies queued Viber callbacks to contacts, tasks and
+//! comments, exactly once in effect however often a callback arrives.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::FutureExt;
+use shared::cache::IntegrationCache;
+use shared::ids::{CommentId, TaskId};
+use shared::inbound::InboundEnvelope;
+use shared::model::{Author, AuthorKind, Comment, CommentStatus, CurrentTask, Integration, Task, TaskState};
+use shared::ports::{ContactStore, DeliveryStore, MessageStore, MessageWrite, StoreError, TaskWrite, WriteOutcome};
+use shared::rules::{self, Route};
+use shared::time::Timestamp;
+use shared::viber::Callback;
+use shared::viber::callback::{Message, MessageReceived, UserProfile};
+
+/// How often a message is re-decided when the contact or its task changed under it.
+const CONFLICT_ATTEMPTS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("the queue message is not an inbound envelope: {0}")]
+    Envelope(serde_json::Error),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("the contact kept changing while the message was applied")]
+    Contended,
+}
+
+/// What became of one callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Duplicate,
+    /// Acknowledged without effect (unknown event, receipt for a token we never sent, …).
+    Ignored(&'static str),
+}
+
+pub struct Processor {
+    pub integrations: Arc<IntegrationCache>,
+    pub contacts: Arc<dyn ContactStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
+}
+
+impl Processor {
+    /// An SQS FIFO batch: a record that fails is reported, and so is every later record of its
+    /// message group (unprocessed), so a user's events keep their order. Panics are caught per
+    /// record.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut failed_groups: Vec<String> = Vec::new();
+        let mut response = SqsBatchResponse::default();
+        for record in event.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let group = record.attributes.get("MessageGroupId").cloned().unwrap_or_default();
+            if failed_groups.contains(&group) {
+                response.batch_item_failures.push(failure(id));
+                continue;
+            }
+            let body = record.body.unwrap_or_default();
+            let outcome = AssertUnwindSafe(self.process(&body)).catch_unwind().await;
+            let failed = match outcome {
+                Ok(Ok(outcome)) => {
+                    tracing::debug!(message_id = %id, ?outcome, "record processed");
+                    false
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(message_id = %id, %error, "record failed; it will be retried");
+                    true
+                }
+                Err(_) => {
+                    tracing::error!(message_id = %id, "record panicked; it will be retried");
+                    true
+                }
+            };
+            if failed {
+                failed_groups.push(group);
+                response.batch_item_failures.push(failure(id));
+            }
+        }
+        response
+    }
+
+    /// Applies one queued callback.
+    pub async fn process(&self, body: &str) -> Result<Outcome, ProcessError> {
+        let envelope: InboundEnvelope = serde_json::from_str(body).map_err(ProcessError::Envelope)?;
+        let callback = envelope.callback().map_err(ProcessError::Envelope)?;
+        let Some(lookup) = self.integrations.get(&envelope.integration_id).await? else {
+            tracing::warn!(integration_id = %envelope.integration_id, "callback for a disconnected integration dropped");
+            return Ok(Outcome::Ignored("integration disconnected"));
+        };
+        let integration = lookup.integration;
+        match &callback {
+            Callback::Message(message) => self.apply_message(&integration, message).await,
+            Callback::Subscribed(event) => {
+                self.record_subscription(&integration, &event.user, Some(true), event.timestamp)
+                    .await
+            }
+            Callback::ConversationStarted(event) => {
+                self.record_subscription(
+                    &integration,
+                    &event.user,
+                    event.subscribed.filter(|s| *s),
+                    event.timestamp,
+                )
+                .await
+            }
+            Callback::Unsubscribed(event) => {
+                let user = UserProfile {
+                    id: event.user_id.clone(),
+                    name: None,
+                    avatar: None,
+                    country: None,
+                    language: None,
+                    api_version: None,
+                };
+                self.record_subscription(&integration, &user, Some(false), event.timestamp)
+                    .await
+            }
+            Callback::Delivered(receipt) => {
+                self.advance(&integration, receipt.message_token, CommentStatus::Delivered, None)
+                    .await
+            }
+            Callback::Seen(receipt) => {
+                self.advance(&integration, receipt.message_token, CommentStatus::Seen, None)
+                    .await
+            }
+            Callback::Failed(failed) => {
+                let reason = failed.desc.as_deref().unwrap_or("Viber could not deliver the message");
+                self.advance(&integration, failed.message_token, CommentStatus::Failed, Some(reason))
+                    .await
+            }
+            Callback::Webhook(_) => Ok(Outcome::Ignored("webhook check")),
+            Callback::Unknown(unknown) => {
+                tracing::warn!(integration_id = %integration.id, event = %unknown.event, "unknown event acknowledged");
+                Ok(Outcome::Ignored("unknown event"))
+            }
+        }
+    }
+
+    async fn apply_message(&self, integration: &Integration, event: &MessageReceived) -> Result<Outcome, ProcessError> {
+        let contact_id = rules::contact_id(&integration.id, &event.sender.id);
+        let sent_at = Timestamp::from_millis(event.timestamp);
+        let phone = match &event.message {
+            Message::Contact(card) => card.contact.phone_number.as_deref(),
+            _ => None,
+        };
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let now = Timestamp::now();
+            let existing = self.contacts.get_contact(&contact_id).await?;
+            let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, &event.sender, phone, now);
+            // Viber subscribes a user by their first message, without a `subscribed` callback.
+            rules::apply_subscription(&mut contact, true, sent_at);
+            contact.version = existing.as_ref().map_or(1, |c| c.version + 1);
+            let (task_write, task_id, state) = match rules::route_message(
+                existing.as_ref().and_then(|c| c.current_task.as_ref()),
+                integration.options.new_task_if_no_active,
+            ) {
+                Route::Append {
+                    task_id,
+                    require_active,
+                } => {
+                    let state = existing
+                        .as_ref()
+                        .and_then(|c| c.current_task.as_ref())
+                        .map_or(TaskState::Active, |current| current.state);
+                    (
+                        TaskWrite::Append {
+                            task_id: task_id.clone(),
+                            last_message_at: now,
+                            require_active,
+                        },
+                        task_id,
+                        state,
+                    )
+                }
+                Route::Create { previous } => {
+                    let task = new_task(integration, &contact, previous, now);
+                    let id = task.id.clone();
+                    (TaskWrite::Create(task), id, TaskState::Active)
+                }
+            };
+            contact.current_task = Some(CurrentTask {
+                id: task_id.clone(),
+                state,
+            });
+            let write = MessageWrite {
+                dedup_key: format!("{}#message#{}", integration.id, event.message_token),
+                expected_contact_version: existing.as_ref().map(|c| c.version),
+                comment: inbound_comment(&task_id, &contact.id, event, sent_at),
+                contact,
+                task: task_write,
+                attachments: Vec::new(),
+            };
+            match self.messages.apply_message(&write).await {
+                Ok(WriteOutcome::Applied) => return Ok(Outcome::Applied),
+                Ok(WriteOutcome::Duplicate) => return Ok(Outcome::Duplicate),
+                Err(StoreError::Conflict(reason)) => {
+                    tracing::info!(integration_id = %integration.id, %reason, "contact or task changed; deciding again");
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ProcessError::Contended)
+    }
+
+    async fn record_subscription(
+        &self,
+        integration: &Integration,
+        user: &UserProfile,
+        subscribed: Option<bool>,
+        timestamp: i64,
+    ) -> Result<Outcome, ProcessError> {
+        let contact_id = rules::contact_id(&integration.id, &user.id);
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let existing = self.contacts.get_contact(&contact_id).await?;
+            let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, user, None, Timestamp::now());
+            if let Some(subscribed) = subscribed {
+                rules::apply_subscription(&mut contact, subscribed, Timestamp::from_millis(timestamp));
+            }
+            contact.version = existing.as_ref().map_or(1, |c| c.version + 1);
+            match self
+                .contacts
+                .put_contact(&contact, existing.as_ref().map(|c| c.version))
+                .await
+            {
+                Ok(()) => return Ok(Outcome::Applied),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ProcessError::Contended)
+    }
+
+    async fn advance(
+        &self,
+        integration: &Integration,
+        token: u64,
+        status: CommentStatus,
+        reason: Option<&str>,
+    ) -> Result<Outcome, ProcessError> {
+        // Receipts also arrive for messages viberdesk did not send (API.md §3.7): ignored.
+        let Some(part) = self.deliveries.find_part(&integration.id, token).await? else {
+            return Ok(Outcome::Ignored("receipt for an unknown message token"));
+        };
+        self.deliveries.advance_part(&part, token, status, reason).await?;
+        Ok(Outcome::Applied)
+    }
+}
+
+fn failure(item_identifier: String) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = item_identifier;
+    failure
+}
+
+fn new_task(
+    integration: &Integration,
+    contact: &shared::model::Contact,
+    previous: Option<TaskId>,
+    now: Timestamp,
+) -> Task {
+    let template = &integration.template;
+    Task {
+        id: TaskId::generate(),
+        integration_id: integration.id.clone(),
+        title: rules::render_title(&template.task_title, contact, &integration.bot.name),
+        description: rules::task_description(contact, previous.as_ref()),
+        status: template.initial_status,
+        requester_id: contact.id.clone(),
+        // The account owner fallback needs the account's owner record (next step of this issue).
+        assignee_id: rules::choose_assignee(template.assignee_id.as_ref(), None, integration.connected_by.as_ref()),
+        participant_ids: template.participant_ids.clone(),
+        previous_task_id: previous,
+        created_at: now,
+        updated_at: now,
+        last_message_at: now,
+        deleted: false,
+    }
+}
+
+/// The comment id of a client's message: Viber's time, then its token, so a conversation sorts
+/// by when the client wrote and a re-sent message maps to the same id.
+fn inbound_comment(
+    task_id: &TaskId,
+    contact_id: &shared::ids::ContactId,
+    event: &MessageReceived,
+    sent_at: Timestamp,
+) -> Comment {
+    let id = CommentId::parse(&format!("{:012x}-{}", sent_at.millis().max(0), event.message_token)).expect("valid id");
+    Comment {
+        id,
+        task_id: task_id.clone(),
+        author: Author {
+            kind: AuthorKind::Contact,
+            id: contact_id.to_string(),
+        },
+        text: rules::comment_text(&event.message),
+        attachment_ids: Vec::new(),
+        notify_client: false,
+        status: CommentStatus::Received,
+        status_reason: None,
+        created_at: sent_at,
+        viber_message_type: Some(event.message.kind().to_owned()),
+        viber_message_token: Some(event.message_token),
+        parts: Default::default(),
+    }
+}

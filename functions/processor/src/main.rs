@@ -1,1 +1,26 @@
-fn main() {}
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use processor::Processor;
+use shared::aws::{DynamoStore, load_sdk_config};
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
+use shared::config::required;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init_json();
+    let sdk = load_sdk_config().await;
+    let store = Arc::new(DynamoStore::from_config(&sdk, required("TABLE_NAME")?));
+    let processor = Processor {
+        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+        contacts: store.clone(),
+        messages: store.clone(),
+        deliveries: store,
+    };
+    let processor = &processor;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(processor.handle_batch(event.payload).await)
+    }))
+    .await
+}

@@ -37,10 +37,7 @@ impl Webhook {
 
     /// With a cache shared with code that changes integrations (the local stack's API).
     pub fn with_cache(integrations: Arc<IntegrationCache>, queue: Arc<dyn MessageQueue>) -> Self {
-        Self {
-            integrations,
-            queue,
-        }
+        Self { integrations, queue }
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -90,8 +87,7 @@ impl Webhook {
                 );
             }
         };
-        self.accept(&integration, body, &callback, received_at)
-            .await
+        self.accept(&integration, body, &callback, received_at).await
     }
 
     /// The integration whose token signed `body`. A signature that fails against a cached copy
@@ -107,8 +103,7 @@ impl Webhook {
             Ok(None) => return Err(unknown_integration()),
             Err(store_error) => return Err(unavailable(id, &store_error)),
         };
-        let mut verdict =
-            signature::verify(lookup.integration.auth_token.expose(), body, signature);
+        let mut verdict = signature::verify(lookup.integration.auth_token.expose(), body, signature);
         let mut integration = lookup.integration;
         if verdict == Err(signature::SignatureError::Mismatch) && lookup.cached {
             match self.integrations.refresh(id).await {
@@ -169,18 +164,13 @@ impl Webhook {
         };
         if let Err(queue_error) = self.queue.send(message).await {
             tracing::error!(integration_id = %integration.id, event, message_token = token, error = %queue_error, "enqueue failed; Viber will re-send");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "queue_unavailable",
-                "try again later",
-            );
+            return error(StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable", "try again later");
         }
         tracing::info!(integration_id = %integration.id, event, message_token = token, "callback queued");
         match (callback, &integration.options.welcome_message) {
             (Callback::ConversationStarted(_), Some(text)) if !text.trim().is_empty() => {
                 let sender = Sender::new(&integration.bot.name, integration.bot.icon.clone());
-                let body = serde_json::to_string(&welcome_message(sender, text))
-                    .expect("messages always serialise");
+                let body = serde_json::to_string(&welcome_message(sender, text)).expect("messages always serialise");
                 json(StatusCode::OK, body)
             }
             _ => ok_empty(),
@@ -217,9 +207,5 @@ fn unknown_integration() -> Response<Body> {
 
 fn unavailable(id: &IntegrationId, store_error: &shared::ports::StoreError) -> Response<Body> {
     tracing::error!(integration_id = %id, error = %store_error, "integration lookup failed; Viber will re-send");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "try again later",
-    )
+    error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again later")
 }

@@ -52,23 +52,14 @@ async fn app_with(welcome: Option<&str>) -> App {
         .unwrap();
     let queue = Arc::new(MemoryQueue::new());
     let webhook = Webhook::new(store.clone(), queue.clone());
-    App {
-        store,
-        queue,
-        webhook,
-    }
+    App { store, queue, webhook }
 }
 
 async fn app() -> App {
     app_with(None).await
 }
 
-fn request(
-    method: Method,
-    integration_id: &str,
-    body: Vec<u8>,
-    signature: Option<String>,
-) -> Request {
+fn request(method: Method, integration_id: &str, body: Vec<u8>, signature: Option<String>) -> Request {
     let mut builder = lambda_http::http::Request::builder()
         .method(method)
         .uri(format!("https://api.example.com/viber/{integration_id}"))
@@ -99,10 +90,7 @@ fn json_body(response: &Response<Body>) -> Value {
 }
 
 fn error_code(response: &Response<Body>) -> String {
-    json_body(response)["error"]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    json_body(response)["error"]["code"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -131,21 +119,14 @@ async fn every_signed_event_is_queued_with_its_group_and_dedup_id() {
             Some(format!("acme:{user}").as_str()),
             "{name}"
         );
-        assert_eq!(
-            queued[0].dedup_id.as_ref().map(String::len),
-            Some(64),
-            "{name}"
-        );
+        assert_eq!(queued[0].dedup_id.as_ref().map(String::len), Some(64), "{name}");
     }
 }
 
 #[tokio::test]
 async fn the_webhook_check_is_answered_without_enqueueing() {
     let app = app().await;
-    let response = app
-        .webhook
-        .handle(signed(&fixtures::bytes("webhook")))
-        .await;
+    let response = app.webhook.handle(signed(&fixtures::bytes("webhook"))).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(app.queue.pending().is_empty());
 }
@@ -155,10 +136,7 @@ async fn a_resent_callback_is_queued_once() {
     let app = app().await;
     let body = fixtures::bytes("message_text");
     for _ in 0..3 {
-        assert_eq!(
-            app.webhook.handle(signed(&body)).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(app.webhook.handle(signed(&body)).await.status(), StatusCode::OK);
     }
     assert_eq!(app.queue.pending().len(), 1);
 }
@@ -176,16 +154,9 @@ async fn conversation_started_is_answered_with_the_welcome_message() {
     assert_eq!(welcome["type"], "text");
     assert_eq!(welcome["text"], "Вітаємо в Acme Support!");
     assert_eq!(welcome["sender"]["name"], "Acme Support");
-    assert_eq!(
-        welcome["sender"]["avatar"],
-        "https://cdn.example.com/bot.jpg"
-    );
+    assert_eq!(welcome["sender"]["avatar"], "https://cdn.example.com/bot.jpg");
     assert!(welcome.get("receiver").is_none());
-    assert_eq!(
-        app.queue.pending().len(),
-        1,
-        "the contact is still recorded"
-    );
+    assert_eq!(app.queue.pending().len(), 1, "the contact is still recorded");
 }
 
 #[tokio::test]
@@ -204,9 +175,7 @@ async fn a_bad_or_missing_signature_is_401() {
     let app = app().await;
     let body = fixtures::bytes("message_text");
     let wrong_token = fixtures::sign("another-token", &body);
-    let reformatted = String::from_utf8(body.clone())
-        .unwrap()
-        .replace("\": ", "\":");
+    let reformatted = String::from_utf8(body.clone()).unwrap().replace("\": ", "\":");
     let cases = [
         request(Method::POST, "acme", body.clone(), None),
         request(Method::POST, "acme", body.clone(), Some(wrong_token)),
@@ -274,10 +243,7 @@ async fn a_body_over_1_mib_is_413_before_anything_else() {
     let body = vec![b' '; webhook::MAX_BODY_BYTES + 1];
     let response = app.webhook.handle(signed(&body)).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let unsigned = app
-        .webhook
-        .handle(request(Method::POST, "nobody", body, None))
-        .await;
+    let unsigned = app.webhook.handle(request(Method::POST, "nobody", body, None)).await;
     assert_eq!(unsigned.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(app.queue.pending().is_empty());
 }
@@ -308,11 +274,7 @@ async fn other_methods_are_405() {
                 Some(fixtures::sign(DOC_TOKEN, &body)),
             ))
             .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method}"
-        );
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
         assert_eq!(response.headers()["allow"], "POST");
     }
     assert!(app.queue.pending().is_empty());
@@ -322,15 +284,10 @@ async fn other_methods_are_405() {
 async fn unknown_events_and_message_types_are_acknowledged_and_queued() {
     let app = app().await;
     let body = br#"{"event":"action","timestamp":1,"message_token":77,"user":{"id":"u1"}}"#;
-    assert_eq!(
-        app.webhook.handle(signed(body)).await.status(),
-        StatusCode::OK
-    );
-    let body = br#"{"event":"message","timestamp":1,"message_token":78,"sender":{"id":"u1"},"message":{"type":"hologram"}}"#;
-    assert_eq!(
-        app.webhook.handle(signed(body)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.webhook.handle(signed(body)).await.status(), StatusCode::OK);
+    let body =
+        br#"{"event":"message","timestamp":1,"message_token":78,"sender":{"id":"u1"},"message":{"type":"hologram"}}"#;
+    assert_eq!(app.webhook.handle(signed(body)).await.status(), StatusCode::OK);
     let queued = app.queue.drain();
     assert_eq!(queued.len(), 2);
     assert_eq!(queued[0].group_id.as_deref(), Some("acme:u1"));
@@ -357,10 +314,7 @@ async fn a_rotated_token_is_used_at_once() {
     );
     assert_eq!(app.webhook.handle(with_new).await.status(), StatusCode::OK);
     let with_old = signed(&fixtures::bytes("message_picture"));
-    assert_eq!(
-        app.webhook.handle(with_old).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.webhook.handle(with_old).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 struct BrokenQueue;
@@ -380,9 +334,7 @@ async fn a_queue_failure_is_not_acknowledged_so_viber_resends() {
         .await
         .unwrap();
     let webhook = Webhook::new(store, Arc::new(BrokenQueue));
-    let response = webhook
-        .handle(signed(&fixtures::bytes("message_text")))
-        .await;
+    let response = webhook.handle(signed(&fixtures::bytes("message_text"))).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 

@@ -78,27 +78,16 @@ async fn a_signed_fixture_lands_in_the_fifo_queue_with_its_group_and_dedup_ids()
     let body = fixtures::bytes("message_picture");
     let response = deployed
         .webhook
-        .handle(request(
-            "acme",
-            &body,
-            Some(fixtures::sign(DOC_TOKEN, &body)),
-        ))
+        .handle(request("acme", &body, Some(fixtures::sign(DOC_TOKEN, &body))))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 
     let received = moto::drain(&deployed.config, &deployed.queue_url, 10).await;
     assert_eq!(received.len(), 1);
-    assert_eq!(
-        received[0].group_id.as_deref(),
-        Some("acme:9Kf2mQ1xT7bVnC3pLs8aZw==")
-    );
+    assert_eq!(received[0].group_id.as_deref(), Some("acme:9Kf2mQ1xT7bVnC3pLs8aZw=="));
     let callback = shared::viber::Callback::from_slice(&body).unwrap();
-    let expected_dedup =
-        shared::inbound::dedup_id(&IntegrationId::parse("acme").unwrap(), &callback, &body);
-    assert_eq!(
-        received[0].dedup_id.as_deref(),
-        Some(expected_dedup.as_str())
-    );
+    let expected_dedup = shared::inbound::dedup_id(&IntegrationId::parse("acme").unwrap(), &callback, &body);
+    assert_eq!(received[0].dedup_id.as_deref(), Some(expected_dedup.as_str()));
     let envelope: InboundEnvelope = serde_json::from_str(&received[0].body).unwrap();
     assert_eq!(envelope.callback().unwrap(), callback);
 }
@@ -110,20 +99,11 @@ async fn a_resent_callback_is_dropped_by_fifo_deduplication() {
     for _ in 0..3 {
         let response = deployed
             .webhook
-            .handle(request(
-                "acme",
-                &body,
-                Some(fixtures::sign(DOC_TOKEN, &body)),
-            ))
+            .handle(request("acme", &body, Some(fixtures::sign(DOC_TOKEN, &body))))
             .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-    assert_eq!(
-        moto::drain(&deployed.config, &deployed.queue_url, 10)
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(moto::drain(&deployed.config, &deployed.queue_url, 10).await.len(), 1);
 }
 
 #[tokio::test]
@@ -131,11 +111,7 @@ async fn rejected_requests_leave_the_queue_empty() {
     let deployed = deploy().await;
     let body = fixtures::bytes("message_text");
     let answers = [
-        deployed
-            .webhook
-            .handle(request("acme", &body, None))
-            .await
-            .status(),
+        deployed.webhook.handle(request("acme", &body, None)).await.status(),
         deployed
             .webhook
             .handle(request("acme", &body, Some(fixtures::sign("wrong", &body))))
@@ -143,20 +119,12 @@ async fn rejected_requests_leave_the_queue_empty() {
             .status(),
         deployed
             .webhook
-            .handle(request(
-                "nobody",
-                &body,
-                Some(fixtures::sign(DOC_TOKEN, &body)),
-            ))
+            .handle(request("nobody", &body, Some(fixtures::sign(DOC_TOKEN, &body))))
             .await
             .status(),
         deployed
             .webhook
-            .handle(request(
-                "acme",
-                b"{no",
-                Some(fixtures::sign(DOC_TOKEN, b"{no")),
-            ))
+            .handle(request("acme", b"{no", Some(fixtures::sign(DOC_TOKEN, b"{no"))))
             .await
             .status(),
     ];
@@ -179,9 +147,5 @@ async fn rejected_requests_leave_the_queue_empty() {
         ))
         .await;
     assert_eq!(check.status(), StatusCode::OK);
-    assert!(
-        moto::drain(&deployed.config, &deployed.queue_url, 10)
-            .await
-            .is_empty()
-    );
+    assert!(moto::drain(&deployed.config, &deployed.queue_url, 10).await.is_empty());
 }

@@ -10,16 +10,13 @@ pub use sqs::SqsQueue;
 
 /// Loads region, credentials and endpoint from the environment, once per Lambda instance.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
 }
 
 /// An S3 client; path-style addressing whenever an endpoint override is set (moto, MinIO), since
 /// virtual-host names like `bucket.localhost` do not resolve.
 pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let builder =
-        aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
+    let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 

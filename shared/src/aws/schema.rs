@@ -1,49 +1,127 @@
-//! The single table's key schema, as `infra/template.yaml` declares it. Tests and the local
-//! stack against an emulator create the table from here.
+//! The single table's key schema, as `infra/template.yaml` declares it (see docs/data-model.md).
+//! Tests and the local stack against an emulator create the table from here.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 
 pub const PARTITION_KEY: &str = "pk";
 pub const SORT_KEY: &str = "sk";
 
-/// Creates the table (on-demand) if it does not exist yet.
+/// Epoch seconds after which DynamoDB's TTL may delete an item (inbound dedup markers only).
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// A global secondary index: a "newest first" list. Every index sorts on the same attribute,
+/// [`RECENCY_KEY`], so a task's new activity moves it in all its lists with one attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Index {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+}
+
+/// `{millis, 13 digits}#{id}`: contacts by `updated_at`, tasks by `last_message_at`.
+pub const RECENCY_KEY: &str = "gsi_sk";
+
+/// Every contact (`CONTACTS`) and every task that is not deleted (`TASKS`).
+pub const KIND_INDEX: Index = Index {
+    name: "gsi1",
+    partition_key: "gsi1pk",
+    sort_key: RECENCY_KEY,
+};
+/// Tasks by status: `TASKSTATUS#{status}`.
+pub const STATUS_INDEX: Index = Index {
+    name: "gsi2",
+    partition_key: "gsi2pk",
+    sort_key: RECENCY_KEY,
+};
+/// Tasks by assignee: `TASKASSIGNEE#{staff_id}` (sparse: unassigned tasks are absent).
+pub const ASSIGNEE_INDEX: Index = Index {
+    name: "gsi3",
+    partition_key: "gsi3pk",
+    sort_key: RECENCY_KEY,
+};
+/// Tasks by integration: `TASKINTEGRATION#{integration_id}`.
+pub const INTEGRATION_INDEX: Index = Index {
+    name: "gsi4",
+    partition_key: "gsi4pk",
+    sort_key: RECENCY_KEY,
+};
+
+pub const INDEXES: [Index; 4] = [KIND_INDEX, STATUS_INDEX, ASSIGNEE_INDEX, INTEGRATION_INDEX];
+
+fn string_attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("name and type are set")
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("name and type are set")
+}
+
+fn global_index(index: &Index) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(index.name)
+        .key_schema(key(index.partition_key, KeyType::Hash))
+        .key_schema(key(index.sort_key, KeyType::Range))
+        // Lists show whole records, so the index carries them (no second read per item).
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .expect("name and key schema are set")
+}
+
+/// Creates the table (on-demand, with its indexes and TTL) if it does not exist yet.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("name and type are set")
-    };
-    let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .expect("name and type are set")
-    };
-    let result = client
+    let mut request = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute(PARTITION_KEY))
-        .attribute_definitions(attribute(SORT_KEY))
+        .attribute_definitions(string_attribute(PARTITION_KEY))
+        .attribute_definitions(string_attribute(SORT_KEY))
+        .attribute_definitions(string_attribute(RECENCY_KEY))
         .key_schema(key(PARTITION_KEY, KeyType::Hash))
-        .key_schema(key(SORT_KEY, KeyType::Range))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
+        .key_schema(key(SORT_KEY, KeyType::Range));
+    for index in &INDEXES {
+        request = request
+            .attribute_definitions(string_attribute(index.partition_key))
+            .global_secondary_indexes(global_index(index));
+    }
+    match request.send().await {
+        Ok(_) => {}
         Err(error)
             if error
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            Ok(())
+            // Already there (created by an earlier run), TTL included.
+            return Ok(());
         }
-        Err(error) => Err(super::describe(&error)),
+        Err(error) => return Err(super::describe(&error)),
     }
+    enable_ttl(client, table).await
+}
+
+async fn enable_ttl(client: &Client, table: &str) -> Result<(), String> {
+    let specification = TimeToLiveSpecification::builder()
+        .attribute_name(EXPIRES_AT)
+        .enabled(true)
+        .build()
+        .expect("name and flag are set");
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(specification)
+        .send()
+        .await
+        .map_err(|error| super::describe(&error))?;
+    Ok(())
 }

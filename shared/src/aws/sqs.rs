@@ -53,9 +53,7 @@ impl MessageQueue for SqsQueue {
             .send()
             .await
             .map_err(|error| match error.as_service_error() {
-                Some(service) if service.is_invalid_message_contents() => {
-                    QueueError::Rejected(describe(&error))
-                }
+                Some(service) if service.is_invalid_message_contents() => QueueError::Rejected(describe(&error)),
                 _ => QueueError::Unavailable(describe(&error)),
             })?;
         Ok(())

@@ -243,9 +243,7 @@ impl Serialize for Callback {
             Callback::Webhook(e) => Tagged::Webhook(e).serialize(serializer),
             Callback::Subscribed(e) => Tagged::Subscribed(e).serialize(serializer),
             Callback::Unsubscribed(e) => Tagged::Unsubscribed(e).serialize(serializer),
-            Callback::ConversationStarted(e) => {
-                Tagged::ConversationStarted(e).serialize(serializer)
-            }
+            Callback::ConversationStarted(e) => Tagged::ConversationStarted(e).serialize(serializer),
             Callback::Message(e) => Tagged::Message(e).serialize(serializer),
             Callback::Delivered(e) => Tagged::Delivered(e).serialize(serializer),
             Callback::Seen(e) => Tagged::Seen(e).serialize(serializer),
@@ -387,9 +385,7 @@ impl Message {
     pub fn tracking_data(&self) -> Option<&str> {
         match self {
             Message::Text(m) => m.tracking_data.as_deref(),
-            Message::Picture(m) | Message::Video(m) | Message::File(m) => {
-                m.tracking_data.as_deref()
-            }
+            Message::Picture(m) | Message::Video(m) | Message::File(m) => m.tracking_data.as_deref(),
             Message::Sticker(m) => m.tracking_data.as_deref(),
             Message::Contact(m) => m.tracking_data.as_deref(),
             Message::Location(m) => m.tracking_data.as_deref(),

@@ -114,8 +114,7 @@ impl ViberClient {
     }
 
     pub async fn get_account_info(&self, token: &AuthToken) -> Result<AccountInfo, ViberError> {
-        self.call("get_account_info", token, &serde_json::json!({}))
-            .await
+        self.call("get_account_info", token, &serde_json::json!({})).await
     }
 
     /// Sets the webhook; Viber checks the URL with a signed `webhook` callback before answering.
@@ -126,9 +125,7 @@ impl ViberClient {
             send_name: true,
             send_photo: true,
         };
-        self.call::<Value, _>("set_webhook", token, &request)
-            .await
-            .map(drop)
+        self.call::<Value, _>("set_webhook", token, &request).await.map(drop)
     }
 
     /// `set_webhook` with an empty URL: Viber stops sending callbacks.
@@ -139,16 +136,10 @@ impl ViberClient {
             send_name: false,
             send_photo: false,
         };
-        self.call::<Value, _>("set_webhook", token, &request)
-            .await
-            .map(drop)
+        self.call::<Value, _>("set_webhook", token, &request).await.map(drop)
     }
 
-    pub async fn send_message(
-        &self,
-        token: &AuthToken,
-        message: &OutboundMessage,
-    ) -> Result<Sent, ViberError> {
+    pub async fn send_message(&self, token: &AuthToken, message: &OutboundMessage) -> Result<Sent, ViberError> {
         self.call("send_message", token, message).await
     }
 
@@ -168,26 +159,22 @@ impl ViberClient {
             .map_err(|e| ViberError::Transport(without_url(e)))?;
         let http_status = response.status();
         if !http_status.is_success() {
-            return Err(ViberError::Transport(format!(
-                "{endpoint} answered HTTP {http_status}"
-            )));
+            return Err(ViberError::Transport(format!("{endpoint} answered HTTP {http_status}")));
         }
         let bytes = response
             .bytes()
             .await
             .map_err(|e| ViberError::Transport(without_url(e)))?;
-        let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|e| {
-            ViberError::Transport(format!("{endpoint} answered unreadable JSON: {e}"))
-        })?;
+        let envelope: Envelope = serde_json::from_slice(&bytes)
+            .map_err(|e| ViberError::Transport(format!("{endpoint} answered unreadable JSON: {e}")))?;
         if envelope.status != 0 {
             return Err(ViberError::Api {
                 status: envelope.status,
                 message: envelope.status_message.unwrap_or_default(),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ViberError::Transport(format!("{endpoint} answered an unexpected shape: {e}"))
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ViberError::Transport(format!("{endpoint} answered an unexpected shape: {e}")))
     }
 }
 

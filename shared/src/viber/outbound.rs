@@ -70,9 +70,7 @@ pub fn welcome_message(sender: Sender, text: &str) -> OutboundMessage {
         min_api_version: None,
         sender,
         tracking_data: Some("welcome".to_owned()),
-        content: Content::Text {
-            text: text.to_owned(),
-        },
+        content: Content::Text { text: text.to_owned() },
     }
 }
 
@@ -82,19 +80,14 @@ mod tests {
 
     #[test]
     fn welcome_message_has_the_fixture_shape() {
-        let fixture: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../fixtures/viber/welcome_message_response.json"
-        ))
-        .unwrap();
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../../fixtures/viber/welcome_message_response.json")).unwrap();
         let sender = Sender::new(
             "Acme Support",
             Some("https://cdn.example.com/bot-avatar-720.jpg".into()),
         );
         let text = fixture["text"].as_str().unwrap();
-        assert_eq!(
-            serde_json::to_value(welcome_message(sender, text)).unwrap(),
-            fixture
-        );
+        assert_eq!(serde_json::to_value(welcome_message(sender, text)).unwrap(), fixture);
     }
 
     #[test]

@@ -27,11 +27,7 @@ pub fn sign(auth_token: &str, body: &[u8]) -> String {
 }
 
 /// Verifies a signature header value against the raw body in constant time.
-pub fn verify(
-    auth_token: &str,
-    body: &[u8],
-    signature: Option<&str>,
-) -> Result<(), SignatureError> {
+pub fn verify(auth_token: &str, body: &[u8], signature: Option<&str>) -> Result<(), SignatureError> {
     let signature = signature.ok_or(SignatureError::Missing)?.trim();
     let mut expected = [0u8; 32];
     hex::decode_to_slice(signature, &mut expected).map_err(|_| SignatureError::Malformed)?;
@@ -41,8 +37,7 @@ pub fn verify(
 }
 
 fn mac(auth_token: &str, body: &[u8]) -> HmacSha256 {
-    let mut mac =
-        HmacSha256::new_from_slice(auth_token.as_bytes()).expect("HMAC accepts any key length");
+    let mut mac = HmacSha256::new_from_slice(auth_token.as_bytes()).expect("HMAC accepts any key length");
     mac.update(body);
     mac
 }
@@ -52,8 +47,7 @@ mod tests {
     use super::*;
 
     const SDK_TOKEN: &str = "44dafb7e0f40021e-61a47a1e6778d187-f2c5a676a07050b3";
-    const SDK_BODY: &str =
-        r#"{"event":"webhook","timestamp":4977069964384421269,"message_token":1478683725125}"#;
+    const SDK_BODY: &str = r#"{"event":"webhook","timestamp":4977069964384421269,"message_token":1478683725125}"#;
     const SDK_SIGNATURE: &str = "d21b343448c8aee33b8e93768ef6ceb64a6ba6163099973a2b8bd028fea510ef";
 
     #[test]
@@ -63,10 +57,7 @@ mod tests {
 
     #[test]
     fn verifies_the_viber_sdk_test_vector() {
-        assert_eq!(
-            verify(SDK_TOKEN, SDK_BODY.as_bytes(), Some(SDK_SIGNATURE)),
-            Ok(())
-        );
+        assert_eq!(verify(SDK_TOKEN, SDK_BODY.as_bytes(), Some(SDK_SIGNATURE)), Ok(()));
     }
 
     #[test]

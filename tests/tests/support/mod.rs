@@ -16,11 +16,7 @@ pub const OWNER_TOKEN: &str = "owner-token-for-tests-0123456789abcdef";
 impl LocalStack {
     /// Starts the stack with these extra flags and environment, waiting until it answers.
     pub async fn start(extra_args: &[&str], env: &[(&str, &str)]) -> LocalStack {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let listen = format!("127.0.0.1:{port}");
         let mut command = Command::new(env!("CARGO_BIN_EXE_viberdesk-local-e2e"));
         command

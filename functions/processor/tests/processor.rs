@@ -1,0 +1,337 @@
+//! The processor on in-memory adapters: each rule, redelivery, duplicates, FIFO batch failures.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use processor::{Outcome, Processor};
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
+use shared::ids::{CommentId, IntegrationId, StaffId, TaskId};
+use shared::inbound::queue_message;
+use shared::memory::MemoryStore;
+use shared::model::{BotProfile, CommentStatus, Integration, IntegrationOptions, TaskState, TaskStatus, TaskTemplate};
+use shared::ports::{ContactStore, DeliveryStore, IntegrationStore, PageRequest, PartRef, TaskFilter, TaskStore};
+use shared::rules::contact_id;
+use shared::secret::AuthToken;
+use shared::time::Timestamp;
+use shared::viber::Callback;
+use testkit::fixtures::{self, DOC_TOKEN};
+
+const USER: &str = "9Kf2mQ1xT7bVnC3pLs8aZw==";
+
+struct Setup {
+    store: Arc<MemoryStore>,
+    processor: Processor,
+}
+
+async fn setup(options: IntegrationOptions) -> Setup {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put_integration(&Integration {
+            id: IntegrationId::parse("acme").unwrap(),
+            name: "Acme".into(),
+            auth_token: AuthToken::new(DOC_TOKEN),
+            bot: BotProfile {
+                name: "Acme Support".into(),
+                uri: "acmesupport".into(),
+                icon: None,
+            },
+            webhook_url: "https://x/viber/acme".into(),
+            template: TaskTemplate {
+                task_title: "Viber: {name}".into(),
+                initial_status: TaskStatus::InProgress,
+                assignee_id: Some(StaffId::parse("ivan").unwrap()),
+                participant_ids: vec![StaffId::parse("olga").unwrap()],
+            },
+            options,
+            connected_by: Some(StaffId::parse("owner").unwrap()),
+            created_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    let processor = Processor {
+        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+        contacts: store.clone(),
+        messages: store.clone(),
+        deliveries: store.clone(),
+    };
+    Setup { store, processor }
+}
+
+fn queued(body: &[u8]) -> String {
+    let callback = Callback::from_slice(body).unwrap();
+    queue_message(
+        &IntegrationId::parse("acme").unwrap(),
+        body,
+        &callback,
+        Timestamp::now(),
+    )
+    .unwrap()
+    .body
+}
+
+fn fixture(name: &str) -> String {
+    queued(&fixtures::bytes(name))
+}
+
+fn text_message(token: u64, user: &str, text: &str) -> String {
+    let body = format!(
+        r#"{{"event":"message","timestamp":{},"message_token":{token},"sender":{{"id":"{user}","name":"Олена"}},"message":{{"type":"text","text":"{text}"}}}}"#,
+        1_732_528_955_210 + token as i64
+    );
+    queued(body.as_bytes())
+}
+
+async fn tasks(store: &MemoryStore) -> Vec<shared::model::Task> {
+    store
+        .list_tasks(&TaskFilter::default(), &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+}
+
+#[tokio::test]
+async fn the_first_message_creates_a_task_from_the_template() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    assert_eq!(
+        processor.process(&fixture("message_text")).await.unwrap(),
+        Outcome::Applied
+    );
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 1);
+    let task = &tasks[0];
+    assert_eq!(task.title, "Viber: Олена Коваленко");
+    assert_eq!(task.status, TaskStatus::InProgress);
+    assert_eq!(task.assignee_id.as_ref().map(StaffId::as_str), Some("ivan"));
+    assert_eq!(task.participant_ids, vec![StaffId::parse("olga").unwrap()]);
+    let contact_id = contact_id(&IntegrationId::parse("acme").unwrap(), USER);
+    assert_eq!(task.requester_id, contact_id);
+    let contact = store.get_contact(&contact_id).await.unwrap().unwrap();
+    assert!(contact.subscribed, "a client who writes is subscribed");
+    assert_eq!(contact.language.as_deref(), Some("uk-UA"));
+    assert_eq!(contact.phone, None);
+    let comments = store
+        .list_comments(&task.id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].status, CommentStatus::Received);
+    assert_eq!(comments[0].viber_message_token, Some(6_031_874_777_027_428_736));
+}
+
+#[tokio::test]
+async fn later_messages_are_appended_oldest_first() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    for name in ["message_text", "message_location", "message_url", "message_sticker"] {
+        processor.process(&fixture(name)).await.unwrap();
+    }
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 1);
+    let comments = store
+        .list_comments(&tasks[0].id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    let kinds: Vec<_> = comments.iter().map(|c| c.viber_message_type.clone().unwrap()).collect();
+    assert_eq!(kinds, ["text", "location", "sticker", "url"], "ordered by Viber's time");
+}
+
+#[tokio::test]
+async fn a_redelivered_callback_changes_nothing() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    let body = fixture("message_text");
+    assert_eq!(processor.process(&body).await.unwrap(), Outcome::Applied);
+    let contact_id = contact_id(&IntegrationId::parse("acme").unwrap(), USER);
+    let before = store.get_contact(&contact_id).await.unwrap();
+    assert_eq!(processor.process(&body).await.unwrap(), Outcome::Duplicate);
+    assert_eq!(store.get_contact(&contact_id).await.unwrap(), before);
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        store
+            .list_comments(&tasks[0].id, &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_shared_contact_card_records_the_phone() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    processor.process(&fixture("message_contact")).await.unwrap();
+    let contact = store
+        .get_contact(&contact_id(&IntegrationId::parse("acme").unwrap(), USER))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(contact.phone.as_deref(), Some("+380671234567"));
+}
+
+async fn close_current_task(store: &MemoryStore, state: TaskState) -> TaskId {
+    let id = contact_id(&IntegrationId::parse("acme").unwrap(), "u1");
+    let mut contact = store.get_contact(&id).await.unwrap().unwrap();
+    let version = contact.version;
+    let current = contact.current_task.as_mut().unwrap();
+    current.state = state;
+    let task_id = current.id.clone();
+    contact.version += 1;
+    store.put_contact(&contact, Some(version)).await.unwrap();
+    task_id
+}
+
+#[tokio::test]
+async fn after_a_completed_task_a_new_one_links_it_when_the_option_is_on() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    processor.process(&text_message(1, "u1", "first")).await.unwrap();
+    let first = close_current_task(&store, TaskState::Inactive).await;
+    processor.process(&text_message(2, "u1", "again")).await.unwrap();
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 2);
+    let newest = tasks.iter().find(|t| t.id != first).unwrap();
+    assert_eq!(newest.previous_task_id.as_ref(), Some(&first));
+    assert!(newest.description.contains(first.as_str()));
+}
+
+#[tokio::test]
+async fn after_a_completed_task_messages_go_on_into_it_when_the_option_is_off() {
+    let options = IntegrationOptions {
+        new_task_if_no_active: false,
+        ..IntegrationOptions::default()
+    };
+    let Setup { store, processor } = setup(options).await;
+    processor.process(&text_message(1, "u1", "first")).await.unwrap();
+    let first = close_current_task(&store, TaskState::Inactive).await;
+    processor.process(&text_message(2, "u1", "again")).await.unwrap();
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        store
+            .list_comments(&first, &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn after_a_deleted_task_a_new_one_is_created_even_with_the_option_off() {
+    let options = IntegrationOptions {
+        new_task_if_no_active: false,
+        ..IntegrationOptions::default()
+    };
+    let Setup { store, processor } = setup(options).await;
+    processor.process(&text_message(1, "u1", "first")).await.unwrap();
+    let first = close_current_task(&store, TaskState::Deleted).await;
+    processor.process(&text_message(2, "u1", "again")).await.unwrap();
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 2);
+    let newest = tasks.iter().find(|t| t.id != first).unwrap();
+    assert_eq!(newest.previous_task_id.as_ref(), Some(&first));
+}
+
+#[tokio::test]
+async fn subscription_events_are_recorded_on_the_contact() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    processor.process(&fixture("subscribed")).await.unwrap();
+    let id = contact_id(&IntegrationId::parse("acme").unwrap(), "tXn4R0pYk2cVb8mHq1LzeA==");
+    let contact = store.get_contact(&id).await.unwrap().unwrap();
+    assert!(contact.subscribed);
+    assert_eq!(contact.name.as_deref(), Some("Subscriber"));
+    processor.process(&fixture("unsubscribed")).await.unwrap();
+    assert!(!store.get_contact(&id).await.unwrap().unwrap().subscribed);
+    // The late redelivery of the earlier `subscribed` does not undo the unsubscription.
+    processor.process(&fixture("subscribed")).await.unwrap();
+    assert!(!store.get_contact(&id).await.unwrap().unwrap().subscribed);
+    processor.process(&fixture("conversation_started")).await.unwrap();
+    let started = store
+        .get_contact(&contact_id(&IntegrationId::parse("acme").unwrap(), USER))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!started.subscribed, "opening the chat is not a subscription");
+    assert!(tasks(&store).await.is_empty(), "only messages open tasks");
+}
+
+#[tokio::test]
+async fn receipts_advance_the_part_they_name_and_unknown_tokens_are_ignored() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    processor.process(&text_message(1, USER, "hello")).await.unwrap();
+    let task = tasks(&store).await.remove(0);
+    let comment = store
+        .list_comments(&task.id, &PageRequest::first(1))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let part = PartRef {
+        task_id: task.id.clone(),
+        comment_id: comment.id.clone(),
+    };
+    let integration = IntegrationId::parse("acme").unwrap();
+    store
+        .record_part(&integration, 6_031_876_937_401_069_573, &part)
+        .await
+        .unwrap();
+    assert_eq!(
+        processor.process(&fixture("failed")).await.unwrap(),
+        Outcome::Ignored("receipt for an unknown message token")
+    );
+    assert_eq!(
+        processor.process(&fixture("delivered")).await.unwrap(),
+        Outcome::Applied
+    );
+    let parts =
+        |comments: Vec<shared::model::Comment>| comments.into_iter().find(|c| c.id == comment.id).unwrap().parts;
+    let after = parts(
+        store
+            .list_comments(&task.id, &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items,
+    );
+    assert_eq!(after.get("6031876937401069573"), Some(&CommentStatus::Delivered));
+}
+
+fn record(id: &str, group: &str, body: String) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(body);
+    message.attributes = HashMap::from([("MessageGroupId".to_owned(), group.to_owned())]);
+    message
+}
+
+#[tokio::test]
+async fn a_poison_record_fails_itself_and_the_rest_of_its_group_only() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        record("a1", "acme:a", text_message(1, "a", "one")),
+        record("a2", "acme:a", "not an envelope".into()),
+        record("b1", "acme:b", text_message(3, "b", "other user")),
+        record("a3", "acme:a", text_message(4, "a", "after the poison")),
+    ];
+    let response = processor.handle_batch(event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["a2", "a3"]);
+    assert_eq!(tasks(&store).await.len(), 2, "a and b each got their task");
+}
+
+#[tokio::test]
+async fn unknown_events_are_acknowledged() {
+    let Setup { processor, .. } = setup(IntegrationOptions::default()).await;
+    assert_eq!(
+        processor.process(&fixture("client_status")).await.unwrap(),
+        Outcome::Ignored("unknown event")
+    );
+    let _ = CommentId::generate();
+}

@@ -1,0 +1,702 @@
+//! One behaviour suite for the store ports, run on both adapters: the in-memory store and the
+//! DynamoDB store (against moto, `VIBERDESK_MOTO_ENDPOINT`). Each test gets a fresh store, so
+//! lists see only that test's records.
+
+use shared::aws::DynamoStore;
+use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::memory::MemoryStore;
+use shared::model::{
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Task, TaskState, TaskStatus,
+};
+use shared::ports::{
+    ContactStore, DeliveryStore, MessageStore, MessageWrite, Page, PageRequest, PartRef, StoreError, TaskFilter,
+    TaskStore, TaskWrite, WriteOutcome,
+};
+use shared::time::Timestamp;
+use testkit::moto;
+
+/// Generates one `#[tokio::test]` per suite function, each on a fresh store made by `$store`.
+macro_rules! store_suite {
+    ($module:ident, $store:expr) => {
+        mod $module {
+            use super::*;
+            store_suite!(@tests $store;
+                contact_put_is_conditional_on_version,
+                contacts_list_most_recently_updated_first,
+                first_message_creates_the_task_and_the_next_appends,
+                a_repeated_dedup_key_changes_nothing,
+                concurrent_duplicates_apply_once,
+                a_stale_contact_version_conflicts_and_writes_nothing,
+                append_requires_the_task_state_read,
+                tasks_list_newest_activity_first_without_deleted,
+                tasks_filter_by_status_assignee_and_integration,
+                task_pages_follow_cursors_to_the_end,
+                filtered_pages_read_on_past_sparse_matches,
+                comments_list_oldest_first_in_pages,
+                attachments_are_stored_with_their_message,
+                parts_are_found_by_integration_and_token,
+                part_statuses_never_move_backwards_and_failed_is_final,
+                advancing_a_part_of_an_unknown_comment_conflicts,
+            );
+        }
+    };
+    (@tests $store:expr; $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                let store = $store;
+                super::$test(&store).await;
+            }
+        )*
+    };
+}
+
+store_suite!(memory, MemoryStore::new());
+store_suite!(dynamodb, {
+    let config = moto::sdk_config().await;
+    DynamoStore::from_config(&config, moto::table(&config).await)
+});
+
+// ---- Records ----
+
+/// A fixed base time (ms), so orders in the tests are decided by the offsets only.
+const T0: i64 = 1_732_528_955_000;
+
+fn at(offset_ms: i64) -> Timestamp {
+    Timestamp::from_millis(T0 + offset_ms)
+}
+
+fn integration(id: &str) -> IntegrationId {
+    IntegrationId::parse(id).unwrap()
+}
+
+fn staff(id: &str) -> StaffId {
+    StaffId::parse(id).unwrap()
+}
+
+fn task_id(id: &str) -> TaskId {
+    TaskId::parse(id).unwrap()
+}
+
+fn contact(id: &str, integration_id: &IntegrationId, updated_ms: i64, version: u64) -> Contact {
+    Contact {
+        id: ContactId::parse(id).unwrap(),
+        integration_id: integration_id.clone(),
+        viber_user_id: format!("viber-{id}=="),
+        name: Some(format!("Client {id}")),
+        avatar_url: None,
+        language: Some("uk".into()),
+        country: Some("UA".into()),
+        api_version: Some(10),
+        phone: None,
+        subscribed: true,
+        subscription_changed_at: None,
+        created_at: at(0),
+        updated_at: at(updated_ms),
+        current_task: None,
+        version,
+    }
+}
+
+/// The contact that opened task `id` is `c-{id}`.
+fn requester_of(task_id: &str) -> String {
+    format!("c-{task_id}")
+}
+
+fn task(id: &str, integration_id: &IntegrationId, status: TaskStatus, assignee: Option<&str>, last_ms: i64) -> Task {
+    Task {
+        id: task_id(id),
+        integration_id: integration_id.clone(),
+        title: format!("Viber: Client {id}"),
+        description: String::new(),
+        status,
+        requester_id: ContactId::parse(&requester_of(id)).unwrap(),
+        assignee_id: assignee.map(staff),
+        participant_ids: vec![staff("helper")],
+        previous_task_id: None,
+        created_at: at(last_ms),
+        updated_at: at(last_ms),
+        last_message_at: at(last_ms),
+        deleted: false,
+    }
+}
+
+/// Comments are ordered by id (generated ids sort by time), so tests pick ids in time order.
+fn client_comment(task_id: &TaskId, id: &str, created_ms: i64) -> Comment {
+    Comment {
+        id: CommentId::parse(id).unwrap(),
+        task_id: task_id.clone(),
+        author: Author {
+            kind: AuthorKind::Contact,
+            id: "someone".into(),
+        },
+        text: Some(format!("message {id}")),
+        attachment_ids: Vec::new(),
+        notify_client: false,
+        status: CommentStatus::Received,
+        status_reason: None,
+        created_at: at(created_ms),
+        viber_message_type: Some("text".into()),
+        viber_message_token: Some(5_000_000_000_000_000_000 + created_ms as u64),
+        parts: Default::default(),
+    }
+}
+
+fn attachment(id: &str) -> Attachment {
+    Attachment {
+        id: AttachmentId::parse(id).unwrap(),
+        file_name: format!("{id}.jpg"),
+        content_type: "image/jpeg".into(),
+        size: 12_345,
+        available: true,
+        unavailable_reason: None,
+        blob_key: format!("attachments/{id}"),
+        created_at: at(0),
+    }
+}
+
+/// A client's first message: creates their contact (`c-{task}`) and the task, with comment `m-{task}`.
+fn opening(task: &Task) -> MessageWrite {
+    let mut new_contact = contact(&requester_of(task.id.as_str()), &task.integration_id, 0, 1);
+    new_contact.updated_at = task.last_message_at;
+    new_contact.current_task = Some(CurrentTask {
+        id: task.id.clone(),
+        state: TaskState::of(task.status, task.deleted),
+    });
+    let first_comment = client_comment(&task.id, &format!("m-{}", task.id), task.last_message_at.millis() - T0);
+    MessageWrite {
+        dedup_key: format!("{}:{}", task.integration_id, task.id),
+        contact: new_contact,
+        expected_contact_version: None,
+        task: TaskWrite::Create(task.clone()),
+        comment: first_comment,
+        attachments: Vec::new(),
+    }
+}
+
+/// The next message of `read` (the contact as read) into `task_id`, at `ms`.
+fn follow_up(read: &Contact, task_id: &TaskId, comment_id: &str, ms: i64, require_active: bool) -> MessageWrite {
+    let mut next = read.clone();
+    next.version += 1;
+    next.updated_at = at(ms);
+    MessageWrite {
+        dedup_key: format!("{}:{comment_id}", read.integration_id),
+        contact: next,
+        expected_contact_version: Some(read.version),
+        task: TaskWrite::Append {
+            task_id: task_id.clone(),
+            last_message_at: at(ms),
+            require_active,
+        },
+        comment: client_comment(task_id, comment_id, ms),
+        attachments: Vec::new(),
+    }
+}
+
+async fn open<S: MessageStore>(store: &S, task: &Task) -> MessageWrite {
+    let write = opening(task);
+    assert_eq!(store.apply_message(&write).await.unwrap(), WriteOutcome::Applied);
+    write
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::Conflict(_))),
+        "expected a conflict, got {result:?}"
+    );
+}
+
+fn ids(page: &Page<Task>) -> Vec<&str> {
+    page.items.iter().map(|t| t.id.as_str()).collect()
+}
+
+async fn all_comments<S: TaskStore>(store: &S, task_id: &TaskId) -> Vec<Comment> {
+    let page = store.list_comments(task_id, &PageRequest::first(100)).await.unwrap();
+    assert_eq!(page.next_cursor, None);
+    page.items
+}
+
+async fn list<S: TaskStore>(store: &S, filter: TaskFilter) -> Vec<String> {
+    let page = store.list_tasks(&filter, &PageRequest::first(100)).await.unwrap();
+    assert_eq!(page.next_cursor, None);
+    ids(&page).into_iter().map(str::to_owned).collect()
+}
+
+// ---- Contacts ----
+
+async fn contact_put_is_conditional_on_version<S: ContactStore>(store: &S) {
+    let acme = integration("acme");
+    let first = contact("alice", &acme, 0, 1);
+    assert_eq!(store.get_contact(&first.id).await.unwrap(), None);
+    assert_conflict(store.put_contact(&first, Some(1)).await);
+
+    store.put_contact(&first, None).await.unwrap();
+    assert_conflict(store.put_contact(&first, None).await);
+    assert_eq!(store.get_contact(&first.id).await.unwrap(), Some(first.clone()));
+
+    let second = Contact {
+        phone: Some("+380501234567".into()),
+        version: 2,
+        ..first.clone()
+    };
+    store.put_contact(&second, Some(1)).await.unwrap();
+    let stale = Contact {
+        subscribed: false,
+        version: 2,
+        ..first.clone()
+    };
+    assert_conflict(store.put_contact(&stale, Some(1)).await);
+    assert_eq!(store.get_contact(&first.id).await.unwrap(), Some(second));
+}
+
+async fn contacts_list_most_recently_updated_first<S: ContactStore>(store: &S) {
+    let acme = integration("acme");
+    for (id, updated) in [("a", 1_000), ("b", 3_000), ("c", 2_000), ("d", 500)] {
+        store.put_contact(&contact(id, &acme, updated, 1), None).await.unwrap();
+    }
+    let first = store.list_contacts(&PageRequest::first(3)).await.unwrap();
+    let names: Vec<_> = first.items.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(names, ["b", "c", "a"]);
+    let cursor = first.next_cursor.expect("a fourth contact follows");
+    let second = store
+        .list_contacts(&PageRequest {
+            cursor: Some(cursor),
+            limit: 3,
+        })
+        .await
+        .unwrap();
+    let names: Vec<_> = second.items.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(names, ["d"]);
+    assert_eq!(second.next_cursor, None);
+}
+
+// ---- Client messages ----
+
+async fn first_message_creates_the_task_and_the_next_appends<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    let created = task("t1", &acme, TaskStatus::New, Some("anna"), 1_000);
+    let first = open(store, &created).await;
+    assert_eq!(store.get_task(&created.id).await.unwrap(), Some(created.clone()));
+    assert_eq!(
+        store.get_contact(&first.contact.id).await.unwrap(),
+        Some(first.contact.clone())
+    );
+
+    let second = follow_up(&first.contact, &created.id, "m-t1-2", 5_000, true);
+    assert_eq!(store.apply_message(&second).await.unwrap(), WriteOutcome::Applied);
+    let expected = Task {
+        last_message_at: at(5_000),
+        updated_at: at(5_000),
+        ..created
+    };
+    assert_eq!(store.get_task(&expected.id).await.unwrap(), Some(expected.clone()));
+    assert_eq!(
+        store.get_contact(&first.contact.id).await.unwrap(),
+        Some(second.contact.clone())
+    );
+    assert_eq!(all_comments(store, &expected.id).await, [first.comment, second.comment]);
+    // The task's place in the lists follows its activity.
+    let listed = store
+        .list_tasks(&TaskFilter::default(), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(listed.items, [expected]);
+}
+
+async fn a_repeated_dedup_key_changes_nothing<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    let created = task("t1", &acme, TaskStatus::New, None, 1_000);
+    let first = open(store, &created).await;
+    // Viber re-sends the same callback: the exact same write again.
+    assert_eq!(store.apply_message(&first).await.unwrap(), WriteOutcome::Duplicate);
+    // A re-send processed after the contact moved on: different content, same key.
+    let mut late = follow_up(&first.contact, &created.id, "m-other", 9_000, true);
+    late.dedup_key = first.dedup_key.clone();
+    assert_eq!(store.apply_message(&late).await.unwrap(), WriteOutcome::Duplicate);
+
+    assert_eq!(store.get_task(&created.id).await.unwrap(), Some(created.clone()));
+    assert_eq!(store.get_contact(&first.contact.id).await.unwrap(), Some(first.contact));
+    assert_eq!(all_comments(store, &created.id).await, [first.comment]);
+}
+
+async fn concurrent_duplicates_apply_once<S: MessageStore + TaskStore>(store: &S) {
+    let write = opening(&task("t1", &integration("acme"), TaskStatus::New, None, 1_000));
+    let (one, two) = tokio::join!(store.apply_message(&write), store.apply_message(&write));
+    let applied = [&one, &two]
+        .iter()
+        .filter(|r| matches!(r, Ok(WriteOutcome::Applied)))
+        .count();
+    // The loser sees the marker (Duplicate) or, on DynamoDB, may be refused while the winner's
+    // transaction is in flight (Unavailable/Conflict, then retried into Duplicate). Never twice.
+    assert_eq!(applied, 1, "{one:?} {two:?}");
+    assert_eq!(all_comments(store, &write.comment.task_id).await.len(), 1);
+}
+
+async fn a_stale_contact_version_conflicts_and_writes_nothing<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    let created = task("t1", &acme, TaskStatus::New, None, 1_000);
+    let first = open(store, &created).await;
+    // Someone else (a `subscribed` callback) wrote the contact after this message read it.
+    let moved_on = Contact {
+        version: 2,
+        subscribed: false,
+        ..first.contact.clone()
+    };
+    store.put_contact(&moved_on, Some(1)).await.unwrap();
+
+    let stale = follow_up(&first.contact, &created.id, "m-2", 5_000, true);
+    assert_conflict(store.apply_message(&stale).await);
+    assert_eq!(store.get_task(&created.id).await.unwrap(), Some(created.clone()));
+    assert_eq!(store.get_contact(&moved_on.id).await.unwrap(), Some(moved_on.clone()));
+    assert_eq!(all_comments(store, &created.id).await, [first.comment]);
+
+    // The conflict did not consume the dedup key: re-read and retry applies it.
+    let retried = follow_up(&moved_on, &created.id, "m-2", 5_000, true);
+    assert_eq!(retried.dedup_key, stale.dedup_key);
+    assert_eq!(store.apply_message(&retried).await.unwrap(), WriteOutcome::Applied);
+
+    // A first message for a contact that meanwhile exists conflicts too.
+    let mut racing = opening(&task("t2", &acme, TaskStatus::New, None, 2_000));
+    racing.contact.id = first.contact.id.clone();
+    assert_conflict(store.apply_message(&racing).await);
+    assert_eq!(store.get_task(&task_id("t2")).await.unwrap(), None);
+}
+
+async fn append_requires_the_task_state_read<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    let completed = task("done", &acme, TaskStatus::Completed, None, 1_000);
+    let opened = open(store, &completed).await;
+    let contact = opened.contact;
+
+    // Read as active, but it was completed meanwhile.
+    assert_conflict(
+        store
+            .apply_message(&follow_up(&contact, &completed.id, "m-1", 2_000, true))
+            .await,
+    );
+    assert_eq!(store.get_task(&completed.id).await.unwrap(), Some(completed.clone()));
+    // With "new task if no active" off the message goes on into a completed task.
+    let into_completed = follow_up(&contact, &completed.id, "m-1", 2_000, false);
+    assert_eq!(
+        store.apply_message(&into_completed).await.unwrap(),
+        WriteOutcome::Applied
+    );
+    assert_eq!(
+        store.get_task(&completed.id).await.unwrap().unwrap().last_message_at,
+        at(2_000)
+    );
+    let contact = into_completed.contact;
+
+    // A deleted task never takes a message, and neither does one that does not exist.
+    let deleted = Task {
+        deleted: true,
+        ..task("gone", &acme, TaskStatus::New, None, 1_500)
+    };
+    open(store, &deleted).await;
+    for target in [&deleted.id, &task_id("missing")] {
+        for require_active in [true, false] {
+            let write = follow_up(&contact, target, "m-2", 3_000, require_active);
+            assert_conflict(store.apply_message(&write).await);
+        }
+    }
+    assert_eq!(store.get_task(&deleted.id).await.unwrap(), Some(deleted.clone()));
+    assert_eq!(all_comments(store, &deleted.id).await.len(), 1);
+    assert_eq!(store.get_contact(&contact.id).await.unwrap(), Some(contact));
+}
+
+// ---- Task lists ----
+
+/// Five live tasks and a deleted one, newest activity first: t5, t4, t3, t2, t1.
+async fn seed_tasks<S: MessageStore>(store: &S) {
+    let (acme, beta) = (integration("acme"), integration("beta"));
+    let tasks = [
+        task("t1", &acme, TaskStatus::New, Some("anna"), 1_000),
+        task("t2", &beta, TaskStatus::Completed, Some("anna"), 2_000),
+        task("t3", &acme, TaskStatus::New, None, 3_000),
+        task("t4", &acme, TaskStatus::Waiting, Some("bob"), 4_000),
+        task("t5", &beta, TaskStatus::New, Some("anna"), 5_000),
+        Task {
+            deleted: true,
+            ..task("tx", &acme, TaskStatus::New, Some("anna"), 9_000)
+        },
+    ];
+    for task in &tasks {
+        open(store, task).await;
+    }
+}
+
+async fn tasks_list_newest_activity_first_without_deleted<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    seed_tasks(store).await;
+    assert_eq!(list(store, TaskFilter::default()).await, ["t5", "t4", "t3", "t2", "t1"]);
+
+    // New activity moves a task to the top.
+    let contact = store
+        .get_contact(&ContactId::parse(&requester_of("t1")).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let write = follow_up(&contact, &task_id("t1"), "m-late", 6_000, true);
+    store.apply_message(&write).await.unwrap();
+    assert_eq!(list(store, TaskFilter::default()).await, ["t1", "t5", "t4", "t3", "t2"]);
+}
+
+async fn tasks_filter_by_status_assignee_and_integration<S: MessageStore + TaskStore>(store: &S) {
+    seed_tasks(store).await;
+    let filter = |status: Option<TaskStatus>, assignee: Option<&str>, integration_id: Option<&str>| TaskFilter {
+        status,
+        assignee_id: assignee.map(staff),
+        integration_id: integration_id.map(integration),
+    };
+    let new = Some(TaskStatus::New);
+    assert_eq!(list(store, filter(new, None, None)).await, ["t5", "t3", "t1"]);
+    assert_eq!(
+        list(store, filter(Some(TaskStatus::Completed), None, None)).await,
+        ["t2"]
+    );
+    assert_eq!(
+        list(store, filter(Some(TaskStatus::Cancelled), None, None)).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(list(store, filter(None, Some("anna"), None)).await, ["t5", "t2", "t1"]);
+    assert_eq!(list(store, filter(None, None, Some("acme"))).await, ["t4", "t3", "t1"]);
+    assert_eq!(list(store, filter(new, Some("anna"), None)).await, ["t5", "t1"]);
+    assert_eq!(list(store, filter(new, None, Some("acme"))).await, ["t3", "t1"]);
+    assert_eq!(
+        list(store, filter(None, Some("anna"), Some("beta"))).await,
+        ["t5", "t2"]
+    );
+    let completed = Some(TaskStatus::Completed);
+    assert_eq!(list(store, filter(completed, None, Some("beta"))).await, ["t2"]);
+    assert_eq!(list(store, filter(new, Some("anna"), Some("acme"))).await, ["t1"]);
+    assert_eq!(
+        list(store, filter(new, Some("bob"), Some("acme"))).await,
+        Vec::<String>::new()
+    );
+}
+
+/// Follows cursors from the first page to the end; returns the pages' ids.
+async fn pages<S: TaskStore>(store: &S, filter: &TaskFilter, limit: usize) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut request = PageRequest::first(limit);
+    loop {
+        let page = store.list_tasks(filter, &request).await.unwrap();
+        assert!(page.items.len() <= limit);
+        pages.push(ids(&page).into_iter().map(str::to_owned).collect());
+        match page.next_cursor {
+            Some(cursor) => request.cursor = Some(cursor),
+            None => return pages,
+        }
+    }
+}
+
+async fn task_pages_follow_cursors_to_the_end<S: MessageStore + TaskStore>(store: &S) {
+    seed_tasks(store).await;
+    let all = TaskFilter::default();
+    assert_eq!(
+        pages(store, &all, 2).await,
+        [vec!["t5", "t4"], vec!["t3", "t2"], vec!["t1"]]
+    );
+    // A last page that is exactly full has no cursor: no empty page follows.
+    assert_eq!(pages(store, &all, 5).await, [vec!["t5", "t4", "t3", "t2", "t1"]]);
+    let new = TaskFilter {
+        status: Some(TaskStatus::New),
+        ..TaskFilter::default()
+    };
+    assert_eq!(pages(store, &new, 1).await, [vec!["t5"], vec!["t3"], vec!["t1"]]);
+    let anna_at_beta = TaskFilter {
+        assignee_id: Some(staff("anna")),
+        integration_id: Some(integration("beta")),
+        ..TaskFilter::default()
+    };
+    assert_eq!(pages(store, &anna_at_beta, 1).await, [vec!["t5"], vec!["t2"]]);
+}
+
+/// Three completed tasks among 104 of one integration: a filtered page must keep reading the
+/// index (DynamoDB stops each request after a batch of items, matching or not).
+async fn filtered_pages_read_on_past_sparse_matches<S: MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    for n in 0..104 {
+        let status = if [2, 50, 101].contains(&n) {
+            TaskStatus::Completed
+        } else {
+            TaskStatus::New
+        };
+        open(store, &task(&format!("t{n:03}"), &acme, status, None, n * 1_000)).await;
+    }
+    let completed_at_acme = TaskFilter {
+        status: Some(TaskStatus::Completed),
+        integration_id: Some(acme),
+        ..TaskFilter::default()
+    };
+    assert_eq!(
+        pages(store, &completed_at_acme, 2).await,
+        [vec!["t101", "t050"], vec!["t002"]]
+    );
+    assert_eq!(
+        pages(store, &completed_at_acme, 3).await,
+        [vec!["t101", "t050", "t002"]]
+    );
+}
+
+// ---- Comments and attachments ----
+
+async fn comments_list_oldest_first_in_pages<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    let created = task("t1", &acme, TaskStatus::New, None, 1_000);
+    let mut contact = open(store, &created).await.contact;
+    // A neighbouring task's comments must not leak into this one's list.
+    open(store, &task("t2", &acme, TaskStatus::New, None, 1_500)).await;
+    for n in 2..=5 {
+        let write = follow_up(&contact, &created.id, &format!("m-t1-{n}"), n * 1_000, true);
+        store.apply_message(&write).await.unwrap();
+        contact = write.contact;
+    }
+    let expected = ["m-t1", "m-t1-2", "m-t1-3", "m-t1-4", "m-t1-5"];
+    let all: Vec<_> = all_comments(store, &created.id)
+        .await
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(all.iter().map(|id| id.as_str()).collect::<Vec<_>>(), expected);
+
+    let mut seen = Vec::new();
+    let mut request = PageRequest::first(2);
+    loop {
+        let page = store.list_comments(&created.id, &request).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|c| c.id.as_str().to_owned()));
+        match page.next_cursor {
+            Some(cursor) => request.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    let unknown = store
+        .list_comments(&task_id("nope"), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown,
+        Page {
+            items: vec![],
+            next_cursor: None
+        }
+    );
+}
+
+async fn attachments_are_stored_with_their_message<S: MessageStore + TaskStore>(store: &S) {
+    let mut write = opening(&task("t1", &integration("acme"), TaskStatus::New, None, 1_000));
+    let files = [attachment("a1"), attachment("a2")];
+    write.comment.attachment_ids = files.iter().map(|a| a.id.clone()).collect();
+    write.attachments = files.to_vec();
+    assert_eq!(store.apply_message(&write).await.unwrap(), WriteOutcome::Applied);
+    for file in &files {
+        assert_eq!(store.get_attachment(&file.id).await.unwrap(), Some(file.clone()));
+    }
+    let unknown = AttachmentId::parse("a3").unwrap();
+    assert_eq!(store.get_attachment(&unknown).await.unwrap(), None);
+    assert_eq!(all_comments(store, &write.comment.task_id).await, [write.comment]);
+}
+
+// ---- Delivery of staff replies ----
+
+/// A task with a staff reply `r1` queued for sending; returns where the reply is.
+async fn seed_reply<S: MessageStore>(store: &S) -> PartRef {
+    let acme = integration("acme");
+    let created = task("t1", &acme, TaskStatus::InProgress, Some("anna"), 1_000);
+    let mut write = opening(&created);
+    write.comment = Comment {
+        author: Author {
+            kind: AuthorKind::Staff,
+            id: "anna".into(),
+        },
+        notify_client: true,
+        status: CommentStatus::Queued,
+        viber_message_type: None,
+        viber_message_token: None,
+        ..client_comment(&created.id, "r1", 1_000)
+    };
+    assert_eq!(store.apply_message(&write).await.unwrap(), WriteOutcome::Applied);
+    PartRef {
+        task_id: created.id,
+        comment_id: write.comment.id,
+    }
+}
+
+async fn reply<S: TaskStore>(store: &S, part: &PartRef) -> Comment {
+    let comments = all_comments(store, &part.task_id).await;
+    comments
+        .into_iter()
+        .find(|c| c.id == part.comment_id)
+        .expect("the reply is stored")
+}
+
+async fn parts_are_found_by_integration_and_token<S: MessageStore + DeliveryStore>(store: &S) {
+    let part = seed_reply(store).await;
+    let (acme, beta) = (integration("acme"), integration("beta"));
+    let token = 5_491_627_287_338_720_123;
+    assert_eq!(store.find_part(&acme, token).await.unwrap(), None);
+    store.record_part(&acme, token, &part).await.unwrap();
+    // Recording again (a retried send) is harmless.
+    store.record_part(&acme, token, &part).await.unwrap();
+    assert_eq!(store.find_part(&acme, token).await.unwrap(), Some(part.clone()));
+    // Tokens are per bot: the same number from another integration is a different message.
+    assert_eq!(store.find_part(&beta, token).await.unwrap(), None);
+    assert_eq!(store.find_part(&acme, token + 1).await.unwrap(), None);
+}
+
+async fn part_statuses_never_move_backwards_and_failed_is_final<S: MessageStore + TaskStore + DeliveryStore>(
+    store: &S,
+) {
+    use CommentStatus::{Delivered, Failed, Seen, Sent};
+    let part = seed_reply(store).await;
+    let (text, picture) = (1_001_u64, 1_002_u64);
+    let parts = |pairs: &[(u64, CommentStatus)]| {
+        pairs
+            .iter()
+            .map(|(token, status)| (token.to_string(), *status))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+
+    store.advance_part(&part, text, Sent, None).await.unwrap();
+    store.advance_part(&part, picture, Sent, None).await.unwrap();
+    // `seen` may arrive before a late `delivered`; a device's second `delivered` repeats.
+    store.advance_part(&part, text, Seen, None).await.unwrap();
+    store.advance_part(&part, text, Delivered, None).await.unwrap();
+    store.advance_part(&part, picture, Delivered, None).await.unwrap();
+    store.advance_part(&part, picture, Delivered, None).await.unwrap();
+    store.advance_part(&part, picture, Sent, None).await.unwrap();
+    let comment = reply(store, &part).await;
+    assert_eq!(comment.parts, parts(&[(text, Seen), (picture, Delivered)]));
+    assert_eq!(comment.status_reason, None);
+
+    store
+        .advance_part(&part, picture, Failed, Some("receiver is not subscribed"))
+        .await
+        .unwrap();
+    for later in [Seen, Delivered, Sent] {
+        store.advance_part(&part, picture, later, None).await.unwrap();
+    }
+    store
+        .advance_part(&part, picture, Failed, Some("another reason"))
+        .await
+        .unwrap();
+    let comment = reply(store, &part).await;
+    assert_eq!(comment.parts, parts(&[(text, Seen), (picture, Failed)]));
+    assert_eq!(comment.status_reason.as_deref(), Some("receiver is not subscribed"));
+    // The rest of the comment is untouched.
+    assert_eq!(comment.status, CommentStatus::Queued);
+    assert_eq!(comment.text.as_deref(), Some("message r1"));
+}
+
+async fn advancing_a_part_of_an_unknown_comment_conflicts<S: MessageStore + TaskStore + DeliveryStore>(store: &S) {
+    let part = seed_reply(store).await;
+    let unknown = PartRef {
+        comment_id: CommentId::parse("r-unknown").unwrap(),
+        ..part.clone()
+    };
+    assert_conflict(store.advance_part(&unknown, 7, CommentStatus::Sent, None).await);
+    assert!(reply(store, &part).await.parts.is_empty());
+    // … and it did not create a comment.
+    assert_eq!(all_comments(store, &part.task_id).await.len(), 1);
+}
