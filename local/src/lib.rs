@@ -4,24 +4,30 @@
 //! variables are set.
 
 mod gateway;
+mod workers;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use api::Api;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use clap::Parser;
-use shared::aws::{DynamoStore, SqsQueue, load_sdk_config};
+use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config};
+use shared::blobs::MemoryBlobStore;
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::config::DEFAULT_VIBER_API_URL;
 use shared::ids::{IntegrationId, StaffId};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url};
-use shared::ports::{IntegrationStore, MessageQueue, StaffStore, StoreError, token_hash};
+use shared::ports::{
+    BlobStore, ContactStore, DeliveryStore, IntegrationStore, MessageQueue, MessageStore, StaffStore, StoreError,
+    TaskStore, token_hash,
+};
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::{ViberClient, ViberError};
@@ -72,17 +78,35 @@ struct Backend {
     kind: &'static str,
     integrations: Arc<dyn IntegrationStore>,
     staff: Arc<dyn StaffStore>,
+    tasks: Arc<dyn TaskStore>,
+    contacts: Arc<dyn ContactStore>,
+    messages: Arc<dyn MessageStore>,
+    deliveries: Arc<dyn DeliveryStore>,
+    blobs: Arc<dyn BlobStore>,
+    /// The embedded blob store (in-memory backend only), told the public base URL at start.
+    memory_blobs: Option<Arc<MemoryBlobStore>>,
     inbound: Arc<dyn MessageQueue>,
+    /// The embedded inbound queue (in-memory backend only), consumed by the local processor.
+    memory_inbound: Option<Arc<MemoryQueue>>,
 }
 
 impl Backend {
     fn memory() -> Self {
         let store = Arc::new(MemoryStore::new());
+        let blobs = Arc::new(MemoryBlobStore::new(""));
+        let inbound = Arc::new(MemoryQueue::new());
         Self {
             kind: "in-memory",
             integrations: store.clone(),
-            staff: store,
-            inbound: Arc::new(MemoryQueue::new()),
+            staff: store.clone(),
+            tasks: store.clone(),
+            contacts: store.clone(),
+            messages: store.clone(),
+            deliveries: store,
+            blobs: blobs.clone(),
+            memory_blobs: Some(blobs),
+            inbound: inbound.clone(),
+            memory_inbound: Some(inbound),
         }
     }
 
@@ -93,11 +117,22 @@ impl Backend {
             &sdk,
             shared::config::required("INBOUND_QUEUE_URL")?,
         ));
+        let blobs = Arc::new(S3BlobStore::from_config(
+            &sdk,
+            shared::config::required("ATTACHMENTS_BUCKET")?,
+        ));
         Ok(Self {
             kind: "AWS",
             integrations: store.clone(),
-            staff: store,
+            staff: store.clone(),
+            tasks: store.clone(),
+            contacts: store.clone(),
+            messages: store.clone(),
+            deliveries: store,
+            blobs,
+            memory_blobs: None,
             inbound,
+            memory_inbound: None,
         })
     }
 
@@ -115,6 +150,8 @@ impl Backend {
 #[derive(Clone)]
 struct AppState {
     webhook: Arc<Webhook>,
+    api: Arc<Api>,
+    blobs: Option<Arc<MemoryBlobStore>>,
 }
 
 /// Parses the command line, runs until Ctrl-C, and turns the outcome into an exit code.
@@ -145,7 +182,17 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
         .unwrap_or_else(|| format!("http://{address}"));
     let cache = Arc::new(IntegrationCache::new(backend.integrations.clone(), DEFAULT_TTL));
     let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.clone()));
+    if let Some(blobs) = &backend.memory_blobs {
+        blobs.set_base_url(&public_base_url);
+    }
+    let api = Arc::new(Api {
+        staff: backend.staff.clone(),
+        tasks: backend.tasks.clone(),
+        contacts: backend.contacts.clone(),
+        blobs: backend.blobs.clone(),
+    });
     let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
+    let inbound_worker = start_processor(&backend, cache.clone());
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
     // as the port accepts connections finds its integration.
@@ -161,8 +208,14 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
 
     let app = Router::new()
         .route("/viber/{integration_id}", any(viber_callback))
+        .route("/api/{*proxy}", any(api_request))
+        .route("/blobs/{*key}", get(download_blob).put(upload_blob))
         .route("/health", any(|| async { "ok" }))
-        .with_state(AppState { webhook });
+        .with_state(AppState {
+            webhook,
+            api,
+            blobs: backend.memory_blobs.clone(),
+        });
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -176,6 +229,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
         set_default_webhook(&viber, &integration).await;
     }
     let outcome = server.await.unwrap_or(Ok(()));
+    if let Some(worker) = inbound_worker {
+        worker.abort();
+    }
     tracing::info!("viberdesk-local stopped");
     outcome
 }
@@ -190,6 +246,93 @@ async fn viber_callback(
         Ok(request) => gateway::from_lambda_response(state.webhook.handle(request).await),
         Err(refused) => refused.into_response(),
     }
+}
+
+/// `ANY /api/{proxy+}`, as API Gateway routes it to the API Lambda.
+async fn api_request(
+    State(state): State<AppState>,
+    Path(proxy): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let parameters = HashMap::from([("proxy".to_owned(), proxy)]);
+    match gateway::to_lambda_request(request, parameters).await {
+        Ok(request) => gateway::from_lambda_response(state.api.handle(request).await),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// Runs the processor on the embedded inbound queue, as the SQS event source mapping does in AWS.
+/// Against AWS (or an emulator) the inbound queue is consumed by the deployed processor Lambda.
+fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> Option<tokio::task::JoinHandle<()>> {
+    let queue = backend.memory_inbound.clone()?;
+    let policy = workers::RetryPolicy::default();
+    let processor = Arc::new(processor::Processor {
+        integrations,
+        contacts: backend.contacts.clone(),
+        messages: backend.messages.clone(),
+        deliveries: backend.deliveries.clone(),
+        staff: backend.staff.clone(),
+        blobs: backend.blobs.clone(),
+        media: shared::media::MediaFetcher::new(),
+        max_receives: policy.max_receives,
+        max_media_bytes: shared::media::MAX_MEDIA_BYTES,
+    });
+    Some(tokio::spawn(workers::consume("inbound", queue, policy, move |event| {
+        let processor = processor.clone();
+        async move { processor.handle_batch(event).await }
+    })))
+}
+
+/// A signed download URL of the embedded blob store (S3's presigned GET, locally).
+async fn download_blob(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(blobs) = state.blobs else {
+        return http::StatusCode::NOT_FOUND.into_response();
+    };
+    match blobs.serve_get(&key, request.uri().query().unwrap_or("")) {
+        Ok(served) => (
+            [
+                (http::header::CONTENT_TYPE, served.content_type.clone()),
+                (http::header::CONTENT_DISPOSITION, served.content_disposition()),
+            ],
+            served.bytes,
+        )
+            .into_response(),
+        Err(refused) => refused_url(&refused),
+    }
+}
+
+/// A signed upload URL of the embedded blob store (S3's presigned PUT, locally).
+async fn upload_blob(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(blobs) = state.blobs else {
+        return http::StatusCode::NOT_FOUND.into_response();
+    };
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let content_type = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match axum::body::to_bytes(request.into_body(), shared::media::MAX_MEDIA_BYTES as usize).await {
+        Ok(body) => body,
+        Err(_) => return http::StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    match blobs.accept_put(&key, &query, content_type.as_deref(), body) {
+        Ok(()) => http::StatusCode::OK.into_response(),
+        Err(refused) => refused_url(&refused),
+    }
+}
+
+fn refused_url(refused: &shared::blobs::UrlRefused) -> Response {
+    let status = http::StatusCode::from_u16(refused.status()).unwrap_or(http::StatusCode::FORBIDDEN);
+    (status, refused.to_string()).into_response()
 }
 
 async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<StaffMember, LocalError> {

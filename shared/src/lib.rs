@@ -2,11 +2,13 @@
 //! client), and the storage / queue ports with their in-memory and AWS adapters.
 
 pub mod aws;
+pub mod blobs;
 pub mod cache;
 pub mod config;
 pub mod http;
 pub mod ids;
 pub mod inbound;
+pub mod media;
 pub mod memory;
 pub mod model;
 pub mod ports;
@@ -14,4 +16,5 @@ pub mod rules;
 pub mod secret;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod viber;

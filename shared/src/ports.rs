@@ -30,6 +30,9 @@ pub trait StaffStore: Send + Sync {
     /// Stores a member with the SHA-256 hash of their bearer token (never the token).
     async fn put_staff(&self, member: &StaffMember, token_hash: &str) -> Result<(), StoreError>;
     async fn staff_by_token_hash(&self, token_hash: &str) -> Result<Option<StaffMember>, StoreError>;
+    async fn get_staff(&self, id: &crate::ids::StaffId) -> Result<Option<StaffMember>, StoreError>;
+    /// The account's owner (the first owner created): the assignee of last resort but one.
+    async fn account_owner(&self) -> Result<Option<StaffMember>, StoreError>;
 }
 
 /// One message for a queue. `group_id` and `dedup_id` are used by FIFO queues.
@@ -189,4 +192,31 @@ pub trait DeliveryStore: Send + Sync {
         status: CommentStatus,
         reason: Option<&str>,
     ) -> Result<(), StoreError>;
+}
+
+// ---- Files (the attachments bucket) ----
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob storage request failed: {0}")]
+    Unavailable(String),
+    #[error("no such blob: {0}")]
+    NotFound(String),
+}
+
+/// The private attachments bucket. Objects are reached from outside only through short-lived
+/// signed URLs.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: bytes::Bytes, content_type: &str) -> Result<(), BlobError>;
+    /// A URL that GETs the object until `expires_at`, offering it as `file_name`.
+    async fn presign_get(&self, key: &str, file_name: &str, expires_at: Timestamp) -> Result<String, BlobError>;
+    /// A URL that accepts one HTTP PUT of exactly `size` bytes of `content_type` until `expires_at`.
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        expires_at: Timestamp,
+    ) -> Result<String, BlobError>;
 }

@@ -1,27 +1,31 @@
 //! Logging: JSON lines in Lambda (CloudWatch), readable lines locally. `RUST_LOG` filters.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-fn filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+/// `RUST_LOG` as a list of `target=level` directives (e.g. `info,shared=debug`); `info` otherwise.
+/// `Targets` rather than `EnvFilter`: no regex engine in the Lambda binaries.
+fn filter() -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// For Lambda: one JSON object per line; CloudWatch adds the time.
 pub fn init_json() {
-    let _ = tracing_subscriber::fmt()
+    let format = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter())
         .with_current_span(false)
         .with_ansi(false)
         .without_time()
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = tracing_subscriber::registry().with(format).with(filter()).try_init();
 }
 
 /// For the local stack.
 pub fn init_text() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_target(false)
-        .try_init();
+    let format = tracing_subscriber::fmt::layer().with_target(false);
+    let _ = tracing_subscriber::registry().with(format).with(filter()).try_init();
 }

@@ -78,7 +78,7 @@ impl FakeViber {
         let fake = FakeViber {
             address,
             inner,
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
         };
         let app = Router::new()
             .route("/pa/{endpoint}", post(endpoint))

@@ -1,7 +1,7 @@
 //! The AWS adapters' tests run against a moto server. The README's test command starts one and
 //! sets `VIBERDESK_MOTO_ENDPOINT`; every test makes its own uniquely named resources.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -15,7 +15,7 @@ pub fn endpoint() -> String {
 
 /// An SDK configuration pointed at moto, as `AWS_ENDPOINT_URL` would point it.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    shared::aws::config_loader()
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))

@@ -15,7 +15,7 @@ async fn connected_stack() -> (FakeViber, LocalStack) {
 }
 
 async fn post(stack: &LocalStack, path: &str, body: &[u8], signature: Option<String>) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
+    let mut request = testkit::http_client()
         .post(format!("{}{path}", stack.base_url))
         .body(body.to_vec());
     if let Some(signature) = signature {
@@ -95,7 +95,11 @@ async fn refusals_over_http() {
         post(&stack, "/viber/default", &huge, None).await.status(),
         StatusCode::PAYLOAD_TOO_LARGE
     );
-    let get = reqwest::get(format!("{}/viber/default", stack.base_url)).await.unwrap();
+    let get = testkit::http_client()
+        .get(format!("{}/viber/default", stack.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
     let refused: serde_json::Value = post(&stack, "/viber/default", &body, None).await.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "invalid_signature");

@@ -1,1 +1,442 @@
+//! The staff API Lambda's handler. API Gateway sends every `ANY /api/{proxy+}` request here; the
+//! handler authenticates the bearer token, routes on the path, and answers JSON
+//! (DESIGN.md "Staff API" and "Resource shapes").
+//!
+//! | route | answers |
+//! | --- | --- |
+//! | `GET /api/me` | the calling staff member |
+//! | `GET /api/tasks?status=&assignee_id=&integration_id=&cursor=&limit=` | tasks, newest activity first |
+//! | `GET /api/tasks/{id}` | a task with its `requester` contact |
+//! | `GET /api/tasks/{id}/comments?cursor=&limit=` | the conversation, oldest first |
+//! | `GET /api/contacts?cursor=&limit=`, `GET /api/contacts/{id}` | contacts |
+//! | `GET /api/attachments/{id}` | an attachment and a 15-minute download URL |
+//!
+//! Every route needs `Authorization: Bearer <token>` (401 otherwise); an unknown path is 404, a
+//! known path with another method 405 with `Allow`; errors are `{"error": {"code", "message"}}`.
 
+pub mod query;
+pub mod views;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use shared::http::error_json;
+use shared::ids::{AttachmentId, ContactId, TaskId};
+use shared::model::{Attachment, Comment, StaffMember, Task};
+use shared::ports::{BlobError, BlobStore, ContactStore, StaffStore, StoreError, TaskStore, token_hash};
+use shared::time::Timestamp;
+
+use crate::query::{Params, QueryError};
+use crate::views::{
+    AttachmentDownloadView, AttachmentView, CommentView, ContactView, PageView, StaffView, TaskDetailView, TaskView,
+};
+
+/// How long a download URL from `GET /api/attachments/{id}` works.
+pub const DOWNLOAD_URL_TTL_SECONDS: i64 = 15 * 60;
+
+/// The staff API over its ports, built once per Lambda instance (or once in the local stack).
+pub struct Api {
+    pub staff: Arc<dyn StaffStore>,
+    pub tasks: Arc<dyn TaskStore>,
+    pub contacts: Arc<dyn ContactStore>,
+    /// The attachments bucket, for download URLs.
+    pub blobs: Arc<dyn BlobStore>,
+}
+
+/// The routes, parsed from the path; ids are still raw (an id that does not parse names nothing,
+/// so it is a 404, not a 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint<'a> {
+    Me,
+    Tasks,
+    Task(&'a str),
+    TaskComments(&'a str),
+    Contacts,
+    Contact(&'a str),
+    Attachment(&'a str),
+}
+
+impl<'a> Endpoint<'a> {
+    /// The route of a request path (`/api/...`, one trailing slash tolerated).
+    pub fn parse(path: &'a str) -> Option<Self> {
+        let rest = path.strip_prefix("/api/")?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let segments: Vec<&'a str> = rest.split('/').collect();
+        Some(match segments.as_slice() {
+            ["me"] => Endpoint::Me,
+            ["tasks"] => Endpoint::Tasks,
+            ["tasks", id] => Endpoint::Task(id),
+            ["tasks", id, "comments"] => Endpoint::TaskComments(id),
+            ["contacts"] => Endpoint::Contacts,
+            ["contacts", id] => Endpoint::Contact(id),
+            ["attachments", id] => Endpoint::Attachment(id),
+            _ => return None,
+        })
+    }
+
+    /// The methods the route answers (the `Allow` header of a 405).
+    pub fn allowed_methods(self) -> &'static [Method] {
+        static GET: [Method; 1] = [Method::GET];
+        &GET
+    }
+}
+
+/// A refused request: becomes the JSON error answer.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized(&'static str),
+    NotFound(&'static str),
+    MethodNotAllowed(&'static [Method]),
+    BadRequest(QueryError),
+    /// The store or the bucket failed (already logged).
+    Unavailable,
+    /// A stored item does not decode (already logged).
+    Internal,
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        ApiError::BadRequest(error)
+    }
+}
+
+impl ApiError {
+    pub fn into_response(self) -> Response<Body> {
+        match self {
+            ApiError::Unauthorized(message) => {
+                let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", message);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+            }
+            ApiError::NotFound(message) => error(StatusCode::NOT_FOUND, "not_found", message),
+            ApiError::MethodNotAllowed(allowed) => {
+                let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+                let mut response = error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    &format!("this route answers {allow}"),
+                );
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+                response
+            }
+            ApiError::BadRequest(QueryError { code, message }) => error(StatusCode::BAD_REQUEST, code, &message),
+            ApiError::Unavailable => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again later"),
+            ApiError::Internal => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "a stored record could not be read",
+            ),
+        }
+    }
+}
+
+/// Logs a store failure (never with request details) and turns it into its answer.
+fn store_failure(operation: &'static str, store_error: StoreError) -> ApiError {
+    match store_error {
+        StoreError::Corrupt(_) => {
+            tracing::error!(operation, error = %store_error, "stored item unreadable");
+            ApiError::Internal
+        }
+        StoreError::Unavailable(_) | StoreError::Conflict(_) => {
+            tracing::error!(operation, error = %store_error, "store request failed");
+            ApiError::Unavailable
+        }
+    }
+}
+
+/// As `store_failure`, but a list's store refuses a cursor it never handed out as `Corrupt`.
+fn list_failure(operation: &'static str, store_error: StoreError) -> ApiError {
+    match &store_error {
+        StoreError::Corrupt(reason) if reason.contains("cursor") => ApiError::BadRequest(query::invalid_cursor()),
+        _ => store_failure(operation, store_error),
+    }
+}
+
+/// Why an `Authorization` header gives no token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    Missing,
+    Malformed,
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme is case-insensitive).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or(BearerError::Missing)?;
+    let value = value.to_str().map_err(|_| BearerError::Malformed)?.trim();
+    let (scheme, token) = value.split_once(' ').ok_or(BearerError::Malformed)?;
+    let token = token.trim();
+    let well_formed =
+        scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+    if well_formed {
+        Ok(token)
+    } else {
+        Err(BearerError::Malformed)
+    }
+}
+
+impl Api {
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let (response, caller) = match self.authenticate(request.headers()).await {
+            Ok(caller) => {
+                let response = self.route(&request, &caller).await;
+                (response, Some(caller.id))
+            }
+            Err(refused) => (Err(refused), None),
+        };
+        let response = response.unwrap_or_else(ApiError::into_response);
+        let status = response.status().as_u16();
+        tracing::info!(%method, %path, status, staff_id = caller.as_ref().map(|id| id.as_str()), "api request");
+        response
+    }
+
+    /// The staff member whose token the request carries. The token is only hashed: never
+    /// logged, never echoed.
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<StaffMember, ApiError> {
+        let token = bearer_token(headers).map_err(|refused| {
+            ApiError::Unauthorized(match refused {
+                BearerError::Missing => "this route needs an 'Authorization: Bearer <token>' header",
+                BearerError::Malformed => "the Authorization header must be 'Bearer <token>'",
+            })
+        })?;
+        match self.staff.staff_by_token_hash(&token_hash(token)).await {
+            Ok(Some(member)) => Ok(member),
+            Ok(None) => Err(ApiError::Unauthorized("the bearer token is not valid")),
+            Err(store_error) => Err(store_failure("authenticate", store_error)),
+        }
+    }
+
+    async fn route(&self, request: &Request, caller: &StaffMember) -> Result<Response<Body>, ApiError> {
+        let endpoint = Endpoint::parse(request.uri().path()).ok_or(ApiError::NotFound("no such route"))?;
+        let allowed = endpoint.allowed_methods();
+        if !allowed.contains(request.method()) {
+            return Err(ApiError::MethodNotAllowed(allowed));
+        }
+        let params = Params::new(request.query_string_parameters_ref());
+        match endpoint {
+            Endpoint::Me => Ok(ok(&StaffView::from(caller))),
+            Endpoint::Tasks => self.list_tasks(&params).await,
+            Endpoint::Task(id) => self.get_task(id).await,
+            Endpoint::TaskComments(id) => self.list_comments(id, &params).await,
+            Endpoint::Contacts => self.list_contacts(&params).await,
+            Endpoint::Contact(id) => self.get_contact(id).await,
+            Endpoint::Attachment(id) => self.get_attachment(id).await,
+        }
+    }
+
+    async fn list_tasks(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
+        let filter = query::task_filter(params)?;
+        let page = query::page(params)?;
+        let tasks = self
+            .tasks
+            .list_tasks(&filter, &page)
+            .await
+            .map_err(|e| list_failure("list tasks", e))?;
+        Ok(ok(&PageView::of(&tasks, TaskView::from)))
+    }
+
+    async fn get_task(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
+        let task = self.live_task(raw_id).await?;
+        let requester = self
+            .contacts
+            .get_contact(&task.requester_id)
+            .await
+            .map_err(|e| store_failure("get requester", e))?;
+        Ok(ok(&TaskDetailView {
+            task: TaskView::from(&task),
+            requester: requester.as_ref().map(ContactView::from),
+        }))
+    }
+
+    /// A task that exists and is not deleted.
+    async fn live_task(&self, raw_id: &str) -> Result<Task, ApiError> {
+        const UNKNOWN: ApiError = ApiError::NotFound("no such task");
+        let id = TaskId::parse(raw_id).map_err(|_| UNKNOWN)?;
+        match self.tasks.get_task(&id).await {
+            Ok(Some(task)) if !task.deleted => Ok(task),
+            Ok(_) => Err(UNKNOWN),
+            Err(store_error) => Err(store_failure("get task", store_error)),
+        }
+    }
+
+    async fn list_comments(&self, raw_id: &str, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
+        let page = query::page(params)?;
+        let task = self.live_task(raw_id).await?;
+        let comments = self
+            .tasks
+            .list_comments(&task.id, &page)
+            .await
+            .map_err(|e| list_failure("list comments", e))?;
+        let attachments = self.attachments_of(&comments.items).await?;
+        Ok(ok(&PageView::of(&comments, |comment| {
+            CommentView::new(comment, |id| attachments.get(id))
+        })))
+    }
+
+    /// The attachments of a page of comments, read concurrently, each once.
+    async fn attachments_of(&self, comments: &[Comment]) -> Result<HashMap<AttachmentId, Attachment>, ApiError> {
+        let mut ids: Vec<&AttachmentId> = comments.iter().flat_map(|c| &c.attachment_ids).collect();
+        ids.sort();
+        ids.dedup();
+        let reads = join_all(ids.iter().map(|id| self.tasks.get_attachment(id))).await;
+        let mut found = HashMap::with_capacity(ids.len());
+        for (id, read) in ids.into_iter().zip(reads) {
+            match read.map_err(|e| store_failure("get attachment", e))? {
+                Some(attachment) => {
+                    found.insert(id.clone(), attachment);
+                }
+                None => tracing::warn!(attachment_id = %id, "a comment names an attachment that is not stored"),
+            }
+        }
+        Ok(found)
+    }
+
+    async fn list_contacts(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
+        let page = query::page(params)?;
+        let contacts = self
+            .contacts
+            .list_contacts(&page)
+            .await
+            .map_err(|e| list_failure("list contacts", e))?;
+        Ok(ok(&PageView::of(&contacts, ContactView::from)))
+    }
+
+    async fn get_contact(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
+        const UNKNOWN: ApiError = ApiError::NotFound("no such contact");
+        let id = ContactId::parse(raw_id).map_err(|_| UNKNOWN)?;
+        match self.contacts.get_contact(&id).await {
+            Ok(Some(contact)) => Ok(ok(&ContactView::from(&contact))),
+            Ok(None) => Err(UNKNOWN),
+            Err(store_error) => Err(store_failure("get contact", store_error)),
+        }
+    }
+
+    /// The attachment and, while the file is available, a URL that downloads it for
+    /// `DOWNLOAD_URL_TTL_SECONDS`. An unavailable file still answers 200, with `available: false`
+    /// and `download_url` / `expires_at` null.
+    async fn get_attachment(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
+        const UNKNOWN: ApiError = ApiError::NotFound("no such attachment");
+        let id = AttachmentId::parse(raw_id).map_err(|_| UNKNOWN)?;
+        let attachment = match self.tasks.get_attachment(&id).await {
+            Ok(Some(attachment)) => attachment,
+            Ok(None) => return Err(UNKNOWN),
+            Err(store_error) => return Err(store_failure("get attachment", store_error)),
+        };
+        let mut view = AttachmentDownloadView {
+            attachment: AttachmentView::from(&attachment),
+            download_url: None,
+            expires_at: None,
+        };
+        if attachment.available {
+            let expires_at = Timestamp::now().plus_seconds(DOWNLOAD_URL_TTL_SECONDS);
+            match self
+                .blobs
+                .presign_get(&attachment.blob_key, &attachment.file_name, expires_at)
+                .await
+            {
+                Ok(url) => {
+                    view.download_url = Some(url);
+                    view.expires_at = Some(expires_at);
+                }
+                Err(BlobError::NotFound(_)) => {
+                    tracing::warn!(attachment_id = %id, "the attachment's file is missing from the bucket");
+                    view.attachment.available = false;
+                }
+                Err(blob_error @ BlobError::Unavailable(_)) => {
+                    tracing::error!(attachment_id = %id, error = %blob_error, "download URL not signed");
+                    return Err(ApiError::Unavailable);
+                }
+            }
+        }
+        Ok(ok(&view))
+    }
+}
+
+fn ok(value: &impl Serialize) -> Response<Body> {
+    json(
+        StatusCode::OK,
+        serde_json::to_string(value).expect("views always serialise"),
+    )
+}
+
+fn json(status: StatusCode, body: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        // Answers carry personal data and signed URLs: no shared or browser caches.
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(body))
+        .expect("a static response is valid")
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json(status, error_json(code, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_routes() {
+        assert_eq!(Endpoint::parse("/api/me"), Some(Endpoint::Me));
+        assert_eq!(Endpoint::parse("/api/tasks"), Some(Endpoint::Tasks));
+        assert_eq!(Endpoint::parse("/api/tasks/"), Some(Endpoint::Tasks));
+        assert_eq!(Endpoint::parse("/api/tasks/t1"), Some(Endpoint::Task("t1")));
+        assert_eq!(
+            Endpoint::parse("/api/tasks/t1/comments"),
+            Some(Endpoint::TaskComments("t1"))
+        );
+        assert_eq!(Endpoint::parse("/api/contacts"), Some(Endpoint::Contacts));
+        assert_eq!(Endpoint::parse("/api/contacts/c1"), Some(Endpoint::Contact("c1")));
+        assert_eq!(Endpoint::parse("/api/attachments/a1"), Some(Endpoint::Attachment("a1")));
+        for unknown in [
+            "/api",
+            "/api/",
+            "/api/nothing",
+            "/api/me/x",
+            "/api/tasks/t1/other",
+            "/api/tasks/t1/comments/c1",
+            "/viber/default",
+            "/apix/me",
+        ] {
+            assert_eq!(Endpoint::parse(unknown), None, "{unknown}");
+        }
+    }
+
+    fn headers(authorization: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_bytes(authorization).unwrap());
+        headers
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_header() {
+        assert_eq!(bearer_token(&headers(b"Bearer abc.DEF-1")), Ok("abc.DEF-1"));
+        assert_eq!(bearer_token(&headers(b"bearer  abc ")), Ok("abc"));
+        assert_eq!(bearer_token(&HeaderMap::new()), Err(BearerError::Missing));
+        for malformed in [
+            &b"abc"[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Basic dXNlcjpwYXNz",
+            b"Bearer a b",
+            b"Bearer \xff",
+        ] {
+            assert_eq!(
+                bearer_token(&headers(malformed)),
+                Err(BearerError::Malformed),
+                "{malformed:?}"
+            );
+        }
+    }
+}

@@ -7,17 +7,40 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::FutureExt;
 use shared::cache::IntegrationCache;
-use shared::ids::{CommentId, TaskId};
+use shared::ids::{CommentId, StaffId, TaskId};
 use shared::inbound::InboundEnvelope;
-use shared::model::{Author, AuthorKind, Comment, CommentStatus, CurrentTask, Integration, Task, TaskState};
-use shared::ports::{ContactStore, DeliveryStore, MessageStore, MessageWrite, StoreError, TaskWrite, WriteOutcome};
+use shared::media::{self, MediaError, MediaFetcher};
+use shared::model::{
+    Attachment, Author, AuthorKind, Comment, CommentStatus, CurrentTask, Integration, Task, TaskState,
+};
+use shared::ports::{
+    BlobError, BlobStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, StaffStore, StoreError, TaskWrite,
+    WriteOutcome,
+};
 use shared::rules::{self, Route};
 use shared::time::Timestamp;
 use shared::viber::Callback;
-use shared::viber::callback::{Message, MessageReceived, UserProfile};
+use shared::viber::callback::{Media, Message, MessageReceived, UserProfile};
 
 /// How often a message is re-decided when the contact or its task changed under it.
 const CONFLICT_ATTEMPTS: usize = 3;
+
+/// The inbound queue's `maxReceiveCount` when `INBOUND_MAX_RECEIVES` does not say.
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
+pub const MAX_RECEIVES_VARIABLE: &str = "INBOUND_MAX_RECEIVES";
+
+/// `INBOUND_MAX_RECEIVES` (the inbound queue's `maxReceiveCount`), default 5.
+pub fn max_receives_from_env() -> Result<u32, String> {
+    match std::env::var(MAX_RECEIVES_VARIABLE) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| format!("{MAX_RECEIVES_VARIABLE} must be a whole number of at least 1, not {value:?}")),
+        _ => Ok(DEFAULT_MAX_RECEIVES),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -27,6 +50,12 @@ pub enum ProcessError {
     Store(#[from] StoreError),
     #[error("the contact kept changing while the message was applied")]
     Contended,
+    /// Copying a media file failed in a way a later attempt may not (and this was not the last
+    /// receive): the record is retried.
+    #[error("media not copied yet: {0}")]
+    Media(#[from] MediaError),
+    #[error("media not stored yet: {0}")]
+    Blob(#[from] BlobError),
 }
 
 /// What became of one callback.
@@ -43,6 +72,16 @@ pub struct Processor {
     pub contacts: Arc<dyn ContactStore>,
     pub messages: Arc<dyn MessageStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
+    pub staff: Arc<dyn StaffStore>,
+    /// The attachments bucket: a client's picture, video or file is copied here before the
+    /// message is stored, since Viber's link to it lives one hour.
+    pub blobs: Arc<dyn BlobStore>,
+    pub media: MediaFetcher,
+    /// The inbound queue's `maxReceiveCount`. On that receive a media download that failed no
+    /// longer fails the record: the message is stored with the attachment marked unavailable.
+    pub max_receives: u32,
+    /// The largest media file copied (`shared::media::MAX_MEDIA_BYTES`).
+    pub max_media_bytes: u64,
 }
 
 impl Processor {
@@ -59,8 +98,15 @@ impl Processor {
                 response.batch_item_failures.push(failure(id));
                 continue;
             }
+            let receive_count = record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(1);
             let body = record.body.unwrap_or_default();
-            let outcome = AssertUnwindSafe(self.process(&body)).catch_unwind().await;
+            let outcome = AssertUnwindSafe(self.process(&body, receive_count))
+                .catch_unwind()
+                .await;
             let failed = match outcome {
                 Ok(Ok(outcome)) => {
                     tracing::debug!(message_id = %id, ?outcome, "record processed");
@@ -83,8 +129,9 @@ impl Processor {
         response
     }
 
-    /// Applies one queued callback.
-    pub async fn process(&self, body: &str) -> Result<Outcome, ProcessError> {
+    /// Applies one queued callback, delivered for the `receive_count`-th time (SQS's
+    /// `ApproximateReceiveCount`, from 1).
+    pub async fn process(&self, body: &str, receive_count: u32) -> Result<Outcome, ProcessError> {
         let envelope: InboundEnvelope = serde_json::from_str(body).map_err(ProcessError::Envelope)?;
         let callback = envelope.callback().map_err(ProcessError::Envelope)?;
         let Some(lookup) = self.integrations.get(&envelope.integration_id).await? else {
@@ -93,7 +140,7 @@ impl Processor {
         };
         let integration = lookup.integration;
         match &callback {
-            Callback::Message(message) => self.apply_message(&integration, message).await,
+            Callback::Message(message) => self.apply_message(&integration, message, receive_count).await,
             Callback::Subscribed(event) => {
                 self.record_subscription(&integration, &event.user, Some(true), event.timestamp)
                     .await
@@ -140,11 +187,24 @@ impl Processor {
         }
     }
 
-    async fn apply_message(&self, integration: &Integration, event: &MessageReceived) -> Result<Outcome, ProcessError> {
+    async fn apply_message(
+        &self,
+        integration: &Integration,
+        event: &MessageReceived,
+        receive_count: u32,
+    ) -> Result<Outcome, ProcessError> {
         let contact_id = rules::contact_id(&integration.id, &event.sender.id);
         let sent_at = Timestamp::from_millis(event.timestamp);
         let phone = match &event.message {
             Message::Contact(card) => card.contact.phone_number.as_deref(),
+            _ => None,
+        };
+        // The media first: a message is stored only with its file copied, or given up on.
+        let attachment = match &event.message {
+            Message::Picture(media) | Message::Video(media) | Message::File(media) => {
+                let kind = event.message.kind();
+                Some(self.copy_media(integration, event, kind, media, receive_count).await?)
+            }
             _ => None,
         };
         for _ in 0..CONFLICT_ATTEMPTS {
@@ -177,7 +237,8 @@ impl Processor {
                     )
                 }
                 Route::Create { previous } => {
-                    let task = new_task(integration, &contact, previous, now);
+                    let assignee = self.assignee_for_new_task(integration).await?;
+                    let task = new_task(integration, &contact, previous, assignee, now);
                     let id = task.id.clone();
                     (TaskWrite::Create(task), id, TaskState::Active)
                 }
@@ -186,13 +247,15 @@ impl Processor {
                 id: task_id.clone(),
                 state,
             });
+            let mut comment = inbound_comment(&task_id, &contact.id, event, sent_at);
+            comment.attachment_ids = attachment.iter().map(|a| a.id.clone()).collect();
             let write = MessageWrite {
                 dedup_key: format!("{}#message#{}", integration.id, event.message_token),
                 expected_contact_version: existing.as_ref().map(|c| c.version),
-                comment: inbound_comment(&task_id, &contact.id, event, sent_at),
+                comment,
                 contact,
                 task: task_write,
-                attachments: Vec::new(),
+                attachments: attachment.iter().cloned().collect(),
             };
             match self.messages.apply_message(&write).await {
                 Ok(WriteOutcome::Applied) => return Ok(Outcome::Applied),
@@ -204,6 +267,114 @@ impl Processor {
             }
         }
         Err(ProcessError::Contended)
+    }
+
+    /// Copies a client's media file into the attachments bucket under a key derived from the
+    /// message, so every attempt writes the same object. A failure that may pass fails the record
+    /// (the queue retries it) until its last receive; then, and at once for one that cannot pass
+    /// (expired link, file over the limit), the attachment is recorded as unavailable with the
+    /// reason, so the message itself is never lost.
+    async fn copy_media(
+        &self,
+        integration: &Integration,
+        event: &MessageReceived,
+        kind: &str,
+        media: &Media,
+        receive_count: u32,
+    ) -> Result<Attachment, ProcessError> {
+        let id = media::inbound_attachment_id(&integration.id, event.message_token);
+        let created_at = Timestamp::from_millis(event.timestamp);
+        let url_extension =
+            media::url_file_name(&media.media).and_then(|name| media::extension(&name).map(str::to_owned));
+        let error = match self.download(media).await {
+            Ok(fetched) => {
+                let file_name = media::display_file_name(
+                    media.file_name.as_deref(),
+                    &media.media,
+                    kind,
+                    fetched.content_type.as_deref(),
+                );
+                let content_type = fetched
+                    .content_type
+                    .filter(|t| !media::is_generic_content_type(t))
+                    .unwrap_or_else(|| media::guess_content_type(&file_name).to_owned());
+                let blob_key = media::attachment_key(&id, &file_name, url_extension.as_deref());
+                let size = fetched.bytes.len() as u64;
+                match self.blobs.put(&blob_key, fetched.bytes, &content_type).await {
+                    Ok(()) => {
+                        return Ok(Attachment {
+                            id,
+                            file_name,
+                            content_type,
+                            size,
+                            available: true,
+                            unavailable_reason: None,
+                            blob_key,
+                            created_at,
+                        });
+                    }
+                    Err(error) => ProcessError::Blob(error),
+                }
+            }
+            Err(error) => ProcessError::Media(error),
+        };
+        let retryable = match &error {
+            ProcessError::Media(error) => error.is_retryable(),
+            _ => true,
+        };
+        let last_receive = receive_count >= self.max_receives;
+        if retryable && !last_receive {
+            tracing::warn!(integration_id = %integration.id, attachment_id = %id, receive_count, %error, "media not copied; the record will be retried");
+            return Err(error);
+        }
+        let reason = match &error {
+            ProcessError::Media(error) if !retryable => format!("The file could not be copied from Viber: {error}."),
+            ProcessError::Media(error) => {
+                format!("The file could not be copied from Viber after {receive_count} attempts: {error}.")
+            }
+            ProcessError::Blob(error) => {
+                format!("The file could not be stored after {receive_count} attempts: {error}.")
+            }
+            other => format!("The file could not be copied: {other}."),
+        };
+        tracing::error!(integration_id = %integration.id, attachment_id = %id, receive_count, %error, "media given up on; the message is stored without it");
+        let file_name = media::display_file_name(media.file_name.as_deref(), &media.media, kind, None);
+        Ok(Attachment {
+            content_type: media::guess_content_type(&file_name).to_owned(),
+            blob_key: media::attachment_key(&id, &file_name, url_extension.as_deref()),
+            id,
+            file_name,
+            size: media.size.unwrap_or(0),
+            available: false,
+            unavailable_reason: Some(reason),
+            created_at,
+        })
+    }
+
+    /// Refuses without a request a file Viber says is over the limit.
+    async fn download(&self, media: &Media) -> Result<media::Fetched, MediaError> {
+        if let Some(size) = media.size.filter(|size| *size > self.max_media_bytes) {
+            return Err(MediaError::TooLarge {
+                limit: self.max_media_bytes,
+                size: Some(size),
+            });
+        }
+        self.media.fetch(&media.media, self.max_media_bytes).await
+    }
+
+    /// Template assignee, else the account owner, else whoever connected the integration; the
+    /// owner is read only when the template names nobody.
+    async fn assignee_for_new_task(&self, integration: &Integration) -> Result<Option<StaffId>, ProcessError> {
+        let template_assignee = integration.template.assignee_id.as_ref();
+        let owner = match template_assignee {
+            Some(_) => None,
+            None => self.staff.account_owner().await?.map(|owner| owner.id),
+        };
+        Ok(rules::choose_assignee(
+            template_assignee,
+            owner.as_ref(),
+            integration.connected_by.as_ref(),
+        ))
     }
 
     async fn record_subscription(
@@ -260,6 +431,7 @@ fn new_task(
     integration: &Integration,
     contact: &shared::model::Contact,
     previous: Option<TaskId>,
+    assignee_id: Option<StaffId>,
     now: Timestamp,
 ) -> Task {
     let template = &integration.template;
@@ -270,8 +442,7 @@ fn new_task(
         description: rules::task_description(contact, previous.as_ref()),
         status: template.initial_status,
         requester_id: contact.id.clone(),
-        // The account owner fallback needs the account's owner record (next step of this issue).
-        assignee_id: rules::choose_assignee(template.assignee_id.as_ref(), None, integration.connected_by.as_ref()),
+        assignee_id,
         participant_ids: template.participant_ids.clone(),
         previous_task_id: previous,
         created_at: now,

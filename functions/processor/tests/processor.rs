@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use processor::{Outcome, Processor};
+use shared::blobs::MemoryBlobStore;
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{CommentId, IntegrationId, StaffId, TaskId};
 use shared::inbound::queue_message;
+use shared::media::{MAX_MEDIA_BYTES, MediaFetcher};
 use shared::memory::MemoryStore;
 use shared::model::{BotProfile, CommentStatus, Integration, IntegrationOptions, TaskState, TaskStatus, TaskTemplate};
 use shared::ports::{ContactStore, DeliveryStore, IntegrationStore, PageRequest, PartRef, TaskFilter, TaskStore};
@@ -54,6 +56,11 @@ async fn setup(options: IntegrationOptions) -> Setup {
         contacts: store.clone(),
         messages: store.clone(),
         deliveries: store.clone(),
+        staff: store.clone(),
+        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        media: MediaFetcher::new(),
+        max_receives: processor::DEFAULT_MAX_RECEIVES,
+        max_media_bytes: MAX_MEDIA_BYTES,
     };
     Setup { store, processor }
 }
@@ -94,7 +101,7 @@ async fn tasks(store: &MemoryStore) -> Vec<shared::model::Task> {
 async fn the_first_message_creates_a_task_from_the_template() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
     assert_eq!(
-        processor.process(&fixture("message_text")).await.unwrap(),
+        processor.process(&fixture("message_text"), 1).await.unwrap(),
         Outcome::Applied
     );
     let tasks = tasks(&store).await;
@@ -124,7 +131,7 @@ async fn the_first_message_creates_a_task_from_the_template() {
 async fn later_messages_are_appended_oldest_first() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
     for name in ["message_text", "message_location", "message_url", "message_sticker"] {
-        processor.process(&fixture(name)).await.unwrap();
+        processor.process(&fixture(name), 1).await.unwrap();
     }
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 1);
@@ -141,10 +148,10 @@ async fn later_messages_are_appended_oldest_first() {
 async fn a_redelivered_callback_changes_nothing() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
     let body = fixture("message_text");
-    assert_eq!(processor.process(&body).await.unwrap(), Outcome::Applied);
+    assert_eq!(processor.process(&body, 1).await.unwrap(), Outcome::Applied);
     let contact_id = contact_id(&IntegrationId::parse("acme").unwrap(), USER);
     let before = store.get_contact(&contact_id).await.unwrap();
-    assert_eq!(processor.process(&body).await.unwrap(), Outcome::Duplicate);
+    assert_eq!(processor.process(&body, 1).await.unwrap(), Outcome::Duplicate);
     assert_eq!(store.get_contact(&contact_id).await.unwrap(), before);
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 1);
@@ -162,7 +169,7 @@ async fn a_redelivered_callback_changes_nothing() {
 #[tokio::test]
 async fn a_shared_contact_card_records_the_phone() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&fixture("message_contact")).await.unwrap();
+    processor.process(&fixture("message_contact"), 1).await.unwrap();
     let contact = store
         .get_contact(&contact_id(&IntegrationId::parse("acme").unwrap(), USER))
         .await
@@ -186,9 +193,9 @@ async fn close_current_task(store: &MemoryStore, state: TaskState) -> TaskId {
 #[tokio::test]
 async fn after_a_completed_task_a_new_one_links_it_when_the_option_is_on() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&text_message(1, "u1", "first")).await.unwrap();
+    processor.process(&text_message(1, "u1", "first"), 1).await.unwrap();
     let first = close_current_task(&store, TaskState::Inactive).await;
-    processor.process(&text_message(2, "u1", "again")).await.unwrap();
+    processor.process(&text_message(2, "u1", "again"), 1).await.unwrap();
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 2);
     let newest = tasks.iter().find(|t| t.id != first).unwrap();
@@ -203,9 +210,9 @@ async fn after_a_completed_task_messages_go_on_into_it_when_the_option_is_off() 
         ..IntegrationOptions::default()
     };
     let Setup { store, processor } = setup(options).await;
-    processor.process(&text_message(1, "u1", "first")).await.unwrap();
+    processor.process(&text_message(1, "u1", "first"), 1).await.unwrap();
     let first = close_current_task(&store, TaskState::Inactive).await;
-    processor.process(&text_message(2, "u1", "again")).await.unwrap();
+    processor.process(&text_message(2, "u1", "again"), 1).await.unwrap();
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 1);
     assert_eq!(
@@ -226,9 +233,9 @@ async fn after_a_deleted_task_a_new_one_is_created_even_with_the_option_off() {
         ..IntegrationOptions::default()
     };
     let Setup { store, processor } = setup(options).await;
-    processor.process(&text_message(1, "u1", "first")).await.unwrap();
+    processor.process(&text_message(1, "u1", "first"), 1).await.unwrap();
     let first = close_current_task(&store, TaskState::Deleted).await;
-    processor.process(&text_message(2, "u1", "again")).await.unwrap();
+    processor.process(&text_message(2, "u1", "again"), 1).await.unwrap();
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 2);
     let newest = tasks.iter().find(|t| t.id != first).unwrap();
@@ -238,17 +245,17 @@ async fn after_a_deleted_task_a_new_one_is_created_even_with_the_option_off() {
 #[tokio::test]
 async fn subscription_events_are_recorded_on_the_contact() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&fixture("subscribed")).await.unwrap();
+    processor.process(&fixture("subscribed"), 1).await.unwrap();
     let id = contact_id(&IntegrationId::parse("acme").unwrap(), "tXn4R0pYk2cVb8mHq1LzeA==");
     let contact = store.get_contact(&id).await.unwrap().unwrap();
     assert!(contact.subscribed);
     assert_eq!(contact.name.as_deref(), Some("Subscriber"));
-    processor.process(&fixture("unsubscribed")).await.unwrap();
+    processor.process(&fixture("unsubscribed"), 1).await.unwrap();
     assert!(!store.get_contact(&id).await.unwrap().unwrap().subscribed);
     // The late redelivery of the earlier `subscribed` does not undo the unsubscription.
-    processor.process(&fixture("subscribed")).await.unwrap();
+    processor.process(&fixture("subscribed"), 1).await.unwrap();
     assert!(!store.get_contact(&id).await.unwrap().unwrap().subscribed);
-    processor.process(&fixture("conversation_started")).await.unwrap();
+    processor.process(&fixture("conversation_started"), 1).await.unwrap();
     let started = store
         .get_contact(&contact_id(&IntegrationId::parse("acme").unwrap(), USER))
         .await
@@ -261,7 +268,7 @@ async fn subscription_events_are_recorded_on_the_contact() {
 #[tokio::test]
 async fn receipts_advance_the_part_they_name_and_unknown_tokens_are_ignored() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&text_message(1, USER, "hello")).await.unwrap();
+    processor.process(&text_message(1, USER, "hello"), 1).await.unwrap();
     let task = tasks(&store).await.remove(0);
     let comment = store
         .list_comments(&task.id, &PageRequest::first(1))
@@ -279,11 +286,11 @@ async fn receipts_advance_the_part_they_name_and_unknown_tokens_are_ignored() {
         .await
         .unwrap();
     assert_eq!(
-        processor.process(&fixture("failed")).await.unwrap(),
+        processor.process(&fixture("failed"), 1).await.unwrap(),
         Outcome::Ignored("receipt for an unknown message token")
     );
     assert_eq!(
-        processor.process(&fixture("delivered")).await.unwrap(),
+        processor.process(&fixture("delivered"), 1).await.unwrap(),
         Outcome::Applied
     );
     let parts =
@@ -330,7 +337,7 @@ async fn a_poison_record_fails_itself_and_the_rest_of_its_group_only() {
 async fn unknown_events_are_acknowledged() {
     let Setup { processor, .. } = setup(IntegrationOptions::default()).await;
     assert_eq!(
-        processor.process(&fixture("client_status")).await.unwrap(),
+        processor.process(&fixture("client_status"), 1).await.unwrap(),
         Outcome::Ignored("unknown event")
     );
     let _ = CommentId::generate();

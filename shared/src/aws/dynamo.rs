@@ -569,13 +569,71 @@ impl IntegrationStore for DynamoStore {
 
 #[async_trait]
 impl StaffStore for DynamoStore {
+    /// The member item, then the token item (which names only the member, so a renamed member
+    /// has one source of truth), then the account's owner marker if this is its first owner.
     async fn put_staff(&self, member: &StaffMember, token_hash: &str) -> Result<(), StoreError> {
-        self.put(staff_token_pk(token_hash), "STAFFTOKEN", member).await
+        self.put(staff_pk(&member.id), "STAFF", member).await?;
+        self.put(
+            staff_token_pk(token_hash),
+            "STAFFTOKEN",
+            &StaffToken {
+                staff_id: member.id.clone(),
+            },
+        )
+        .await?;
+        if member.role == crate::model::Role::Owner {
+            let marker = to_item(
+                "ACCOUNT".to_owned(),
+                "OWNER",
+                &StaffToken {
+                    staff_id: member.id.clone(),
+                },
+            )?;
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(marker))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            if let Err(error) = result
+                && !error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+            {
+                return Err(StoreError::Unavailable(describe(&error)));
+            }
+        }
+        Ok(())
     }
 
     async fn staff_by_token_hash(&self, token_hash: &str) -> Result<Option<StaffMember>, StoreError> {
-        self.get(staff_token_pk(token_hash), "STAFFTOKEN").await
+        match self.get::<StaffToken>(staff_token_pk(token_hash), "STAFFTOKEN").await? {
+            Some(token) => self.get_staff(&token.staff_id).await,
+            None => Ok(None),
+        }
     }
+
+    async fn get_staff(&self, id: &StaffId) -> Result<Option<StaffMember>, StoreError> {
+        self.get(staff_pk(id), "STAFF").await
+    }
+
+    async fn account_owner(&self) -> Result<Option<StaffMember>, StoreError> {
+        match self.get::<StaffToken>("ACCOUNT".to_owned(), "OWNER").await? {
+            Some(marker) => self.get_staff(&marker.staff_id).await,
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StaffToken {
+    staff_id: StaffId,
+}
+
+fn staff_pk(id: &StaffId) -> String {
+    format!("STAFF#{id}")
 }
 
 #[async_trait]

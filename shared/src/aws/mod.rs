@@ -2,15 +2,27 @@
 //! at an emulator (moto in tests).
 
 pub mod dynamo;
+pub mod s3;
 pub mod schema;
 pub mod sqs;
 
 pub use dynamo::DynamoStore;
+pub use s3::S3BlobStore;
 pub use sqs::SqsQueue;
 
 /// Loads region, credentials and endpoint from the environment, once per Lambda instance.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    config_loader().load().await
+}
+
+/// The SDK's configuration loader with viberdesk's HTTPS client (rustls with ring: the SDK's
+/// default aws-lc provider would nearly triple the size of every Lambda zip).
+pub fn config_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
 }
 
 /// An S3 client; path-style addressing whenever an endpoint override is set (moto, MinIO), since

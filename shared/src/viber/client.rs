@@ -98,6 +98,7 @@ pub struct ViberClient {
 
 impl ViberClient {
     pub fn new(base_url: &str) -> Self {
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))

@@ -40,7 +40,7 @@ impl LocalStack {
     }
 
     async fn wait_until_ready(&self) {
-        let client = reqwest::Client::new();
+        let client = testkit::http_client();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(response) = client.get(format!("{}/health", self.base_url)).send().await

@@ -1,0 +1,223 @@
+//! `processor-bench`: AWS requests per callback made by the processor's real code (DynamoDB
+//! adapter against moto), counted by an SDK interceptor on every attempt that goes on the wire.
+//! Scenarios: a new contact's first message, a message to an existing active task, a delivery
+//! receipt. Needs `VIBERDESK_MOTO_ENDPOINT` (a moto server on loopback).
+//!
+//! `cargo run --release -p viberdesk-bench --bin processor-bench [-- CALLBACKS]`
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use processor::Processor;
+use shared::aws::DynamoStore;
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
+use shared::ids::{IntegrationId, StaffId};
+use shared::inbound::queue_message;
+use shared::model::{BotProfile, Integration, IntegrationOptions, Role, StaffMember, TaskTemplate};
+use shared::ports::{DeliveryStore, IntegrationStore, PageRequest, PartRef, StaffStore, TaskFilter, TaskStore};
+use shared::secret::AuthToken;
+use shared::time::Timestamp;
+use shared::viber::Callback;
+
+/// Counts requests by operation (the `X-Amz-Target` header of DynamoDB's JSON protocol).
+#[derive(Debug, Clone, Default)]
+struct RequestCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl RequestCounter {
+    fn take(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.0.lock().expect("counter lock"))
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("unknown");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        *self.0.lock().expect("counter lock").entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+fn text_message(token: u64, user: &str) -> Vec<u8> {
+    format!(
+        r#"{{"event":"message","timestamp":{},"message_token":{token},"sender":{{"id":"{user}","name":"Олена","avatar":"https://a/1.jpg","language":"uk","country":"UA","api_version":10}},"message":{{"type":"text","text":"Добрий день!"}},"silent":false}}"#,
+        1_732_528_955_210 + token as i64
+    )
+    .into_bytes()
+}
+
+fn delivered(token: u64, user: &str) -> Vec<u8> {
+    format!(r#"{{"event":"delivered","timestamp":1732529470339,"message_token":{token},"user_id":"{user}"}}"#)
+        .into_bytes()
+}
+
+fn envelope(integration: &IntegrationId, body: &[u8]) -> String {
+    let callback = Callback::from_slice(body).expect("bench callbacks parse");
+    queue_message(integration, body, &callback, Timestamp::now())
+        .expect("fits a queue message")
+        .body
+}
+
+fn report(scenario: &str, counts: &BTreeMap<String, u64>, callbacks: u64, target: &str) {
+    let total: u64 = counts.values().sum();
+    let detail: Vec<String> = counts
+        .iter()
+        .map(|(op, n)| format!("{op} {:.2}", *n as f64 / callbacks as f64))
+        .collect();
+    println!(
+        "{scenario:<40} {:>5.2} DynamoDB requests/callback  ({})   target {target}",
+        total as f64 / callbacks as f64,
+        detail.join(", ")
+    );
+}
+
+async fn run(callbacks: u64) -> Result<(), String> {
+    let config = testkit::moto::sdk_config().await;
+    let counter = RequestCounter::default();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let store = Arc::new(DynamoStore::new(dynamodb, testkit::moto::table(&config).await));
+    let integration_id = IntegrationId::parse("bench").expect("valid id");
+    store
+        .put_integration(&Integration {
+            id: integration_id.clone(),
+            name: "Bench".into(),
+            auth_token: AuthToken::new(testkit::fixtures::DOC_TOKEN),
+            bot: BotProfile {
+                name: "Bench".into(),
+                uri: "bench".into(),
+                icon: None,
+            },
+            webhook_url: "https://x/viber/bench".into(),
+            template: TaskTemplate::default(),
+            options: IntegrationOptions::default(),
+            connected_by: None,
+            created_at: Timestamp::now(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let owner = StaffMember {
+        id: StaffId::generate(),
+        name: "Owner".into(),
+        avatar_url: None,
+        role: Role::Owner,
+        created_at: Timestamp::now(),
+    };
+    store
+        .put_staff(&owner, "bench-token-hash")
+        .await
+        .map_err(|e| e.to_string())?;
+    let processor = Processor {
+        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+        contacts: store.clone(),
+        messages: store.clone(),
+        deliveries: store.clone(),
+        staff: store.clone(),
+        blobs: Arc::new(shared::blobs::MemoryBlobStore::new("http://blobs.invalid")),
+        media: shared::media::MediaFetcher::new(),
+        max_receives: processor::DEFAULT_MAX_RECEIVES,
+        max_media_bytes: shared::media::MAX_MEDIA_BYTES,
+    };
+    // The integration is cached per instance: one read, paid once, not per callback.
+    processor
+        .process(&envelope(&integration_id, &text_message(1, "warm-up")), 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    counter.take();
+
+    println!("processor: AWS requests per callback against moto, {callbacks} callbacks per scenario");
+    let users: Vec<String> = (0..callbacks).map(|i| format!("user-{i}")).collect();
+    for (i, user) in users.iter().enumerate() {
+        processor
+            .process(&envelope(&integration_id, &text_message(1000 + i as u64, user)), 1)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    report(
+        "new contact's first message (new task)",
+        &counter.take(),
+        callbacks,
+        "≤ 4",
+    );
+
+    for (i, user) in users.iter().enumerate() {
+        processor
+            .process(&envelope(&integration_id, &text_message(5000 + i as u64, user)), 1)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    report("message to an existing active task", &counter.take(), callbacks, "≤ 2");
+
+    let tasks = store
+        .list_tasks(&TaskFilter::default(), &PageRequest::first(1))
+        .await
+        .map_err(|e| e.to_string())?;
+    let task = tasks.items.first().ok_or("no task was created")?;
+    let comments = store
+        .list_comments(&task.id, &PageRequest::first(1))
+        .await
+        .map_err(|e| e.to_string())?;
+    let comment = comments.items.first().ok_or("no comment was stored")?;
+    let part = PartRef {
+        task_id: task.id.clone(),
+        comment_id: comment.id.clone(),
+    };
+    for i in 0..callbacks {
+        store
+            .record_part(&integration_id, 9000 + i, &part)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    counter.take();
+    for i in 0..callbacks {
+        processor
+            .process(&envelope(&integration_id, &delivered(9000 + i, "user-0")), 1)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    report("delivery receipt", &counter.take(), callbacks, "—");
+
+    for (i, user) in users.iter().enumerate() {
+        processor
+            .process(&envelope(&integration_id, &text_message(5000 + i as u64, user)), 1)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    report("redelivered message (duplicate)", &counter.take(), callbacks, "—");
+    println!(
+        "S3 and SQS requests per callback: 0 for these scenarios (text only; SQS receive/delete is done by the Lambda event source mapping, in batches of up to 10)"
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let callbacks = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    match run(callbacks).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("processor-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,672 @@
+//! Client media (picture, video, file) copied from a stand-in for Viber's media server into the
+//! blob store before the message is stored: bytes, names and types kept, failures retried until
+//! the last receive, oversized files refused, redeliveries overwriting the same attachment.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use bytes::Bytes;
+use processor::{Outcome, ProcessError, Processor};
+use serde_json::json;
+use shared::blobs::MemoryBlobStore;
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
+use shared::ids::IntegrationId;
+use shared::inbound::queue_message;
+use shared::media::{MAX_MEDIA_BYTES, MediaError, MediaFetcher, inbound_attachment_id};
+use shared::memory::MemoryStore;
+use shared::model::{Attachment, BotProfile, Comment, Integration, IntegrationOptions, TaskTemplate};
+use shared::ports::{
+    BlobStore, IntegrationStore, MessageStore, MessageWrite, PageRequest, StoreError, TaskFilter, TaskStore,
+    WriteOutcome,
+};
+use shared::secret::AuthToken;
+use shared::time::Timestamp;
+use shared::viber::Callback;
+use testkit::MediaServer;
+use testkit::fixtures::{self, DOC_TOKEN};
+use testkit::media_server::MediaReply;
+
+const USER: &str = "9Kf2mQ1xT7bVnC3pLs8aZw==";
+
+struct Setup {
+    store: Arc<MemoryStore>,
+    blobs: Arc<MemoryBlobStore>,
+    server: MediaServer,
+    processor: Processor,
+}
+
+async fn setup() -> Setup {
+    setup_with(|store| store).await
+}
+
+/// `messages` may wrap the store (to make writes fail).
+async fn setup_with(messages: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn MessageStore>) -> Setup {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put_integration(&Integration {
+            id: IntegrationId::parse("acme").unwrap(),
+            name: "Acme".into(),
+            auth_token: AuthToken::new(DOC_TOKEN),
+            bot: BotProfile {
+                name: "Acme Support".into(),
+                uri: "acmesupport".into(),
+                icon: None,
+            },
+            webhook_url: "https://x/viber/acme".into(),
+            template: TaskTemplate::default(),
+            options: IntegrationOptions::default(),
+            connected_by: None,
+            created_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    let blobs = Arc::new(MemoryBlobStore::new("http://blobs.test"));
+    let processor = Processor {
+        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+        contacts: store.clone(),
+        messages: messages(store.clone()),
+        deliveries: store.clone(),
+        staff: store.clone(),
+        blobs: blobs.clone(),
+        media: MediaFetcher::new(),
+        max_receives: 5,
+        max_media_bytes: MAX_MEDIA_BYTES,
+    };
+    Setup {
+        store,
+        blobs,
+        server: MediaServer::start().await,
+        processor,
+    }
+}
+
+fn queued(body: &[u8]) -> String {
+    let callback = Callback::from_slice(body).unwrap();
+    queue_message(
+        &IntegrationId::parse("acme").unwrap(),
+        body,
+        &callback,
+        Timestamp::now(),
+    )
+    .unwrap()
+    .body
+}
+
+struct Sent<'a> {
+    token: u64,
+    kind: &'a str,
+    url: &'a str,
+    file_name: Option<&'a str>,
+    size: Option<u64>,
+    caption: Option<&'a str>,
+}
+
+impl<'a> Sent<'a> {
+    fn new(token: u64, kind: &'a str, url: &'a str) -> Self {
+        Sent {
+            token,
+            kind,
+            url,
+            file_name: None,
+            size: None,
+            caption: None,
+        }
+    }
+
+    fn body(&self) -> String {
+        let mut message = json!({"type": self.kind, "media": self.url});
+        if let Some(name) = self.file_name {
+            message["file_name"] = json!(name);
+        }
+        if let Some(size) = self.size {
+            message["size"] = json!(size);
+        }
+        if let Some(caption) = self.caption {
+            message["text"] = json!(caption);
+        }
+        let callback = json!({
+            "event": "message",
+            "timestamp": 1_732_529_012_480_i64 + self.token as i64,
+            "message_token": self.token,
+            "sender": {"id": USER, "name": "Олена"},
+            "message": message,
+            "silent": false,
+        });
+        queued(&serde_json::to_vec(&callback).unwrap())
+    }
+}
+
+fn attachment_id(token: u64) -> shared::ids::AttachmentId {
+    inbound_attachment_id(&IntegrationId::parse("acme").unwrap(), token)
+}
+
+/// Every stored comment with its attachments, oldest first.
+async fn comments(store: &MemoryStore) -> Vec<(Comment, Vec<Attachment>)> {
+    let mut all = Vec::new();
+    let tasks = store
+        .list_tasks(&TaskFilter::default(), &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items;
+    for task in tasks {
+        for comment in store
+            .list_comments(&task.id, &PageRequest::first(100))
+            .await
+            .unwrap()
+            .items
+        {
+            let mut attachments = Vec::new();
+            for id in &comment.attachment_ids {
+                attachments.push(store.get_attachment(id).await.unwrap().expect("attachment stored"));
+            }
+            all.push((comment, attachments));
+        }
+    }
+    all
+}
+
+async fn only_attachment(store: &MemoryStore) -> (Comment, Attachment) {
+    let mut all = comments(store).await;
+    assert_eq!(all.len(), 1, "one comment");
+    let (comment, mut attachments) = all.remove(0);
+    assert_eq!(attachments.len(), 1, "one attachment");
+    (comment, attachments.remove(0))
+}
+
+fn picture_bytes() -> Vec<u8> {
+    let mut bytes = b"\xFF\xD8\xFF\xE0JFIF".to_vec();
+    bytes.extend((0..40_000u32).map(|i| (i * 7 % 251) as u8));
+    bytes
+}
+
+fn record(id: &str, body: String, receive_count: u32) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(body);
+    message.attributes = HashMap::from([
+        ("MessageGroupId".to_owned(), format!("acme:{USER}")),
+        ("ApproximateReceiveCount".to_owned(), receive_count.to_string()),
+    ]);
+    message
+}
+
+fn batch(records: Vec<SqsMessage>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records;
+    event
+}
+
+#[tokio::test]
+async fn a_picture_is_copied_with_its_bytes_type_and_name() {
+    let Setup {
+        store,
+        blobs,
+        server,
+        processor,
+    } = setup().await;
+    let bytes = picture_bytes();
+    let url = server.serve("/media/image/7c1e/3f9a.jpg", bytes.clone(), "image/jpeg");
+    let url = format!("{url}?Expires=9999999999&Signature=abc&Key-Pair-Id=K");
+    let mut sent = Sent::new(101, "picture", &url);
+    sent.file_name = Some("1732529009871234.jpg");
+    sent.size = Some(bytes.len() as u64);
+    sent.caption = Some("Ось фото пошкодженої коробки");
+    assert_eq!(processor.process(&sent.body(), 1).await.unwrap(), Outcome::Applied);
+
+    let (comment, attachment) = only_attachment(&store).await;
+    assert_eq!(comment.text.as_deref(), Some("Ось фото пошкодженої коробки"));
+    assert_eq!(comment.attachment_ids, std::slice::from_ref(&attachment.id));
+    assert_eq!(attachment.id, attachment_id(101));
+    assert!(attachment.available);
+    assert_eq!(attachment.unavailable_reason, None);
+    assert_eq!(attachment.file_name, "1732529009871234.jpg");
+    assert_eq!(attachment.content_type, "image/jpeg");
+    assert_eq!(attachment.size, bytes.len() as u64);
+    assert_eq!(
+        attachment.blob_key,
+        format!("attachments/{}/1732529009871234.jpg", attachment.id)
+    );
+    let object = blobs.object(&attachment.blob_key).expect("copied into the blob store");
+    assert_eq!(object.bytes, Bytes::from(bytes));
+    assert_eq!(object.content_type, "image/jpeg");
+    assert_eq!(server.hits("/media/image/7c1e/3f9a.jpg"), 1);
+}
+
+#[tokio::test]
+async fn a_file_keeps_its_cyrillic_name_and_downloads_under_it() {
+    let Setup {
+        store,
+        blobs,
+        server,
+        processor,
+    } = setup().await;
+    let pdf = b"%PDF-1.7 invoice".repeat(100);
+    // CDNs often say nothing useful about the type: the extension decides then.
+    let url = server.serve("/media/file/5b2e/0f1e.pdf", pdf.clone(), "application/octet-stream");
+    let mut sent = Sent::new(102, "file", &url);
+    sent.file_name = Some("Рахунок_48213.pdf");
+    sent.size = Some(pdf.len() as u64);
+    processor.process(&sent.body(), 1).await.unwrap();
+
+    let (comment, attachment) = only_attachment(&store).await;
+    assert_eq!(comment.text, None, "a file without a caption has no text");
+    assert_eq!(attachment.file_name, "Рахунок_48213.pdf");
+    assert_eq!(attachment.content_type, "application/pdf");
+    assert_eq!(attachment.size, pdf.len() as u64);
+    assert_eq!(
+        attachment.blob_key,
+        format!("attachments/{}/Рахунок_48213.pdf", attachment.id)
+    );
+
+    // Staff download it under the same name.
+    let url = blobs
+        .presign_get(
+            &attachment.blob_key,
+            &attachment.file_name,
+            Timestamp::now().plus_seconds(60),
+        )
+        .await
+        .unwrap();
+    let (path, query) = url
+        .strip_prefix("http://blobs.test/blobs/")
+        .unwrap()
+        .split_once('?')
+        .unwrap();
+    let served = blobs
+        .serve_get(&urlencoded_path(path), query)
+        .expect("a signed URL is served");
+    assert_eq!(served.bytes, Bytes::from(pdf));
+    assert_eq!(served.content_type, "application/pdf");
+    assert!(
+        served
+            .content_disposition()
+            .ends_with("filename*=UTF-8''%D0%A0%D0%B0%D1%85%D1%83%D0%BD%D0%BE%D0%BA_48213.pdf"),
+        "{}",
+        served.content_disposition()
+    );
+}
+
+/// Decodes a percent-encoded path the way the router does.
+fn urlencoded_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            decoded.push(u8::from_str_radix(&path[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(decoded).unwrap()
+}
+
+#[tokio::test]
+async fn media_without_a_name_or_type_is_named_after_its_link() {
+    let Setup {
+        store,
+        blobs,
+        server,
+        processor,
+    } = setup().await;
+    server.route(
+        "/media/video/a41d/9e8d.mp4",
+        MediaReply::Bytes {
+            body: Bytes::from_static(b"\0\0\0\x18ftypmp42"),
+            content_type: None,
+        },
+    );
+    let url = server.url("/media/video/a41d/9e8d.mp4");
+    let mut sent = Sent::new(103, "video", &url);
+    sent.file_name = Some("null"); // Viber once sent this string
+    processor.process(&sent.body(), 1).await.unwrap();
+    let (_, attachment) = only_attachment(&store).await;
+    assert!(attachment.available);
+    assert_eq!(attachment.file_name, "9e8d.mp4");
+    assert_eq!(attachment.content_type, "video/mp4");
+    assert_eq!(attachment.size, 12);
+    assert!(blobs.object(&attachment.blob_key).is_some());
+}
+
+#[tokio::test]
+async fn a_failed_download_fails_the_record_until_its_last_receive() {
+    let Setup {
+        store,
+        blobs,
+        server,
+        processor,
+    } = setup().await;
+    let url = server.fail("/media/image/gone.jpg", 503);
+    let mut sent = Sent::new(104, "picture", &url);
+    sent.caption = Some("the box");
+    sent.size = Some(2048);
+    let later_text = queued(
+        format!(
+            r#"{{"event":"message","timestamp":1732529099999,"message_token":105,"sender":{{"id":"{USER}"}},"message":{{"type":"text","text":"and?"}}}}"#
+        )
+        .as_bytes(),
+    );
+
+    for receive in 1..5 {
+        let response = processor
+            .handle_batch(batch(vec![
+                record("m1", sent.body(), receive),
+                record("m2", later_text.clone(), receive),
+            ]))
+            .await;
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["m1", "m2"],
+            "receive {receive}: the record and the rest of its group"
+        );
+        assert!(
+            comments(&store).await.is_empty(),
+            "nothing stored before the last receive"
+        );
+    }
+    assert_eq!(server.hits("/media/image/gone.jpg"), 4);
+
+    let response = processor
+        .handle_batch(batch(vec![
+            record("m1", sent.body(), 5),
+            record("m2", later_text.clone(), 1),
+        ]))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    let all = comments(&store).await;
+    assert_eq!(all.len(), 2, "the message and the one after it");
+    let (comment, attachments) = &all[0];
+    assert_eq!(comment.text.as_deref(), Some("the box"), "no text is lost");
+    let attachment = &attachments[0];
+    assert_eq!(attachment.id, attachment_id(104));
+    assert!(!attachment.available);
+    let reason = attachment.unavailable_reason.as_deref().unwrap();
+    assert!(reason.contains("503") && reason.contains("5 attempts"), "{reason}");
+    assert_eq!(attachment.file_name, "gone.jpg");
+    assert_eq!(attachment.content_type, "image/jpeg");
+    assert_eq!(attachment.size, 2048, "the size Viber announced");
+    assert!(blobs.keys().is_empty());
+}
+
+#[tokio::test]
+async fn timeouts_and_broken_downloads_are_retried() {
+    let Setup {
+        store,
+        server,
+        mut processor,
+        ..
+    } = setup().await;
+    processor.media = MediaFetcher::with_timeouts(
+        Duration::from_secs(1),
+        Duration::from_millis(300),
+        Duration::from_secs(2),
+    );
+    server.route(
+        "/slow.jpg",
+        MediaReply::Delayed(
+            Duration::from_secs(3),
+            Box::new(MediaReply::Bytes {
+                body: Bytes::from_static(b"late"),
+                content_type: Some("image/jpeg".into()),
+            }),
+        ),
+    );
+    let error = processor
+        .process(&Sent::new(106, "picture", &server.url("/slow.jpg")).body(), 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProcessError::Media(MediaError::Timeout)), "{error}");
+
+    server.route(
+        "/cut.jpg",
+        MediaReply::Truncated {
+            body: Bytes::from(picture_bytes()),
+            sent: 1000,
+        },
+    );
+    let error = processor
+        .process(&Sent::new(107, "picture", &server.url("/cut.jpg")).body(), 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, ProcessError::Media(e) if e.is_retryable()), "{error}");
+    assert!(comments(&store).await.is_empty());
+}
+
+#[tokio::test]
+async fn files_over_the_limit_are_refused_at_once_without_retrying() {
+    let Setup {
+        store,
+        blobs,
+        server,
+        mut processor,
+    } = setup().await;
+    processor.max_media_bytes = 16 * 1024;
+    let big = Bytes::from(vec![7u8; 100 * 1024]);
+
+    // The server announces the size.
+    let announced = server.serve("/announced.pdf", big.clone(), "application/pdf");
+    // The server streams without announcing it.
+    server.route(
+        "/streamed.pdf",
+        MediaReply::Chunked {
+            body: big.clone(),
+            content_type: Some("application/pdf".into()),
+            chunk: 4096,
+        },
+    );
+    let streamed = server.url("/streamed.pdf");
+    // Viber announces it: not even requested.
+    let declared = server.serve("/declared.pdf", big.clone(), "application/pdf");
+
+    let mut sends = vec![
+        Sent::new(201, "file", &announced),
+        Sent::new(202, "file", &streamed),
+        Sent::new(203, "file", &declared),
+    ];
+    sends[2].size = Some(100 * 1024);
+    for sent in &sends {
+        assert_eq!(
+            processor.process(&sent.body(), 1).await.unwrap(),
+            Outcome::Applied,
+            "stored on the first receive: retrying cannot help"
+        );
+    }
+    let all = comments(&store).await;
+    assert_eq!(all.len(), 3);
+    for (_, attachments) in &all {
+        let attachment = &attachments[0];
+        assert!(!attachment.available, "{attachment:?}");
+        let reason = attachment.unavailable_reason.as_deref().unwrap();
+        assert!(reason.contains("larger than the 16384 bytes limit"), "{reason}");
+    }
+    assert!(blobs.keys().is_empty());
+    assert_eq!(server.hits("/declared.pdf"), 0);
+    assert_eq!(server.hits("/announced.pdf"), 1);
+    assert_eq!(server.hits("/streamed.pdf"), 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_message_overwrites_the_same_attachment() {
+    let Setup {
+        store,
+        blobs,
+        server,
+        processor,
+    } = setup().await;
+    let url = server.serve("/media/image/a.jpg", picture_bytes(), "image/jpeg");
+    let body = Sent::new(301, "picture", &url).body();
+    assert_eq!(processor.process(&body, 1).await.unwrap(), Outcome::Applied);
+    assert_eq!(processor.process(&body, 2).await.unwrap(), Outcome::Duplicate);
+    let (_, attachment) = only_attachment(&store).await;
+    assert_eq!(attachment.id, attachment_id(301));
+    assert_eq!(
+        blobs.keys(),
+        std::slice::from_ref(&attachment.blob_key),
+        "one object, overwritten"
+    );
+}
+
+/// A message store whose first writes fail, as after a copy that succeeded and a write that did not.
+struct FailingFirst {
+    inner: Arc<MemoryStore>,
+    failures_left: Mutex<u32>,
+}
+
+#[async_trait]
+impl MessageStore for FailingFirst {
+    async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
+        {
+            let mut left = self.failures_left.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Err(StoreError::Unavailable("throttled".into()));
+            }
+        }
+        self.inner.apply_message(write).await
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_write_copies_into_the_same_object() {
+    let Setup {
+        store,
+        blobs,
+        server,
+        processor,
+    } = setup_with(|store| {
+        Arc::new(FailingFirst {
+            inner: store,
+            failures_left: Mutex::new(1),
+        })
+    })
+    .await;
+    let url = server.serve("/media/file/doc.pdf", b"%PDF".to_vec(), "application/pdf");
+    let body = Sent::new(302, "file", &url).body();
+    let response = processor.handle_batch(batch(vec![record("m1", body.clone(), 1)])).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "the write failed: retried");
+    assert_eq!(blobs.keys().len(), 1, "the copy was made before the write");
+    let response = processor.handle_batch(batch(vec![record("m1", body, 2)])).await;
+    assert!(response.batch_item_failures.is_empty());
+    let (comment, attachment) = only_attachment(&store).await;
+    assert_eq!(comment.attachment_ids, [attachment_id(302)]);
+    assert_eq!(
+        blobs.keys(),
+        std::slice::from_ref(&attachment.blob_key),
+        "no second object"
+    );
+    assert_eq!(server.hits("/media/file/doc.pdf"), 2);
+}
+
+#[tokio::test]
+async fn viber_fixtures_with_expired_links_are_stored_at_once_without_their_files() {
+    let Setup {
+        store,
+        blobs,
+        processor,
+        ..
+    } = setup().await;
+    for name in ["message_picture", "message_video", "message_file"] {
+        let body = queued(&fixtures::bytes(name));
+        assert_eq!(processor.process(&body, 1).await.unwrap(), Outcome::Applied, "{name}");
+    }
+    let all = comments(&store).await;
+    let names: Vec<_> = all.iter().map(|(_, a)| a[0].file_name.clone()).collect();
+    assert_eq!(
+        names,
+        ["1732529009871234.jpg", "1732529066112907.mp4", "Рахунок_48213.pdf"]
+    );
+    for (_, attachments) in &all {
+        let reason = attachments[0].unavailable_reason.as_deref().unwrap();
+        assert!(reason.contains("expired"), "{reason}");
+    }
+    assert_eq!(all[0].0.text.as_deref(), Some("Ось фото пошкодженої коробки"));
+    assert_eq!(all[2].1[0].size, 183_912);
+    assert_eq!(all[2].1[0].content_type, "application/pdf");
+    assert!(blobs.keys().is_empty());
+}
+
+#[tokio::test]
+async fn stickers_are_not_copied() {
+    let Setup {
+        store,
+        blobs,
+        processor,
+        ..
+    } = setup().await;
+    processor
+        .process(&queued(&fixtures::bytes("message_sticker")), 1)
+        .await
+        .unwrap();
+    let all = comments(&store).await;
+    assert_eq!(all.len(), 1);
+    assert!(all[0].1.is_empty());
+    assert!(blobs.keys().is_empty());
+}
+
+// ---- The fetcher on its own ----
+
+#[tokio::test]
+async fn the_fetcher_keeps_within_the_limit_however_the_body_comes() {
+    let server = MediaServer::start().await;
+    let fetcher = MediaFetcher::new();
+    let body = Bytes::from(vec![1u8; 10_000]);
+    let sized = server.serve("/sized.bin", body.clone(), "application/zip");
+    server.route(
+        "/chunked.bin",
+        MediaReply::Chunked {
+            body: body.clone(),
+            content_type: None,
+            chunk: 1000,
+        },
+    );
+    let chunked = server.url("/chunked.bin");
+
+    let fetched = fetcher.fetch(&sized, 10_000).await.unwrap();
+    assert_eq!(fetched.bytes, body);
+    assert_eq!(fetched.content_type.as_deref(), Some("application/zip"));
+    let fetched = fetcher.fetch(&chunked, 10_000).await.unwrap();
+    assert_eq!(fetched.bytes, body, "exactly the limit is fine");
+    assert_eq!(fetched.content_type, None);
+
+    assert_eq!(
+        fetcher.fetch(&sized, 9_999).await.unwrap_err(),
+        MediaError::TooLarge {
+            limit: 9_999,
+            size: Some(10_000)
+        }
+    );
+    assert_eq!(
+        fetcher.fetch(&chunked, 9_999).await.unwrap_err(),
+        MediaError::TooLarge {
+            limit: 9_999,
+            size: None
+        }
+    );
+
+    let missing = fetcher.fetch(&server.url("/missing.jpg"), 10).await.unwrap_err();
+    assert_eq!(missing, MediaError::Status(404));
+    assert!(missing.is_retryable());
+    assert_eq!(missing.to_string(), "Viber's media server answered HTTP 404 Not Found");
+}
+
+#[tokio::test]
+async fn transport_errors_do_not_reveal_the_signed_link() {
+    let fetcher = MediaFetcher::new();
+    // Nothing listens on port 9 of loopback.
+    let error = fetcher
+        .fetch("http://127.0.0.1:9/a.jpg?Expires=9999999999&Signature=SECRET", 10)
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    assert!(!error.to_string().contains("SECRET"), "{error}");
+}
