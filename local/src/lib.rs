@@ -86,8 +86,10 @@ struct Backend {
     /// The embedded blob store (in-memory backend only), told the public base URL at start.
     memory_blobs: Option<Arc<MemoryBlobStore>>,
     inbound: Arc<dyn MessageQueue>,
-    /// The embedded inbound queue (in-memory backend only), consumed by the local processor.
+    /// The embedded inbound queue (in-memory backend), consumed by the local processor.
     memory_inbound: Option<Arc<MemoryQueue>>,
+    /// The SQS inbound queue (AWS backend), polled by the local processor.
+    sqs_inbound: Option<SqsQueue>,
 }
 
 impl Backend {
@@ -107,6 +109,7 @@ impl Backend {
             memory_blobs: Some(blobs),
             inbound: inbound.clone(),
             memory_inbound: Some(inbound),
+            sqs_inbound: None,
         }
     }
 
@@ -131,8 +134,9 @@ impl Backend {
             deliveries: store,
             blobs,
             memory_blobs: None,
-            inbound,
+            inbound: inbound.clone(),
             memory_inbound: None,
+            sqs_inbound: Some(inbound.as_ref().clone()),
         })
     }
 
@@ -261,10 +265,9 @@ async fn api_request(
     }
 }
 
-/// Runs the processor on the embedded inbound queue, as the SQS event source mapping does in AWS.
-/// Against AWS (or an emulator) the inbound queue is consumed by the deployed processor Lambda.
+/// Runs the processor on the inbound queue (embedded, or SQS when the backend is AWS), as the SQS
+/// event source mapping does in AWS.
 fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> Option<tokio::task::JoinHandle<()>> {
-    let queue = backend.memory_inbound.clone()?;
     let policy = workers::RetryPolicy::default();
     let processor = Arc::new(processor::Processor {
         integrations,
@@ -277,10 +280,20 @@ fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> Op
         max_receives: policy.max_receives,
         max_media_bytes: shared::media::MAX_MEDIA_BYTES,
     });
-    Some(tokio::spawn(workers::consume("inbound", queue, policy, move |event| {
+    let handler = move |event| {
         let processor = processor.clone();
         async move { processor.handle_batch(event).await }
-    })))
+    };
+    if let Some(queue) = backend.memory_inbound.clone() {
+        return Some(tokio::spawn(workers::consume("inbound", queue, policy, handler)));
+    }
+    let sqs = backend.sqs_inbound.clone()?;
+    Some(tokio::spawn(workers::consume_sqs(
+        "inbound",
+        sqs.client().clone(),
+        sqs.queue_url().to_owned(),
+        handler,
+    )))
 }
 
 /// A signed download URL of the embedded blob store (S3's presigned GET, locally).

@@ -81,6 +81,72 @@ where
     }
 }
 
+/// Consumes an SQS queue (AWS or an emulator) the way the event source mapping does: batches of
+/// up to 10, successes deleted, failures left to come back after the visibility timeout (and to
+/// the DLQ through the queue's redrive policy). Runs until the task is aborted.
+pub async fn consume_sqs<H, F>(name: &'static str, client: aws_sdk_sqs::Client, queue_url: String, handler: H)
+where
+    H: Fn(SqsEvent) -> F,
+    F: Future<Output = SqsBatchResponse>,
+{
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
+    loop {
+        let received = client
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(BATCH_SIZE as i32)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(output) => output.messages.unwrap_or_default(),
+            Err(error) => {
+                tracing::warn!(queue = name, error = %error, "receive failed; trying again");
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let mut event = SqsEvent::default();
+        event.records = messages.iter().map(sqs_record).collect();
+        let response = handler(event).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for message in &messages {
+            let succeeded = message.message_id.as_deref().is_some_and(|id| !failed.contains(&id));
+            let Some(receipt) = message.receipt_handle.as_deref().filter(|_| succeeded) else {
+                continue;
+            };
+            let deleted = client
+                .delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(receipt)
+                .send()
+                .await;
+            if let Err(error) = deleted {
+                tracing::warn!(queue = name, error = %error, "delete failed; the message will come back");
+            }
+        }
+    }
+}
+
+fn sqs_record(message: &aws_sdk_sqs::types::Message) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = message.message_id.clone();
+    record.receipt_handle = message.receipt_handle.clone();
+    record.body = message.body.clone();
+    for (name, value) in message.attributes.iter().flatten() {
+        record.attributes.insert(name.as_str().to_owned(), value.clone());
+    }
+    record
+}
+
 fn record(received: &Received) -> SqsMessage {
     let mut record = SqsMessage::default();
     record.message_id = Some(received.id.to_string());

@@ -9,16 +9,8 @@ use shared::ports::BlobStore;
 use shared::time::Timestamp;
 use testkit::moto;
 
-/// A fresh bucket.
 async fn bucket(config: &SdkConfig) -> String {
-    let name = moto::unique("attachments").to_ascii_lowercase();
-    s3_client(config)
-        .create_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .expect("create bucket");
-    name
+    moto::bucket(config).await
 }
 
 fn in_an_hour() -> Timestamp {

@@ -36,6 +36,18 @@ pub async fn table(config: &SdkConfig) -> String {
     name
 }
 
+/// A fresh private bucket like the attachments bucket.
+pub async fn bucket(config: &SdkConfig) -> String {
+    let name = unique("attachments").to_ascii_lowercase();
+    shared::aws::s3_client(config)
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("create bucket");
+    name
+}
+
 /// A fresh FIFO queue like the inbound one (deduplication ids required, not content-based).
 pub async fn fifo_queue(config: &SdkConfig) -> String {
     let client = aws_sdk_sqs::Client::new(config);

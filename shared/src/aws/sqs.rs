@@ -25,6 +25,14 @@ impl SqsQueue {
         Self::new(Client::new(config), queue_url)
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+
     /// Opens the connection (TLS, credentials) during INIT, so a cold start does not pay the
     /// handshake while Viber waits. A failure is only logged.
     pub async fn warm_up(&self) {

@@ -1,0 +1,62 @@
+//! `viberdesk-local` on the AWS adapters (moto as the endpoint): the same pipeline as in memory,
+//! through DynamoDB, a real FIFO queue polled like the event source mapping, and S3.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{LocalStack, OWNER_TOKEN};
+use testkit::fixtures::{self, DOC_TOKEN};
+use testkit::{FakeViber, http_client, moto};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_message_reaches_the_api_through_dynamodb_and_sqs() {
+    let config = moto::sdk_config().await;
+    let table = moto::table(&config).await;
+    let queue = moto::fifo_queue(&config).await;
+    let bucket = moto::bucket(&config).await;
+    let endpoint = moto::endpoint();
+    let viber = FakeViber::start(DOC_TOKEN).await;
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("TABLE_NAME", table.as_str()),
+        ("INBOUND_QUEUE_URL", queue.as_str()),
+        ("ATTACHMENTS_BUCKET", bucket.as_str()),
+    ];
+    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &env).await;
+
+    let body = fixtures::bytes("message_text");
+    let posted = http_client()
+        .post(format!("{}/viber/default", stack.base_url))
+        .header("X-Viber-Content-Signature", fixtures::sign(DOC_TOKEN, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+
+    let started = Instant::now();
+    loop {
+        let tasks: serde_json::Value = http_client()
+            .get(format!("{}/api/tasks", stack.base_url))
+            .bearer_auth(OWNER_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(task) = tasks["items"].as_array().and_then(|items| items.first()) {
+            assert_eq!(task["title"], "Viber: Олена Коваленко");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no task after 15 s: {tasks}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
