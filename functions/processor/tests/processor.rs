@@ -342,3 +342,28 @@ async fn unknown_events_are_acknowledged() {
     );
     let _ = CommentId::generate();
 }
+
+#[tokio::test]
+async fn interleaved_users_each_keep_their_own_task_and_order() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        record("a1", "acme:a", text_message(10, "a", "a-first")),
+        record("b1", "acme:b", text_message(11, "b", "b-first")),
+        record("a2", "acme:a", text_message(12, "a", "a-second")),
+        record("b2", "acme:b", text_message(13, "b", "b-second")),
+    ];
+    assert!(processor.handle_batch(event).await.batch_item_failures.is_empty());
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 2);
+    for task in tasks {
+        let comments = store
+            .list_comments(&task.id, &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items;
+        let texts: Vec<_> = comments.iter().map(|c| c.text.clone().unwrap()).collect();
+        let user = if texts[0].starts_with('a') { "a" } else { "b" };
+        assert_eq!(texts, [format!("{user}-first"), format!("{user}-second")]);
+    }
+}
