@@ -3,6 +3,7 @@
 pub mod callback;
 pub mod client;
 pub mod outbound;
+pub mod reply;
 pub mod signature;
 
 pub use callback::{Callback, Message, MessageToken, UserProfile};
