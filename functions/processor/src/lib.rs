@@ -145,14 +145,10 @@ impl Processor {
                 self.record_subscription(&integration, &event.user, Some(true), event.timestamp)
                     .await
             }
+            // Opening the chat is not a subscription, but Viber says whether the user already is one.
             Callback::ConversationStarted(event) => {
-                self.record_subscription(
-                    &integration,
-                    &event.user,
-                    event.subscribed.filter(|s| *s),
-                    event.timestamp,
-                )
-                .await
+                self.record_subscription(&integration, &event.user, event.subscribed, event.timestamp)
+                    .await
             }
             Callback::Unsubscribed(event) => {
                 let user = UserProfile {
