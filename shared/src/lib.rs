@@ -11,6 +11,7 @@ pub mod inbound;
 pub mod media;
 pub mod memory;
 pub mod model;
+pub mod outbound;
 pub mod ports;
 pub mod rules;
 pub mod secret;

@@ -31,6 +31,8 @@ struct StoreState {
     attachments: HashMap<AttachmentId, Attachment>,
     applied_messages: HashSet<String>,
     parts: HashMap<(IntegrationId, u64), PartRef>,
+    /// Per staff reply: the Viber token of each part sent, by part index (`ReplyStore`).
+    sent_parts: HashMap<(TaskId, CommentId), BTreeMap<usize, u64>>,
 }
 
 impl MemoryStore {
@@ -295,6 +297,85 @@ impl DeliveryStore for MemoryStore {
             if status == CommentStatus::Failed {
                 comment.status_reason = reason.map(str::to_owned);
             }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::ReplyStore for MemoryStore {
+    async fn get_reply(&self, comment: &PartRef) -> Result<Option<crate::ports::OutgoingReply>, StoreError> {
+        let state = self.state();
+        let key = (comment.task_id.clone(), comment.comment_id.clone());
+        Ok(state.comments.get(&key).map(|found| crate::ports::OutgoingReply {
+            comment: found.clone(),
+            sent_parts: state.sent_parts.get(&key).cloned().unwrap_or_default(),
+        }))
+    }
+
+    async fn record_sent_part(
+        &self,
+        comment: &PartRef,
+        part_index: usize,
+        message_token: u64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let key = (comment.task_id.clone(), comment.comment_id.clone());
+        if !state.comments.contains_key(&key) {
+            return Err(StoreError::Conflict(format!(
+                "comment {} not found",
+                comment.comment_id
+            )));
+        }
+        let sent = state.sent_parts.entry(key.clone()).or_default();
+        match sent.get(&part_index) {
+            Some(&known) if known == message_token => return Ok(()),
+            Some(&known) => {
+                return Err(StoreError::Conflict(format!(
+                    "part {part_index} of comment {} was already sent as {known}",
+                    comment.comment_id
+                )));
+            }
+            None => {
+                sent.insert(part_index, message_token);
+            }
+        }
+        let stored = state.comments.get_mut(&key).expect("checked above");
+        stored
+            .parts
+            .entry(message_token.to_string())
+            .or_insert(CommentStatus::Sent);
+        Ok(())
+    }
+
+    async fn note_waiting(&self, comment: &PartRef, reason: &str) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let key = (comment.task_id.clone(), comment.comment_id.clone());
+        let stored = state
+            .comments
+            .get_mut(&key)
+            .ok_or_else(|| StoreError::Conflict(format!("comment {} not found", comment.comment_id)))?;
+        if stored.status == CommentStatus::Queued {
+            stored.status_reason = Some(reason.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn finish_comment(
+        &self,
+        comment: &PartRef,
+        status: CommentStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let key = (comment.task_id.clone(), comment.comment_id.clone());
+        let stored = state
+            .comments
+            .get_mut(&key)
+            .ok_or_else(|| StoreError::Conflict(format!("comment {} not found", comment.comment_id)))?;
+        if stored.status < status {
+            stored.status = status;
+            stored.status_reason = reason.map(str::to_owned);
         }
         Ok(())
     }

@@ -220,3 +220,41 @@ pub trait BlobStore: Send + Sync {
         expires_at: Timestamp,
     ) -> Result<String, BlobError>;
 }
+
+// ---- Sending staff replies (the sender's reads and writes) ----
+
+/// A staff reply as the sender sees it: the comment, and the Viber `message_token` of each part
+/// already accepted by Viber, by part index (0 = the first message `build_messages` returns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingReply {
+    pub comment: Comment,
+    pub sent_parts: std::collections::BTreeMap<usize, u64>,
+}
+
+#[async_trait]
+pub trait ReplyStore: Send + Sync {
+    /// The comment with the tokens of its parts sent so far; `None` if there is no such comment.
+    async fn get_reply(&self, comment: &PartRef) -> Result<Option<OutgoingReply>, StoreError>;
+    /// Records that part `part_index` was accepted by Viber as `message_token`, and sets
+    /// `parts[message_token]` to `sent` (unless a receipt already moved it further). A part index
+    /// keeps its first token: recording the same token again is a no-op, another token is a
+    /// `Conflict`, and so is an unknown comment.
+    async fn record_sent_part(
+        &self,
+        comment: &PartRef,
+        part_index: usize,
+        message_token: u64,
+    ) -> Result<(), StoreError>;
+    /// While the comment is still `queued`, shows why it waits (e.g. Viber's rate limit);
+    /// otherwise a no-op.
+    async fn note_waiting(&self, comment: &PartRef, reason: &str) -> Result<(), StoreError>;
+    /// Moves the comment's `status` forward to `sent` or `failed` (with `reason`, cleared for
+    /// `sent`). Never backwards, and `failed` is final: a comment already at or past `status`
+    /// is left as it is (`Ok`). `Conflict` for an unknown comment.
+    async fn finish_comment(
+        &self,
+        comment: &PartRef,
+        status: CommentStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+}

@@ -8,11 +8,13 @@ use shared::memory::MemoryStore;
 use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Task, TaskState, TaskStatus,
 };
+use shared::ports::ReplyStore;
 use shared::ports::{
     ContactStore, DeliveryStore, MessageStore, MessageWrite, Page, PageRequest, PartRef, StoreError, TaskFilter,
     TaskStore, TaskWrite, WriteOutcome,
 };
 use shared::time::Timestamp;
+use std::collections::BTreeMap;
 use testkit::moto;
 
 /// Generates one `#[tokio::test]` per suite function, each on a fresh store made by `$store`.
@@ -37,6 +39,10 @@ macro_rules! store_suite {
                 parts_are_found_by_integration_and_token,
                 part_statuses_never_move_backwards_and_failed_is_final,
                 advancing_a_part_of_an_unknown_comment_conflicts,
+                sent_parts_keep_their_first_token,
+                a_sent_reply_clears_its_waiting_reason,
+                a_failed_reply_stays_failed,
+                replies_of_an_unknown_comment_conflict,
             );
         }
     };
@@ -698,5 +704,92 @@ async fn advancing_a_part_of_an_unknown_comment_conflicts<S: MessageStore + Task
     assert_conflict(store.advance_part(&unknown, 7, CommentStatus::Sent, None).await);
     assert!(reply(store, &part).await.parts.is_empty());
     // … and it did not create a comment.
+    assert_eq!(all_comments(store, &part.task_id).await.len(), 1);
+}
+
+// ---- Sending staff replies (ReplyStore) ----
+
+async fn sent_parts_keep_their_first_token<S: MessageStore + TaskStore + DeliveryStore + ReplyStore>(store: &S) {
+    use CommentStatus::{Delivered, Sent};
+    let part = seed_reply(store).await;
+    let fresh = store.get_reply(&part).await.unwrap().expect("the reply exists");
+    assert!(fresh.sent_parts.is_empty());
+    assert_eq!(fresh.comment, reply(store, &part).await);
+
+    store.record_sent_part(&part, 0, 11).await.unwrap();
+    // A retry that learns the same token again changes nothing.
+    store.record_sent_part(&part, 0, 11).await.unwrap();
+    assert_conflict(store.record_sent_part(&part, 0, 12).await);
+    store.record_sent_part(&part, 1, 12).await.unwrap();
+    // A receipt that came first is not moved back to `sent`.
+    store.advance_part(&part, 13, Delivered, None).await.unwrap();
+    store.record_sent_part(&part, 2, 13).await.unwrap();
+
+    let stored = store.get_reply(&part).await.unwrap().unwrap();
+    assert_eq!(stored.sent_parts, BTreeMap::from([(0, 11), (1, 12), (2, 13)]));
+    let expected_parts = BTreeMap::from([
+        ("11".to_owned(), Sent),
+        ("12".to_owned(), Sent),
+        ("13".to_owned(), Delivered),
+    ]);
+    assert_eq!(stored.comment.parts, expected_parts);
+    assert_eq!(stored.comment.status, CommentStatus::Queued);
+    // The comment still reads and lists as before.
+    assert_eq!(reply(store, &part).await, stored.comment);
+}
+
+async fn a_sent_reply_clears_its_waiting_reason<S: MessageStore + TaskStore + ReplyStore>(store: &S) {
+    let part = seed_reply(store).await;
+    store
+        .note_waiting(&part, "Viber rate limit: waiting to retry")
+        .await
+        .unwrap();
+    let waiting = reply(store, &part).await;
+    assert_eq!(waiting.status, CommentStatus::Queued);
+    assert_eq!(
+        waiting.status_reason.as_deref(),
+        Some("Viber rate limit: waiting to retry")
+    );
+
+    store.finish_comment(&part, CommentStatus::Sent, None).await.unwrap();
+    let sent = reply(store, &part).await;
+    assert_eq!((sent.status, sent.status_reason), (CommentStatus::Sent, None));
+    // Once sent, nothing moves it back or notes a wait.
+    store.note_waiting(&part, "late note").await.unwrap();
+    store.finish_comment(&part, CommentStatus::Queued, None).await.unwrap();
+    store.finish_comment(&part, CommentStatus::Sent, None).await.unwrap();
+    let still = reply(store, &part).await;
+    assert_eq!((still.status, still.status_reason), (CommentStatus::Sent, None));
+}
+
+async fn a_failed_reply_stays_failed<S: MessageStore + TaskStore + ReplyStore>(store: &S) {
+    let part = seed_reply(store).await;
+    store
+        .finish_comment(&part, CommentStatus::Failed, Some("the client is not subscribed"))
+        .await
+        .unwrap();
+    store.finish_comment(&part, CommentStatus::Sent, None).await.unwrap();
+    store
+        .finish_comment(&part, CommentStatus::Failed, Some("another reason"))
+        .await
+        .unwrap();
+    store.note_waiting(&part, "late note").await.unwrap();
+    let failed = reply(store, &part).await;
+    assert_eq!(failed.status, CommentStatus::Failed);
+    assert_eq!(failed.status_reason.as_deref(), Some("the client is not subscribed"));
+    assert_eq!(failed.text.as_deref(), Some("message r1"));
+}
+
+async fn replies_of_an_unknown_comment_conflict<S: MessageStore + TaskStore + ReplyStore>(store: &S) {
+    let part = seed_reply(store).await;
+    let unknown = PartRef {
+        comment_id: CommentId::parse("r-unknown").unwrap(),
+        ..part.clone()
+    };
+    assert_eq!(store.get_reply(&unknown).await.unwrap(), None);
+    assert_conflict(store.record_sent_part(&unknown, 0, 7).await);
+    assert_conflict(store.note_waiting(&unknown, "waiting").await);
+    assert_conflict(store.finish_comment(&unknown, CommentStatus::Sent, None).await);
+    // … and none of it created a comment.
     assert_eq!(all_comments(store, &part.task_id).await.len(), 1);
 }

@@ -853,3 +853,174 @@ impl DynamoStore {
         }
     }
 }
+
+// ---- Sending staff replies ----
+
+/// The comment item's attribute holding part `index`'s Viber token (`sent_part_0`, …). Flat
+/// attributes rather than a map, so the first part needs no map created beforehand and each
+/// part's write is one conditional update. `Comment` does not decode them (unknown attributes
+/// are ignored); [`crate::ports::ReplyStore::get_reply`] reads them.
+const SENT_PART_PREFIX: &str = "sent_part_";
+
+fn sent_part_attribute(index: usize) -> String {
+    format!("{SENT_PART_PREFIX}{index}")
+}
+
+/// The part tokens among a comment item's attributes.
+fn sent_parts_of(item: &Item) -> Result<std::collections::BTreeMap<usize, u64>, StoreError> {
+    let mut sent = std::collections::BTreeMap::new();
+    for (name, value) in item {
+        let Some(index) = name.strip_prefix(SENT_PART_PREFIX) else {
+            continue;
+        };
+        let index: usize = index
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("unexpected attribute {name}")))?;
+        let token = value
+            .as_n()
+            .ok()
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("{name} is not a message token")))?;
+        sent.insert(index, token);
+    }
+    Ok(sent)
+}
+
+fn is_conditional_failure<E>(error: &SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, E>) -> bool {
+    error
+        .as_service_error()
+        .is_some_and(|e| e.is_conditional_check_failed_exception())
+}
+
+impl DynamoStore {
+    async fn get_comment_item(&self, comment: &PartRef) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(task_pk(&comment.task_id)))
+            .key(SORT_KEY, AttributeValue::S(comment_sk(&comment.comment_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(describe(&e)))?;
+        Ok(output.item)
+    }
+
+    async fn update_comment(
+        &self,
+        comment: &PartRef,
+        update: &str,
+        expression: &Expression,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(task_pk(&comment.task_id)))
+            .key(SORT_KEY, AttributeValue::S(comment_sk(&comment.comment_id)))
+            .update_expression(update)
+            .condition_expression(&expression.text)
+            .set_expression_attribute_names(expression.names())
+            .set_expression_attribute_values(expression.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_conditional_failure(&error) => Ok(false),
+            Err(error) => Err(StoreError::Unavailable(describe(&error))),
+        }
+    }
+}
+
+#[async_trait]
+impl crate::ports::ReplyStore for DynamoStore {
+    async fn get_reply(&self, comment: &PartRef) -> Result<Option<crate::ports::OutgoingReply>, StoreError> {
+        let Some(item) = self.get_comment_item(comment).await? else {
+            return Ok(None);
+        };
+        let sent_parts = sent_parts_of(&item)?;
+        Ok(Some(crate::ports::OutgoingReply {
+            comment: from_item(item)?,
+            sent_parts,
+        }))
+    }
+
+    async fn record_sent_part(
+        &self,
+        comment: &PartRef,
+        part_index: usize,
+        message_token: u64,
+    ) -> Result<(), StoreError> {
+        let token = AttributeValue::N(message_token.to_string());
+        let expression = Expression::new(format!(
+            "attribute_exists({PARTITION_KEY}) AND (attribute_not_exists(#sent) OR #sent = :token)"
+        ))
+        .name("#sent", &sent_part_attribute(part_index))
+        .name("#parts", "parts")
+        .name("#token", &message_token.to_string())
+        .value(":token", token)
+        .value(":sent", to_value(&CommentStatus::Sent));
+        let update = "SET #sent = :token, #parts.#token = if_not_exists(#parts.#token, :sent)";
+        if self.update_comment(comment, update, &expression).await? {
+            return Ok(());
+        }
+        match self.get_comment_item(comment).await? {
+            None => Err(StoreError::Conflict(format!(
+                "comment {} not found",
+                comment.comment_id
+            ))),
+            Some(item) => Err(StoreError::Conflict(format!(
+                "part {part_index} of comment {} was already sent as {:?}",
+                comment.comment_id,
+                sent_parts_of(&item)?.get(&part_index)
+            ))),
+        }
+    }
+
+    async fn note_waiting(&self, comment: &PartRef, reason: &str) -> Result<(), StoreError> {
+        let expression = Expression::new(format!("attribute_exists({PARTITION_KEY}) AND #status = :queued"))
+            .name("#status", "status")
+            .name("#reason", "status_reason")
+            .value(":queued", to_value(&CommentStatus::Queued))
+            .value(":reason", AttributeValue::S(reason.to_owned()));
+        if self
+            .update_comment(comment, "SET #reason = :reason", &expression)
+            .await?
+        {
+            return Ok(());
+        }
+        self.part_not_advanced(comment).await
+    }
+
+    async fn finish_comment(
+        &self,
+        comment: &PartRef,
+        status: CommentStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let lower: Vec<CommentStatus> = COMMENT_STATUSES.into_iter().filter(|s| *s < status).collect();
+        if lower.is_empty() {
+            return self.part_not_advanced(comment).await;
+        }
+        let placeholders: Vec<String> = (0..lower.len()).map(|n| format!(":lower{n}")).collect();
+        let mut expression = Expression::new(format!(
+            "attribute_exists({PARTITION_KEY}) AND #status IN ({})",
+            placeholders.join(", ")
+        ))
+        .name("#status", "status")
+        .name("#reason", "status_reason")
+        .value(":status", to_value(&status))
+        .value(":reason", to_value(&reason));
+        for (placeholder, lower) in placeholders.iter().zip(&lower) {
+            expression = expression.value(placeholder, to_value(lower));
+        }
+        if self
+            .update_comment(comment, "SET #status = :status, #reason = :reason", &expression)
+            .await?
+        {
+            return Ok(());
+        }
+        self.part_not_advanced(comment).await
+    }
+}

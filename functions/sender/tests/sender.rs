@@ -1,0 +1,519 @@
+//! The sender against the in-memory store and the fake Viber on loopback.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use sender::{Outcome, SendError, Sender};
+use serde_json::Value;
+use shared::blobs::MemoryBlobStore;
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
+use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::memory::MemoryStore;
+use shared::model::{
+    Attachment, Author, AuthorKind, BotProfile, Comment, CommentStatus, Contact, Integration, IntegrationOptions, Role,
+    StaffMember, Task, TaskStatus,
+};
+use shared::outbound::OutboundJob;
+use shared::ports::{
+    DeliveryStore, IntegrationStore, MessageStore, MessageWrite, PartRef, ReplyStore, StaffStore, TaskWrite,
+};
+use shared::secret::AuthToken;
+use shared::time::Timestamp;
+use shared::viber::client::ViberClient;
+use testkit::FakeViber;
+use testkit::fake_viber::Answer;
+
+const TOKEN: &str = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9";
+const RECEIVER: &str = "01234567890A=";
+const BOT_ICON: &str = "https://cdn.example.com/bot-avatar-720.jpg";
+const STAFF_NAME: &str = "Anna Kovalenko-Shevchenko of Customer Care";
+const STAFF_AVATAR: &str = "https://cdn.example.com/anna.jpg";
+const MAX_RECEIVES: u32 = 5;
+
+struct Setup {
+    store: Arc<MemoryStore>,
+    viber: FakeViber,
+    sender: Sender,
+    integration_id: IntegrationId,
+}
+
+fn at() -> Timestamp {
+    Timestamp::from_millis(1_732_528_955_000)
+}
+
+async fn setup(send_as_staff: bool) -> Setup {
+    setup_with(send_as_staff, None).await
+}
+
+/// A store with integration `acme` (bot token [`TOKEN`]), staff member `anna` and a client, and a
+/// sender talking to a fake Viber (or to `viber_url` when given).
+async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
+    let store = Arc::new(MemoryStore::new());
+    let viber = FakeViber::start(TOKEN).await;
+    let integration_id = IntegrationId::parse("acme").unwrap();
+    store
+        .put_integration(&Integration {
+            id: integration_id.clone(),
+            name: "Acme".into(),
+            auth_token: AuthToken::new(TOKEN),
+            bot: BotProfile {
+                name: "Acme Support".into(),
+                uri: "acmesupport".into(),
+                icon: Some(BOT_ICON.into()),
+            },
+            webhook_url: "https://x.example/viber/acme".into(),
+            template: Default::default(),
+            options: IntegrationOptions {
+                send_as_staff,
+                ..IntegrationOptions::default()
+            },
+            connected_by: None,
+            created_at: at(),
+        })
+        .await
+        .unwrap();
+    store
+        .put_staff(
+            &StaffMember {
+                id: StaffId::parse("anna").unwrap(),
+                name: STAFF_NAME.into(),
+                avatar_url: Some(STAFF_AVATAR.into()),
+                role: Role::Staff,
+                created_at: at(),
+            },
+            "hash-anna",
+        )
+        .await
+        .unwrap();
+    let sender = Sender {
+        replies: store.clone(),
+        deliveries: store.clone(),
+        tasks: store.clone(),
+        contacts: store.clone(),
+        staff: store.clone(),
+        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        viber: ViberClient::new(viber_url.unwrap_or(&viber.api_url())),
+        max_receives: MAX_RECEIVES,
+    };
+    Setup {
+        store,
+        viber,
+        sender,
+        integration_id,
+    }
+}
+
+fn attachment(id: &str, file_name: &str, content_type: &str, size: u64) -> Attachment {
+    Attachment {
+        id: AttachmentId::parse(id).unwrap(),
+        file_name: file_name.into(),
+        content_type: content_type.into(),
+        size,
+        available: true,
+        unavailable_reason: None,
+        blob_key: format!("attachments/{id}/{file_name}"),
+        created_at: at(),
+    }
+}
+
+/// Stores task `t1` of the client with a queued reply `r1` by `anna`; returns its job.
+async fn queue_reply(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) -> OutboundJob {
+    let integration_id = setup.integration_id.clone();
+    let contact = Contact {
+        id: ContactId::parse("c1").unwrap(),
+        integration_id: integration_id.clone(),
+        viber_user_id: RECEIVER.into(),
+        name: Some("Olena".into()),
+        avatar_url: None,
+        language: Some("uk".into()),
+        country: Some("UA".into()),
+        api_version: Some(10),
+        phone: None,
+        subscribed: true,
+        subscription_changed_at: None,
+        created_at: at(),
+        updated_at: at(),
+        current_task: None,
+        version: 1,
+    };
+    let task = Task {
+        id: TaskId::parse("t1").unwrap(),
+        integration_id,
+        title: "Viber: Olena".into(),
+        description: String::new(),
+        status: TaskStatus::InProgress,
+        requester_id: contact.id.clone(),
+        assignee_id: None,
+        participant_ids: vec![],
+        previous_task_id: None,
+        created_at: at(),
+        updated_at: at(),
+        last_message_at: at(),
+        deleted: false,
+    };
+    let comment = Comment {
+        id: CommentId::parse("r1").unwrap(),
+        task_id: task.id.clone(),
+        author: Author {
+            kind: AuthorKind::Staff,
+            id: "anna".into(),
+        },
+        text: text.map(str::to_owned),
+        attachment_ids: attachments.iter().map(|a| a.id.clone()).collect(),
+        notify_client: true,
+        status: CommentStatus::Queued,
+        status_reason: None,
+        created_at: at(),
+        viber_message_type: None,
+        viber_message_token: None,
+        parts: Default::default(),
+    };
+    let job = OutboundJob {
+        task_id: task.id.clone(),
+        comment_id: comment.id.clone(),
+    };
+    setup
+        .store
+        .apply_message(&MessageWrite {
+            dedup_key: "seed".into(),
+            contact,
+            expected_contact_version: None,
+            task: TaskWrite::Create(task),
+            comment,
+            attachments,
+        })
+        .await
+        .unwrap();
+    job
+}
+
+fn target(job: &OutboundJob) -> PartRef {
+    PartRef {
+        task_id: job.task_id.clone(),
+        comment_id: job.comment_id.clone(),
+    }
+}
+
+async fn comment(setup: &Setup, job: &OutboundJob) -> Comment {
+    setup.store.get_reply(&target(job)).await.unwrap().unwrap().comment
+}
+
+async fn sent_parts(setup: &Setup, job: &OutboundJob) -> Vec<u64> {
+    let reply = setup.store.get_reply(&target(job)).await.unwrap().unwrap();
+    reply.sent_parts.values().copied().collect()
+}
+
+fn record(id: &str, job: &OutboundJob, receive_count: u32) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(job.to_json());
+    message.attributes = HashMap::from([("ApproximateReceiveCount".to_owned(), receive_count.to_string())]);
+    message
+}
+
+fn batch(records: Vec<SqsMessage>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records;
+    event
+}
+
+fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+fn sends(setup: &Setup) -> Vec<Value> {
+    setup.viber.bodies("send_message")
+}
+
+#[tokio::test]
+async fn a_text_reply_is_sent_once_and_its_token_recorded() {
+    let setup = setup(false).await;
+    let job = queue_reply(&setup, Some("Добрий день! Ваше замовлення вже в дорозі."), vec![]).await;
+
+    let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 1)])).await;
+    assert!(failed_ids(&response).is_empty());
+
+    let requests = setup.viber.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].endpoint, "send_message");
+    assert_eq!(requests[0].auth_token.as_deref(), Some(TOKEN));
+    let body = &requests[0].body;
+    assert_eq!(body["receiver"], RECEIVER);
+    assert_eq!(body["type"], "text");
+    assert_eq!(body["text"], "Добрий день! Ваше замовлення вже в дорозі.");
+    assert_eq!(body["sender"]["name"], "Acme Support");
+    assert_eq!(body["sender"]["avatar"], BOT_ICON);
+
+    let stored = comment(&setup, &job).await;
+    assert_eq!(
+        (stored.status, stored.status_reason.as_deref()),
+        (CommentStatus::Sent, None)
+    );
+    let tokens = sent_parts(&setup, &job).await;
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(stored.parts.get(&tokens[0].to_string()), Some(&CommentStatus::Sent));
+    assert_eq!(
+        setup.store.find_part(&setup.integration_id, tokens[0]).await.unwrap(),
+        Some(target(&job))
+    );
+
+    // A repeated delivery of the job sends nothing again.
+    assert_eq!(
+        setup.sender.send(&job, 2).await.unwrap(),
+        Outcome::Ignored("not queued")
+    );
+    assert_eq!(sends(&setup).len(), 1);
+}
+
+#[tokio::test]
+async fn a_long_text_is_split_into_two_messages() {
+    let setup = setup(false).await;
+    let text = "Дякуємо за звернення. ".repeat(400);
+    let job = queue_reply(&setup, Some(&text), vec![]).await;
+
+    let outcome = setup.sender.send(&job, 1).await.unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Sent {
+            parts: 2,
+            newly_sent: 2
+        }
+    );
+    let bodies = sends(&setup);
+    assert_eq!(bodies.len(), 2);
+    let joined: Vec<&str> = bodies.iter().map(|b| b["text"].as_str().unwrap()).collect();
+    assert!(joined.iter().all(|t| t.chars().count() <= 7000));
+    assert_eq!(joined.join(" "), text.trim_end());
+    assert_eq!(sent_parts(&setup, &job).await.len(), 2);
+    assert_eq!(comment(&setup, &job).await.status, CommentStatus::Sent);
+}
+
+#[tokio::test]
+async fn send_as_staff_shows_the_staff_members_name_and_avatar() {
+    let setup = setup(true).await;
+    let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+    setup.sender.send(&job, 1).await.unwrap();
+    let body = &sends(&setup)[0];
+    let name = body["sender"]["name"].as_str().unwrap();
+    assert!(name.chars().count() <= 28, "{name}");
+    assert!(STAFF_NAME.starts_with(name), "{name}");
+    assert_eq!(body["sender"]["avatar"], STAFF_AVATAR);
+}
+
+#[tokio::test]
+async fn text_picture_and_file_go_as_three_messages_with_media_links() {
+    let setup = setup(false).await;
+    let files = vec![
+        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
+        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
+    ];
+    let job = queue_reply(&setup, Some("Here are the documents"), files).await;
+
+    let outcome = setup.sender.send(&job, 1).await.unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Sent {
+            parts: 3,
+            newly_sent: 3
+        }
+    );
+    let bodies = sends(&setup);
+    let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["text", "picture", "file"]);
+    let picture = bodies[1]["media"].as_str().unwrap();
+    assert!(
+        picture.starts_with("http://blobs.test/") && picture.contains("/attachments/a1/photo.jpg?"),
+        "{picture}"
+    );
+    let file = bodies[2]["media"].as_str().unwrap();
+    assert!(file.contains("/attachments/a2/invoice.pdf?"), "{file}");
+    assert_eq!(bodies[2]["file_name"], "invoice.pdf");
+    assert_eq!(bodies[2]["size"], 300_000);
+    assert_eq!(sent_parts(&setup, &job).await.len(), 3);
+    assert_eq!(comment(&setup, &job).await.parts.len(), 3);
+}
+
+#[tokio::test]
+async fn an_unsubscribed_client_fails_the_reply_at_once_without_retry() {
+    let setup = setup(false).await;
+    setup.viber.unsubscribe(RECEIVER);
+    let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+
+    let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 1)])).await;
+    assert!(failed_ids(&response).is_empty(), "a permanent failure is not retried");
+    let stored = comment(&setup, &job).await;
+    assert_eq!(stored.status, CommentStatus::Failed);
+    assert!(
+        stored.status_reason.as_deref().unwrap().contains("not subscribed"),
+        "{stored:?}"
+    );
+    assert!(sent_parts(&setup, &job).await.is_empty());
+    // A redelivered job changes nothing.
+    assert_eq!(
+        setup.sender.send(&job, 2).await.unwrap(),
+        Outcome::Ignored("not queued")
+    );
+    assert_eq!(sends(&setup).len(), 1);
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_retried_without_resending_accepted_parts() {
+    let setup = setup(false).await;
+    let job = queue_reply(
+        &setup,
+        Some("Your photo"),
+        vec![attachment("a1", "photo.png", "image/png", 50_000)],
+    )
+    .await;
+    // The text goes through; the picture hits the rate limit.
+    setup
+        .viber
+        .script("send_message", Answer::Delay(std::time::Duration::ZERO));
+    setup
+        .viber
+        .script("send_message", Answer::Status(12, "Too many requests"));
+
+    let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 1)])).await;
+    assert_eq!(failed_ids(&response), ["m1"]);
+    let waiting = comment(&setup, &job).await;
+    assert_eq!(waiting.status, CommentStatus::Queued);
+    let reason = waiting.status_reason.clone().unwrap();
+    assert!(
+        reason.contains("rate limit") && reason.contains("waiting to retry"),
+        "{reason}"
+    );
+    let first_tokens = sent_parts(&setup, &job).await;
+    assert_eq!(first_tokens.len(), 1);
+
+    let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 2)])).await;
+    assert!(failed_ids(&response).is_empty());
+    let bodies = sends(&setup);
+    let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["text", "picture", "picture"], "the text is not sent again");
+    let stored = comment(&setup, &job).await;
+    assert_eq!((stored.status, stored.status_reason), (CommentStatus::Sent, None));
+    let tokens = sent_parts(&setup, &job).await;
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[0], first_tokens[0]);
+    for token in tokens {
+        assert!(
+            setup
+                .store
+                .find_part(&setup.integration_id, token)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn http_5xx_is_retried() {
+    let setup = setup(false).await;
+    let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+    setup.viber.script("send_message", Answer::Http(503));
+
+    let error = setup.sender.send(&job, 1).await.unwrap_err();
+    assert!(matches!(error, SendError::Viber(_)), "{error:?}");
+    let waiting = comment(&setup, &job).await;
+    assert_eq!(waiting.status, CommentStatus::Queued);
+    assert!(waiting.status_reason.unwrap().contains("503"));
+
+    assert_eq!(
+        setup.sender.send(&job, 2).await.unwrap(),
+        Outcome::Sent {
+            parts: 1,
+            newly_sent: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_viber_is_retried_and_fails_the_reply_on_the_last_receive() {
+    // Nothing listens on port 1 of loopback: the connection is refused at once.
+    let setup = setup_with(false, Some("http://127.0.0.1:1/pa")).await;
+    let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+
+    let response = setup
+        .sender
+        .handle_batch(batch(vec![record("m1", &job, MAX_RECEIVES - 1)]))
+        .await;
+    assert_eq!(failed_ids(&response), ["m1"]);
+    let waiting = comment(&setup, &job).await;
+    assert_eq!(waiting.status, CommentStatus::Queued);
+    assert!(waiting.status_reason.unwrap().contains("could not be reached"));
+
+    let response = setup
+        .sender
+        .handle_batch(batch(vec![record("m1", &job, MAX_RECEIVES)]))
+        .await;
+    assert!(failed_ids(&response).is_empty(), "the last receive is acknowledged");
+    let failed = comment(&setup, &job).await;
+    assert_eq!(failed.status, CommentStatus::Failed);
+    let reason = failed.status_reason.unwrap();
+    assert!(
+        reason.contains("could not be reached") && reason.contains("gave up"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_on_the_last_receive_fails_the_reply() {
+    let setup = setup(false).await;
+    let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+    setup
+        .viber
+        .script("send_message", Answer::Status(12, "Too many requests"));
+    let outcome = setup.sender.send(&job, MAX_RECEIVES).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Failed(reason) if reason.contains("rate limit")),
+        "{outcome:?}"
+    );
+    assert_eq!(comment(&setup, &job).await.status, CommentStatus::Failed);
+}
+
+#[tokio::test]
+async fn an_unavailable_attachment_fails_the_reply_without_sending() {
+    let setup = setup(false).await;
+    let mut file = attachment("a1", "scan.pdf", "application/pdf", 10_000);
+    file.available = false;
+    file.unavailable_reason = Some("the upload never finished".into());
+    let job = queue_reply(&setup, Some("See attached"), vec![file]).await;
+
+    let outcome = setup.sender.send(&job, 1).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Failed(reason) if reason.contains("scan.pdf")),
+        "{outcome:?}"
+    );
+    assert!(sends(&setup).is_empty());
+    let stored = comment(&setup, &job).await;
+    assert_eq!(stored.status, CommentStatus::Failed);
+    assert!(stored.status_reason.unwrap().contains("the upload never finished"));
+}
+
+#[tokio::test]
+async fn a_job_for_an_unknown_comment_or_a_malformed_body_is_acknowledged() {
+    let setup = setup(false).await;
+    let unknown = OutboundJob {
+        task_id: TaskId::parse("t9").unwrap(),
+        comment_id: CommentId::parse("r9").unwrap(),
+    };
+    assert_eq!(
+        setup.sender.send(&unknown, 1).await.unwrap(),
+        Outcome::Ignored("unknown comment")
+    );
+    let mut malformed = record("m2", &unknown, 1);
+    malformed.body = Some("not json".into());
+    let response = setup
+        .sender
+        .handle_batch(batch(vec![record("m1", &unknown, 1), malformed]))
+        .await;
+    assert!(failed_ids(&response).is_empty());
+    assert!(sends(&setup).is_empty());
+}
