@@ -21,3 +21,16 @@ pub fn viber_api_url() -> String {
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_VIBER_API_URL.to_owned())
 }
+
+/// A queue's `maxReceiveCount` as the consumer is told it (`variable`), or `default`.
+pub fn max_receives(variable: &'static str, default: u32) -> Result<u32, String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| format!("{variable} must be a whole number of at least 1, not {value:?}")),
+        _ => Ok(default),
+    }
+}

@@ -31,15 +31,7 @@ pub const MAX_RECEIVES_VARIABLE: &str = "INBOUND_MAX_RECEIVES";
 
 /// `INBOUND_MAX_RECEIVES` (the inbound queue's `maxReceiveCount`), default 5.
 pub fn max_receives_from_env() -> Result<u32, String> {
-    match std::env::var(MAX_RECEIVES_VARIABLE) {
-        Ok(value) if !value.trim().is_empty() => value
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| format!("{MAX_RECEIVES_VARIABLE} must be a whole number of at least 1, not {value:?}")),
-        _ => Ok(DEFAULT_MAX_RECEIVES),
-    }
+    shared::config::max_receives(MAX_RECEIVES_VARIABLE, DEFAULT_MAX_RECEIVES)
 }
 
 #[derive(Debug, thiserror::Error)]
