@@ -12,6 +12,7 @@ use crate::model::{Attachment, Comment, CommentStatus, Contact, Integration, Sta
 use crate::ports::{
     ContactStore, DeliveryStore, IntegrationStore, MessageQueue, MessageStore, MessageWrite, Page, PageRequest,
     PartRef, QueueError, QueueMessage, StaffStore, StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome,
+    decode_cursor, encode_cursor, recency_key,
 };
 
 #[derive(Default)]
@@ -96,18 +97,6 @@ fn version_matches(stored: Option<&Contact>, expected: Option<u64>) -> bool {
     stored.map(|c| c.version) == expected
 }
 
-/// The opaque cursor: the last item's sort key, hex-encoded (as in the DynamoDB adapter).
-fn encode_cursor(sort_key: &str) -> String {
-    hex::encode(sort_key)
-}
-
-fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
-    hex::decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| StoreError::Corrupt("invalid cursor".into()))
-}
-
 /// Pages a list already in order by `sort_key`, starting after the cursor's key.
 fn paginate<T: Clone>(
     sorted: Vec<(String, T)>,
@@ -127,11 +116,6 @@ fn paginate<T: Clone>(
         items: items.into_iter().map(|(_, item)| item).collect(),
         next_cursor,
     })
-}
-
-/// `{millis, 13 digits}#{id}`: sorts by time, then id.
-pub fn activity_key(at: crate::time::Timestamp, id: &str) -> String {
-    format!("{:013}#{id}", at.millis().max(0))
 }
 
 #[async_trait]
@@ -154,7 +138,7 @@ impl ContactStore for MemoryStore {
             .state()
             .contacts
             .values()
-            .map(|c| (activity_key(c.updated_at, c.id.as_str()), c.clone()))
+            .map(|c| (recency_key(c.updated_at, c.id.as_str()), c.clone()))
             .collect();
         sorted.sort_by(|a, b| b.0.cmp(&a.0));
         paginate(sorted, page, |key, start| key < start)
@@ -230,7 +214,7 @@ impl TaskStore for MemoryStore {
                     .is_none_or(|a| t.assignee_id.as_ref() == Some(a))
             })
             .filter(|t| filter.integration_id.as_ref().is_none_or(|i| &t.integration_id == i))
-            .map(|t| (activity_key(t.last_message_at, t.id.as_str()), t.clone()))
+            .map(|t| (recency_key(t.last_message_at, t.id.as_str()), t.clone()))
             .collect();
         sorted.sort_by(|a, b| b.0.cmp(&a.0));
         paginate(sorted, page, |key, start| key < start)

@@ -84,6 +84,25 @@ impl PageRequest {
     }
 }
 
+/// A list's opaque cursor: the last item's sort key, hex-encoded (both adapters page this way).
+pub fn encode_cursor(sort_key: &str) -> String {
+    hex::encode(sort_key)
+}
+
+/// The sort key inside a cursor; `Corrupt("invalid cursor")` for anything a list never returned.
+pub fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    hex::decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| StoreError::Corrupt("invalid cursor".into()))
+}
+
+/// `{millis, 13 digits}#{id}`: the sort key of "newest activity first" lists (by time, then id).
+pub fn recency_key(at: Timestamp, id: &str) -> String {
+    format!("{:013}#{id}", at.millis().max(0))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,

@@ -20,7 +20,7 @@ use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, Tas
 use crate::model::{Attachment, Comment, CommentStatus, Contact, Integration, StaffMember, Task, TaskStatus};
 use crate::ports::{
     ContactStore, DeliveryStore, IntegrationStore, MessageStore, MessageWrite, Page, PageRequest, PartRef, StaffStore,
-    StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome,
+    StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome, decode_cursor, encode_cursor, recency_key,
 };
 use crate::time::Timestamp;
 
@@ -173,11 +173,6 @@ fn assignee_partition(staff: &StaffId) -> String {
 
 fn integration_partition(integration: &IntegrationId) -> String {
     format!("TASKINTEGRATION#{integration}")
-}
-
-/// `{millis, 13 digits}#{id}`: sorts by time (until the year 2286), ties broken by id.
-fn recency_key(at: Timestamp, id: &str) -> String {
-    format!("{:013}#{id}", at.millis().max(0))
 }
 
 // ---- Items ----
@@ -431,18 +426,6 @@ fn message_outcome<R: std::fmt::Debug>(
 /// With a filter DynamoDB's `Limit` counts items before filtering, so each request then reads
 /// a larger batch to need fewer round trips.
 const FILTERED_BATCH: usize = 100;
-
-fn encode_cursor(sort_key: &str) -> String {
-    hex::encode(sort_key)
-}
-
-fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
-    hex::decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|key| !key.is_empty())
-        .ok_or_else(|| StoreError::Corrupt("invalid cursor".into()))
-}
 
 fn string_attribute(item: &Item, name: &str) -> Result<String, StoreError> {
     match item.get(name) {
