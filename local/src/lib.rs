@@ -25,8 +25,8 @@ use shared::ids::{IntegrationId, StaffId};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url};
 use shared::ports::{
-    BlobStore, ContactStore, DeliveryStore, IntegrationStore, MessageQueue, MessageStore, StaffStore, StoreError,
-    TaskStore, token_hash,
+    AttachmentStore, BlobStore, CommentStore, ContactStore, DeliveryStore, IntegrationStore, MessageQueue,
+    MessageStore, QuickReplyStore, ReplyStore, StaffStore, StoreError, TaskStore, token_hash,
 };
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
@@ -82,6 +82,10 @@ struct Backend {
     contacts: Arc<dyn ContactStore>,
     messages: Arc<dyn MessageStore>,
     deliveries: Arc<dyn DeliveryStore>,
+    comments: Arc<dyn CommentStore>,
+    attachments: Arc<dyn AttachmentStore>,
+    quick_replies: Arc<dyn QuickReplyStore>,
+    replies: Arc<dyn ReplyStore>,
     blobs: Arc<dyn BlobStore>,
     /// The embedded blob store (in-memory backend only), told the public base URL at start.
     memory_blobs: Option<Arc<MemoryBlobStore>>,
@@ -90,6 +94,11 @@ struct Backend {
     memory_inbound: Option<Arc<MemoryQueue>>,
     /// The SQS inbound queue (AWS backend), polled by the local processor.
     sqs_inbound: Option<SqsQueue>,
+    outbound: Arc<dyn MessageQueue>,
+    /// The embedded outbound queue (in-memory backend), consumed by the local sender.
+    memory_outbound: Option<Arc<MemoryQueue>>,
+    /// The SQS outbound queue (AWS backend), polled by the local sender.
+    sqs_outbound: Option<SqsQueue>,
 }
 
 impl Backend {
@@ -97,6 +106,7 @@ impl Backend {
         let store = Arc::new(MemoryStore::new());
         let blobs = Arc::new(MemoryBlobStore::new(""));
         let inbound = Arc::new(MemoryQueue::new());
+        let outbound = Arc::new(MemoryQueue::new());
         Self {
             kind: "in-memory",
             integrations: store.clone(),
@@ -104,12 +114,19 @@ impl Backend {
             tasks: store.clone(),
             contacts: store.clone(),
             messages: store.clone(),
-            deliveries: store,
+            deliveries: store.clone(),
+            comments: store.clone(),
+            attachments: store.clone(),
+            quick_replies: store.clone(),
+            replies: store,
             blobs: blobs.clone(),
             memory_blobs: Some(blobs),
             inbound: inbound.clone(),
             memory_inbound: Some(inbound),
             sqs_inbound: None,
+            outbound: outbound.clone(),
+            memory_outbound: Some(outbound),
+            sqs_outbound: None,
         }
     }
 
@@ -119,6 +136,10 @@ impl Backend {
         let inbound = Arc::new(SqsQueue::from_config(
             &sdk,
             shared::config::required("INBOUND_QUEUE_URL")?,
+        ));
+        let outbound = Arc::new(SqsQueue::from_config(
+            &sdk,
+            shared::config::required("OUTBOUND_QUEUE_URL")?,
         ));
         let blobs = Arc::new(S3BlobStore::from_config(
             &sdk,
@@ -131,12 +152,19 @@ impl Backend {
             tasks: store.clone(),
             contacts: store.clone(),
             messages: store.clone(),
-            deliveries: store,
+            deliveries: store.clone(),
+            comments: store.clone(),
+            attachments: store.clone(),
+            quick_replies: store.clone(),
+            replies: store,
             blobs,
             memory_blobs: None,
             inbound: inbound.clone(),
             memory_inbound: None,
             sqs_inbound: Some(inbound.as_ref().clone()),
+            outbound: outbound.clone(),
+            memory_outbound: None,
+            sqs_outbound: Some(outbound.as_ref().clone()),
         })
     }
 
@@ -193,10 +221,16 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
         staff: backend.staff.clone(),
         tasks: backend.tasks.clone(),
         contacts: backend.contacts.clone(),
+        integrations: backend.integrations.clone(),
+        comments: backend.comments.clone(),
+        attachments: backend.attachments.clone(),
+        quick_replies: backend.quick_replies.clone(),
         blobs: backend.blobs.clone(),
+        outbound: backend.outbound.clone(),
     });
     let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
     let inbound_worker = start_processor(&backend, cache.clone());
+    let outbound_worker = start_sender(&backend, cache.clone(), &options.viber_api_url);
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
     // as the port accepts connections finds its integration.
@@ -233,7 +267,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
         set_default_webhook(&viber, &integration).await;
     }
     let outcome = server.await.unwrap_or(Ok(()));
-    if let Some(worker) = inbound_worker {
+    for worker in [inbound_worker, outbound_worker].into_iter().flatten() {
         worker.abort();
     }
     tracing::info!("viberdesk-local stopped");
@@ -290,6 +324,37 @@ fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> Op
     let sqs = backend.sqs_inbound.clone()?;
     Some(tokio::spawn(workers::consume_sqs(
         "inbound",
+        sqs.client().clone(),
+        sqs.queue_url().to_owned(),
+        handler,
+    )))
+}
+
+/// Runs the sender on the outbound queue (embedded, or SQS when the backend is AWS), as the SQS
+/// event source mapping does in AWS, with the same back-off scaled down to seconds.
+fn start_sender(
+    backend: &Backend,
+    integrations: Arc<IntegrationCache>,
+    viber_api_url: &str,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let policy = workers::RetryPolicy::default();
+    let sender = Arc::new(sender::Sender {
+        replies: backend.replies.clone(),
+        integrations,
+        blobs: backend.blobs.clone(),
+        viber: ViberClient::new(viber_api_url),
+        max_receives: policy.max_receives,
+    });
+    let handler = move |event| {
+        let sender = sender.clone();
+        async move { sender.handle_batch(event).await }
+    };
+    if let Some(queue) = backend.memory_outbound.clone() {
+        return Some(tokio::spawn(workers::consume("outbound", queue, policy, handler)));
+    }
+    let sqs = backend.sqs_outbound.clone()?;
+    Some(tokio::spawn(workers::consume_sqs(
+        "outbound",
         sqs.client().clone(),
         sqs.queue_url().to_owned(),
         handler,

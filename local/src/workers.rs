@@ -9,30 +9,31 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use shared::memory::{MemoryQueue, Received};
+use shared::retry::{Backoff, random_unit};
 
 /// The local retry policy: AWS's shape, with the delays scaled down to seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_receives: u32,
-    pub first_delay: Duration,
-    pub max_delay: Duration,
+    pub backoff: Backoff,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_receives: 5,
-            first_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(8),
+            backoff: Backoff {
+                first: Duration::from_millis(250),
+                max: Duration::from_secs(8),
+            },
         }
     }
 }
 
 impl RetryPolicy {
-    /// Doubling back-off after each failed receive.
+    /// Doubling back-off after each failed receive, with jitter.
     pub fn delay_after(&self, receive_count: u32) -> Duration {
-        let doublings = receive_count.saturating_sub(1).min(16);
-        self.first_delay.saturating_mul(1 << doublings).min(self.max_delay)
+        self.backoff.delay(receive_count, random_unit())
     }
 }
 
@@ -172,8 +173,9 @@ mod tests {
     #[test]
     fn back_off_doubles_and_is_capped() {
         let policy = RetryPolicy::default();
-        assert_eq!(policy.delay_after(1), Duration::from_millis(250));
-        assert_eq!(policy.delay_after(2), Duration::from_millis(500));
-        assert_eq!(policy.delay_after(10), Duration::from_secs(8));
+        assert!(policy.delay_after(1) <= Duration::from_millis(250));
+        assert!(policy.delay_after(2) >= Duration::from_millis(250));
+        assert!(policy.delay_after(10) <= Duration::from_secs(8));
+        assert!(policy.delay_after(10) >= Duration::from_secs(4));
     }
 }

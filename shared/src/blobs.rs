@@ -267,6 +267,10 @@ impl BlobStore for MemoryBlobStore {
             ],
         ))
     }
+
+    async fn stat(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        Ok(self.objects().get(key).map(|object| object.bytes.len() as u64))
+    }
 }
 
 fn unix_seconds(at: Timestamp) -> i64 {

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod model;
 pub mod outbound;
 pub mod ports;
+pub mod retry;
 pub mod rules;
 pub mod secret;
 pub mod telemetry;

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
-use crate::model::{Attachment, Comment, CommentStatus, Contact, Integration, StaffMember, Task, TaskState};
+use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
+use crate::model::{
+    Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, Task, TaskState,
+};
 use crate::ports::{
     ContactStore, DeliveryStore, IntegrationStore, MessageQueue, MessageStore, MessageWrite, Page, PageRequest,
     PartRef, QueueError, QueueMessage, StaffStore, StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome,
@@ -34,6 +36,7 @@ struct StoreState {
     parts: HashMap<(IntegrationId, u64), PartRef>,
     /// Per staff reply: the Viber token of each part sent, by part index (`ReplyStore`).
     sent_parts: HashMap<(TaskId, CommentId), BTreeMap<usize, u64>>,
+    quick_replies: HashMap<QuickReplyId, QuickReply>,
 }
 
 impl MemoryStore {
@@ -297,12 +300,14 @@ impl crate::ports::ReplyStore for MemoryStore {
         }))
     }
 
-    async fn record_sent_part(
-        &self,
-        comment: &PartRef,
-        part_index: usize,
-        message_token: u64,
-    ) -> Result<(), StoreError> {
+    async fn record_sent_part(&self, sent: &crate::ports::SentPart<'_>) -> Result<(), StoreError> {
+        let crate::ports::SentPart {
+            comment,
+            integration_id,
+            part_index,
+            message_token,
+            completes,
+        } = *sent;
         let mut state = self.state();
         let key = (comment.task_id.clone(), comment.comment_id.clone());
         if !state.comments.contains_key(&key) {
@@ -311,8 +316,8 @@ impl crate::ports::ReplyStore for MemoryStore {
                 comment.comment_id
             )));
         }
-        let sent = state.sent_parts.entry(key.clone()).or_default();
-        match sent.get(&part_index) {
+        let recorded = state.sent_parts.entry(key.clone()).or_default();
+        match recorded.get(&part_index) {
             Some(&known) if known == message_token => return Ok(()),
             Some(&known) => {
                 return Err(StoreError::Conflict(format!(
@@ -321,14 +326,21 @@ impl crate::ports::ReplyStore for MemoryStore {
                 )));
             }
             None => {
-                sent.insert(part_index, message_token);
+                recorded.insert(part_index, message_token);
             }
         }
+        state
+            .parts
+            .insert((integration_id.clone(), message_token), comment.clone());
         let stored = state.comments.get_mut(&key).expect("checked above");
         stored
             .parts
             .entry(message_token.to_string())
             .or_insert(CommentStatus::Sent);
+        if completes && stored.status == CommentStatus::Queued {
+            stored.status = CommentStatus::Sent;
+            stored.status_reason = None;
+        }
         Ok(())
     }
 
@@ -362,6 +374,68 @@ impl crate::ports::ReplyStore for MemoryStore {
             stored.status_reason = reason.map(str::to_owned);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::AttachmentStore for MemoryStore {
+    async fn put_attachment(&self, attachment: &Attachment) -> Result<(), StoreError> {
+        self.state()
+            .attachments
+            .insert(attachment.id.clone(), attachment.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::CommentStore for MemoryStore {
+    async fn add_staff_comment(&self, comment: &Comment, uploaded: &[AttachmentId]) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.tasks.get(&comment.task_id).is_none_or(|task| task.deleted) {
+            return Err(StoreError::Conflict(format!("task {} not found", comment.task_id)));
+        }
+        let key = (comment.task_id.clone(), comment.id.clone());
+        if state.comments.contains_key(&key) {
+            return Err(StoreError::Conflict(format!("comment {} exists", comment.id)));
+        }
+        if let Some(missing) = uploaded.iter().find(|id| !state.attachments.contains_key(*id)) {
+            return Err(StoreError::Conflict(format!("attachment {missing} not found")));
+        }
+        for id in uploaded {
+            if let Some(attachment) = state.attachments.get_mut(id) {
+                attachment.available = true;
+                attachment.unavailable_reason = None;
+            }
+        }
+        state.comments.insert(key, comment.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::QuickReplyStore for MemoryStore {
+    async fn list_quick_replies(&self, page: &PageRequest) -> Result<Page<QuickReply>, StoreError> {
+        let mut sorted: Vec<(String, QuickReply)> = self
+            .state()
+            .quick_replies
+            .values()
+            .map(|r| (recency_key(r.created_at, r.id.as_str()), r.clone()))
+            .collect();
+        sorted.sort_by(|a, b| b.0.cmp(&a.0));
+        paginate(sorted, page, |key, start| key < start)
+    }
+
+    async fn get_quick_reply(&self, id: &QuickReplyId) -> Result<Option<QuickReply>, StoreError> {
+        Ok(self.state().quick_replies.get(id).cloned())
+    }
+
+    async fn put_quick_reply(&self, reply: &QuickReply) -> Result<(), StoreError> {
+        self.state().quick_replies.insert(reply.id.clone(), reply.clone());
+        Ok(())
+    }
+
+    async fn delete_quick_reply(&self, id: &QuickReplyId) -> Result<bool, StoreError> {
+        Ok(self.state().quick_replies.remove(id).is_some())
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use crate::secret::AuthToken;
 use crate::time::Timestamp;
 
@@ -252,6 +252,25 @@ pub struct Comment {
     /// For a reply: the status of each Viber message it was sent as, by `message_token`.
     #[serde(default)]
     pub parts: BTreeMap<String, CommentStatus>,
+    /// For a reply to the client (`notify_client`): what it is sent as, fixed when it is posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<OutboundPlan>,
+}
+
+/// Everything the sender needs besides the comment and its bot, captured when staff post the
+/// reply: sending it then takes one read, and it goes out as it was written even if the contact,
+/// the staff member or the files' records change before it leaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundPlan {
+    pub integration_id: IntegrationId,
+    pub contact_id: ContactId,
+    pub viber_user_id: String,
+    /// The replying staff member, set only when the integration sends as staff member.
+    #[serde(default)]
+    pub as_staff: Option<StaffMember>,
+    /// The attachments in order, as uploaded.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -265,6 +284,17 @@ pub struct Attachment {
     /// The object's key in the attachments bucket.
     pub blob_key: String,
     pub created_at: Timestamp,
+}
+
+/// A canned answer staff can send as a reply's text (with placeholders, see
+/// `viber::reply::render_quick_reply`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuickReply {
+    pub id: QuickReplyId,
+    pub title: String,
+    pub text: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[cfg(test)]

@@ -64,8 +64,8 @@ pub fn token_hash(token: &str) -> String {
 
 // ---- Contacts, tasks, comments (the processor's writes and the staff API's reads) ----
 
-use crate::ids::{AttachmentId, CommentId, ContactId, TaskId};
-use crate::model::{Attachment, Comment, CommentStatus, Contact, Task, TaskStatus};
+use crate::ids::{AttachmentId, CommentId, ContactId, QuickReplyId, TaskId};
+use crate::model::{Attachment, Comment, CommentStatus, Contact, QuickReply, Task, TaskStatus};
 use crate::time::Timestamp;
 
 /// Pagination: `limit` items after the opaque `cursor` a previous page returned.
@@ -238,9 +238,22 @@ pub trait BlobStore: Send + Sync {
         size: u64,
         expires_at: Timestamp,
     ) -> Result<String, BlobError>;
+    /// The stored object's size in bytes; `None` when nothing is stored under `key`.
+    async fn stat(&self, key: &str) -> Result<Option<u64>, BlobError>;
 }
 
 // ---- Sending staff replies (the sender's reads and writes) ----
+
+/// One part of a reply that Viber accepted (see [`ReplyStore::record_sent_part`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentPart<'a> {
+    pub comment: &'a PartRef,
+    pub integration_id: &'a IntegrationId,
+    pub part_index: usize,
+    pub message_token: u64,
+    /// The reply's last part: the comment becomes `sent` with it.
+    pub completes: bool,
+}
 
 /// A staff reply as the sender sees it: the comment, and the Viber `message_token` of each part
 /// already accepted by Viber, by part index (0 = the first message `build_messages` returns).
@@ -254,16 +267,13 @@ pub struct OutgoingReply {
 pub trait ReplyStore: Send + Sync {
     /// The comment with the tokens of its parts sent so far; `None` if there is no such comment.
     async fn get_reply(&self, comment: &PartRef) -> Result<Option<OutgoingReply>, StoreError>;
-    /// Records that part `part_index` was accepted by Viber as `message_token`, and sets
-    /// `parts[message_token]` to `sent` (unless a receipt already moved it further). A part index
-    /// keeps its first token: recording the same token again is a no-op, another token is a
+    /// Records that part `part_index` was accepted by Viber as `message_token`, in one write:
+    /// sets `parts[message_token]` to `sent` (unless a receipt already moved it further), maps the
+    /// token to the comment for later receipts (as [`DeliveryStore::record_part`]), and with
+    /// `completes` (the reply's last part) moves a `queued` comment to `sent`. A part index keeps
+    /// its first token: recording the same token again is a no-op, another token is a
     /// `Conflict`, and so is an unknown comment.
-    async fn record_sent_part(
-        &self,
-        comment: &PartRef,
-        part_index: usize,
-        message_token: u64,
-    ) -> Result<(), StoreError>;
+    async fn record_sent_part(&self, sent: &SentPart<'_>) -> Result<(), StoreError>;
     /// While the comment is still `queued`, shows why it waits (e.g. Viber's rate limit);
     /// otherwise a no-op.
     async fn note_waiting(&self, comment: &PartRef, reason: &str) -> Result<(), StoreError>;
@@ -276,4 +286,30 @@ pub trait ReplyStore: Send + Sync {
         status: CommentStatus,
         reason: Option<&str>,
     ) -> Result<(), StoreError>;
+}
+
+// ---- Staff replies, uploads and quick replies (the staff API's writes) ----
+
+#[async_trait]
+pub trait AttachmentStore: Send + Sync {
+    /// Stores an attachment record (a staff upload is announced before its bytes arrive).
+    async fn put_attachment(&self, attachment: &Attachment) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait CommentStore: Send + Sync {
+    /// Adds a staff comment to its task, all or nothing: the task must exist and not be deleted
+    /// (else `Conflict`), the comment id must be new (else `Conflict`), and the attachments in
+    /// `uploaded` are marked available (their bytes are in the bucket).
+    async fn add_staff_comment(&self, comment: &Comment, uploaded: &[AttachmentId]) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait QuickReplyStore: Send + Sync {
+    /// Quick replies, newest first.
+    async fn list_quick_replies(&self, page: &PageRequest) -> Result<Page<QuickReply>, StoreError>;
+    async fn get_quick_reply(&self, id: &QuickReplyId) -> Result<Option<QuickReply>, StoreError>;
+    async fn put_quick_reply(&self, reply: &QuickReply) -> Result<(), StoreError>;
+    /// `false` when there was no such quick reply.
+    async fn delete_quick_reply(&self, id: &QuickReplyId) -> Result<bool, StoreError>;
 }

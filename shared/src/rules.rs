@@ -414,6 +414,7 @@ mod tests {
             viber_message_type: None,
             viber_message_token: None,
             parts: Default::default(),
+            outbound: None,
         };
         assert_eq!(effective_status(&comment), CommentStatus::Queued);
         comment.parts.insert("1".into(), CommentStatus::Seen);

@@ -80,3 +80,41 @@ async fn the_sqs_adapter_sends_with_group_and_dedup_ids() {
     assert_eq!(bodies, ["one", "two"]);
     assert_eq!(received[0].group_id.as_deref(), Some("g:u"));
 }
+
+#[tokio::test]
+async fn a_postponed_message_stays_invisible_for_the_delay() {
+    let config = moto::sdk_config().await;
+    let url = moto::fifo_queue(&config).await;
+    let queue = SqsQueue::from_config(&config, &url);
+    let message = QueueMessage {
+        group_id: Some("contact-1".into()),
+        dedup_id: Some("comment-1".into()),
+        body: "job".into(),
+    };
+    queue.send(message).await.unwrap();
+    let receive = || async {
+        queue
+            .client()
+            .receive_message()
+            .queue_url(&url)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+    };
+    let first = receive().await;
+    assert_eq!(first.len(), 1);
+    let receipt = first[0].receipt_handle.clone().unwrap();
+    // Back to visible at once, then postponed by a minute: hidden again.
+    queue.postpone(&receipt, std::time::Duration::ZERO).await.unwrap();
+    let again = receive().await;
+    assert_eq!(again.len(), 1, "visible again after a zero delay");
+    let receipt = again[0].receipt_handle.clone().unwrap();
+    queue
+        .postpone(&receipt, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(receive().await.is_empty(), "hidden for the delay");
+}

@@ -131,3 +131,24 @@ async fn expiry_is_bounded_to_s3s_seven_days() {
         "{url}"
     );
 }
+
+#[tokio::test]
+async fn stat_tells_an_uploaded_object_from_a_missing_one() {
+    let config = moto::sdk_config().await;
+    let store = S3BlobStore::new(s3_client(&config), bucket(&config).await);
+    let key = "attachments/a5/scan.pdf";
+    assert_eq!(store.stat(key).await.unwrap(), None);
+    let url = store
+        .presign_put(key, "application/pdf", 1234, in_an_hour())
+        .await
+        .unwrap();
+    let uploaded = testkit::http_client()
+        .put(&url)
+        .header("content-type", "application/pdf")
+        .body(vec![7u8; 1234])
+        .send()
+        .await
+        .unwrap();
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    assert_eq!(store.stat(key).await.unwrap(), Some(1234));
+}

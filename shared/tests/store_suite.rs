@@ -3,15 +3,15 @@
 //! lists see only that test's records.
 
 use shared::aws::DynamoStore;
-use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use shared::memory::MemoryStore;
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Task, TaskState, TaskStatus,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, QuickReply, Task, TaskState,
+    TaskStatus,
 };
-use shared::ports::ReplyStore;
 use shared::ports::{
-    ContactStore, DeliveryStore, MessageStore, MessageWrite, Page, PageRequest, PartRef, StoreError, TaskFilter,
-    TaskStore, TaskWrite, WriteOutcome,
+    AttachmentStore, CommentStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, Page, PageRequest, PartRef,
+    QuickReplyStore, ReplyStore, SentPart, StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome,
 };
 use shared::time::Timestamp;
 use std::collections::BTreeMap;
@@ -43,6 +43,9 @@ macro_rules! store_suite {
                 a_sent_reply_clears_its_waiting_reason,
                 a_failed_reply_stays_failed,
                 replies_of_an_unknown_comment_conflict,
+                the_last_part_completes_a_queued_reply,
+                staff_comments_need_a_live_task_and_mark_uploads_available,
+                quick_replies_are_kept_listed_and_deleted,
             );
         }
     };
@@ -145,6 +148,7 @@ fn client_comment(task_id: &TaskId, id: &str, created_ms: i64) -> Comment {
         viber_message_type: Some("text".into()),
         viber_message_token: Some(5_000_000_000_000_000_000 + created_ms as u64),
         parts: Default::default(),
+        outbound: None,
     }
 }
 
@@ -608,8 +612,14 @@ async fn attachments_are_stored_with_their_message<S: MessageStore + TaskStore>(
 
 /// A task with a staff reply `r1` queued for sending; returns where the reply is.
 async fn seed_reply<S: MessageStore>(store: &S) -> PartRef {
+    seed_reply_with_id(store, "r1").await
+}
+
+/// A task of its own (named after the reply) with a staff reply `id` queued for sending.
+async fn seed_reply_with_id<S: MessageStore>(store: &S, id: &str) -> PartRef {
     let acme = integration("acme");
-    let created = task("t1", &acme, TaskStatus::InProgress, Some("anna"), 1_000);
+    let task_name = if id == "r1" { "t1".to_owned() } else { format!("t-{id}") };
+    let created = task(&task_name, &acme, TaskStatus::InProgress, Some("anna"), 1_000);
     let mut write = opening(&created);
     write.comment = Comment {
         author: Author {
@@ -620,7 +630,7 @@ async fn seed_reply<S: MessageStore>(store: &S) -> PartRef {
         status: CommentStatus::Queued,
         viber_message_type: None,
         viber_message_token: None,
-        ..client_comment(&created.id, "r1", 1_000)
+        ..client_comment(&created.id, id, 1_000)
     };
     assert_eq!(store.apply_message(&write).await.unwrap(), WriteOutcome::Applied);
     PartRef {
@@ -709,6 +719,146 @@ async fn advancing_a_part_of_an_unknown_comment_conflicts<S: MessageStore + Task
 
 // ---- Sending staff replies (ReplyStore) ----
 
+async fn the_last_part_completes_a_queued_reply<S: MessageStore + TaskStore + DeliveryStore + ReplyStore>(store: &S) {
+    let part = seed_reply(store).await;
+    let acme = integration("acme");
+    store
+        .note_waiting(&part, "Viber rate limit: waiting to retry")
+        .await
+        .unwrap();
+    let last = SentPart {
+        comment: &part,
+        integration_id: &acme,
+        part_index: 1,
+        message_token: 22,
+        completes: true,
+    };
+    store.record_sent_part(&last).await.unwrap();
+    let sent = reply(store, &part).await;
+    assert_eq!(
+        (sent.status, sent.status_reason.as_deref()),
+        (CommentStatus::Sent, None)
+    );
+    assert_eq!(store.find_part(&acme, 22).await.unwrap(), Some(part.clone()));
+    // Recorded again (a retry), or after the reply was failed by a concurrent attempt: the
+    // token is kept and the status left alone.
+    store.record_sent_part(&last).await.unwrap();
+    let failed = seed_reply_with_id(store, "r2").await;
+    store
+        .finish_comment(&failed, CommentStatus::Failed, Some("receiver not subscribed"))
+        .await
+        .unwrap();
+    let late = SentPart {
+        comment: &failed,
+        message_token: 23,
+        ..last
+    };
+    store.record_sent_part(&late).await.unwrap();
+    let stored = store.get_reply(&failed).await.unwrap().unwrap();
+    assert_eq!(stored.comment.status, CommentStatus::Failed);
+    assert_eq!(stored.sent_parts, BTreeMap::from([(1, 23)]));
+}
+
+async fn staff_comments_need_a_live_task_and_mark_uploads_available<
+    S: MessageStore + TaskStore + CommentStore + AttachmentStore,
+>(
+    store: &S,
+) {
+    let acme = integration("acme");
+    let live = task("t1", &acme, TaskStatus::InProgress, None, 1_000);
+    open(store, &live).await;
+    let mut upload = attachment("up1");
+    upload.available = false;
+    upload.unavailable_reason = Some("the file has not been uploaded yet".into());
+    store.put_attachment(&upload).await.unwrap();
+    assert_eq!(store.get_attachment(&upload.id).await.unwrap(), Some(upload.clone()));
+
+    let internal = Comment {
+        author: Author {
+            kind: AuthorKind::Staff,
+            id: "anna".into(),
+        },
+        status: CommentStatus::Internal,
+        attachment_ids: vec![upload.id.clone()],
+        viber_message_type: None,
+        viber_message_token: None,
+        ..client_comment(&live.id, "s1", 2_000)
+    };
+    store
+        .add_staff_comment(&internal, std::slice::from_ref(&upload.id))
+        .await
+        .unwrap();
+    let comments = all_comments(store, &live.id).await;
+    assert_eq!(comments.last(), Some(&internal));
+    let available = store.get_attachment(&upload.id).await.unwrap().unwrap();
+    assert!(
+        available.available && available.unavailable_reason.is_none(),
+        "{available:?}"
+    );
+    // The same comment id again, an unknown task, an unknown attachment: nothing written.
+    assert_conflict(store.add_staff_comment(&internal, &[]).await);
+    let orphan = Comment {
+        task_id: task_id("t-unknown"),
+        ..internal.clone()
+    };
+    assert_conflict(store.add_staff_comment(&orphan, &[]).await);
+    let unknown_file = Comment {
+        id: CommentId::parse("s2").unwrap(),
+        ..internal.clone()
+    };
+    assert_conflict(
+        store
+            .add_staff_comment(&unknown_file, &[AttachmentId::parse("nope").unwrap()])
+            .await,
+    );
+    assert_eq!(all_comments(store, &live.id).await.len(), comments.len());
+    assert!(all_comments(store, &task_id("t-unknown")).await.is_empty());
+}
+
+async fn quick_replies_are_kept_listed_and_deleted<S: QuickReplyStore>(store: &S) {
+    let quick = |id: &str, ms: i64| QuickReply {
+        id: QuickReplyId::parse(id).unwrap(),
+        title: format!("title {id}"),
+        text: format!("Hello {{client_name}}, {id}"),
+        created_at: at(ms),
+        updated_at: at(ms),
+    };
+    let first = store.list_quick_replies(&PageRequest::first(10)).await.unwrap();
+    assert!(first.items.is_empty() && first.next_cursor.is_none());
+    for (id, ms) in [("q1", 1), ("q2", 2), ("q3", 3)] {
+        store.put_quick_reply(&quick(id, ms)).await.unwrap();
+    }
+    let mut changed = quick("q2", 2);
+    changed.text = "changed".into();
+    changed.updated_at = at(10);
+    store.put_quick_reply(&changed).await.unwrap();
+    assert_eq!(store.get_quick_reply(&changed.id).await.unwrap(), Some(changed.clone()));
+    let page = store.list_quick_replies(&PageRequest::first(2)).await.unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(ids, ["q3", "q2"]);
+    let rest = store
+        .list_quick_replies(&PageRequest {
+            cursor: page.next_cursor.clone(),
+            limit: 2,
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = rest.items.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!((ids, rest.next_cursor), (vec!["q1"], None));
+    assert!(store.delete_quick_reply(&changed.id).await.unwrap());
+    assert!(!store.delete_quick_reply(&changed.id).await.unwrap());
+    assert_eq!(store.get_quick_reply(&changed.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .list_quick_replies(&PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+}
+
 async fn sent_parts_keep_their_first_token<S: MessageStore + TaskStore + DeliveryStore + ReplyStore>(store: &S) {
     use CommentStatus::{Delivered, Sent};
     let part = seed_reply(store).await;
@@ -716,14 +866,26 @@ async fn sent_parts_keep_their_first_token<S: MessageStore + TaskStore + Deliver
     assert!(fresh.sent_parts.is_empty());
     assert_eq!(fresh.comment, reply(store, &part).await);
 
-    store.record_sent_part(&part, 0, 11).await.unwrap();
+    let acme = integration("acme");
+    let sent = |part_index, message_token| SentPart {
+        comment: &part,
+        integration_id: &acme,
+        part_index,
+        message_token,
+        completes: false,
+    };
+    store.record_sent_part(&sent(0, 11)).await.unwrap();
     // A retry that learns the same token again changes nothing.
-    store.record_sent_part(&part, 0, 11).await.unwrap();
-    assert_conflict(store.record_sent_part(&part, 0, 12).await);
-    store.record_sent_part(&part, 1, 12).await.unwrap();
+    store.record_sent_part(&sent(0, 11)).await.unwrap();
+    assert_conflict(store.record_sent_part(&sent(0, 12)).await);
+    store.record_sent_part(&sent(1, 12)).await.unwrap();
     // A receipt that came first is not moved back to `sent`.
     store.advance_part(&part, 13, Delivered, None).await.unwrap();
-    store.record_sent_part(&part, 2, 13).await.unwrap();
+    store.record_sent_part(&sent(2, 13)).await.unwrap();
+    // Each token leads a later receipt to the reply.
+    for token in [11, 12, 13] {
+        assert_eq!(store.find_part(&acme, token).await.unwrap(), Some(part.clone()));
+    }
 
     let stored = store.get_reply(&part).await.unwrap().unwrap();
     assert_eq!(stored.sent_parts, BTreeMap::from([(0, 11), (1, 12), (2, 13)]));
@@ -787,7 +949,17 @@ async fn replies_of_an_unknown_comment_conflict<S: MessageStore + TaskStore + Re
         ..part.clone()
     };
     assert_eq!(store.get_reply(&unknown).await.unwrap(), None);
-    assert_conflict(store.record_sent_part(&unknown, 0, 7).await);
+    let acme = integration("acme");
+    for completes in [false, true] {
+        let sent = SentPart {
+            comment: &unknown,
+            integration_id: &acme,
+            part_index: 0,
+            message_token: 7,
+            completes,
+        };
+        assert_conflict(store.record_sent_part(&sent).await);
+    }
     assert_conflict(store.note_waiting(&unknown, "waiting").await);
     assert_conflict(store.finish_comment(&unknown, CommentStatus::Sent, None).await);
     // … and none of it created a comment.

@@ -53,6 +53,8 @@ struct Inner {
     unsubscribed: HashSet<String>,
     next_message_token: u64,
     call_back_on_set_webhook: bool,
+    /// The `message_token` of every message `send_message` accepted, in order.
+    accepted_tokens: Vec<u64>,
 }
 
 #[derive(Clone)]
@@ -106,6 +108,11 @@ impl FakeViber {
     }
 
     /// The next request to `endpoint` gets `answer` (queued in order).
+    /// The `message_token` of every message `send_message` accepted, in order.
+    pub fn accepted_tokens(&self) -> Vec<u64> {
+        self.lock().accepted_tokens.clone()
+    }
+
     pub fn script(&self, endpoint: &str, answer: Answer) {
         self.lock().scripted.push_back((endpoint.to_owned(), answer));
     }
@@ -204,8 +211,10 @@ impl FakeViber {
         if self.lock().unsubscribed.contains(receiver) {
             return status(6, "notSubscribed");
         }
+        let token = self.next_token();
+        self.lock().accepted_tokens.push(token);
         let mut answer = status(0, "ok");
-        answer["message_token"] = json!(self.next_token());
+        answer["message_token"] = json!(token);
         answer["billing_status"] = json!(1);
         answer
     }

@@ -14,6 +14,7 @@ async fn a_signed_message_reaches_the_api_through_dynamodb_and_sqs() {
     let config = moto::sdk_config().await;
     let table = moto::table(&config).await;
     let queue = moto::fifo_queue(&config).await;
+    let outbound = moto::fifo_queue(&config).await;
     let bucket = moto::bucket(&config).await;
     let endpoint = moto::endpoint();
     let viber = FakeViber::start(DOC_TOKEN).await;
@@ -24,6 +25,7 @@ async fn a_signed_message_reaches_the_api_through_dynamodb_and_sqs() {
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("TABLE_NAME", table.as_str()),
         ("INBOUND_QUEUE_URL", queue.as_str()),
+        ("OUTBOUND_QUEUE_URL", outbound.as_str()),
         ("ATTACHMENTS_BUCKET", bucket.as_str()),
     ];
     let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &env).await;

@@ -3,10 +3,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
-use support::{LocalStack, OWNER_TOKEN};
+use support::{LocalStack, api, eventually, post_signed};
 use testkit::fixtures::{self, DOC_TOKEN};
 use testkit::media_server::MediaServer;
 use testkit::{FakeViber, http_client};
@@ -15,44 +14,6 @@ async fn connected_stack() -> (FakeViber, LocalStack) {
     let viber = FakeViber::start(DOC_TOKEN).await;
     let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
     (viber, stack)
-}
-
-async fn post_signed(stack: &LocalStack, body: &[u8]) {
-    let response = http_client()
-        .post(format!("{}/viber/default", stack.base_url))
-        .header("X-Viber-Content-Signature", fixtures::sign(DOC_TOKEN, body))
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
-async fn api(stack: &LocalStack, path: &str) -> Value {
-    let response = http_client()
-        .get(format!("{}{path}", stack.base_url))
-        .bearer_auth(OWNER_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.unwrap()
-}
-
-/// Polls `path` until `ready` holds (the processor runs behind the queue), for at most 5 s.
-async fn eventually(stack: &LocalStack, path: &str, ready: impl Fn(&Value) -> bool) -> (Value, Duration) {
-    let started = Instant::now();
-    loop {
-        let answer = api(stack, path).await;
-        if ready(&answer) {
-            return (answer, started.elapsed());
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{path} never got ready: {answer}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

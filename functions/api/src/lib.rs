@@ -10,11 +10,17 @@
 //! | `GET /api/tasks/{id}/comments?cursor=&limit=` | the conversation, oldest first |
 //! | `GET /api/contacts?cursor=&limit=`, `GET /api/contacts/{id}` | contacts |
 //! | `GET /api/attachments/{id}` | an attachment and a 15-minute download URL |
+//! | `POST /api/tasks/{id}/comments` | a staff comment: 202 `{id, status: "queued"}` when it notifies the client, else 201 `internal` |
+//! | `POST /api/attachments` | announce an upload: 201 `{id, upload_url, expires_at}` (a 15-minute presigned PUT) |
+//! | `GET/POST /api/quick-replies`, `GET/PATCH/DELETE /api/quick-replies/{id}` | canned answers |
 //!
 //! Every route needs `Authorization: Bearer <token>` (401 otherwise); an unknown path is 404, a
 //! known path with another method 405 with `Allow`; errors are `{"error": {"code", "message"}}`.
 
+pub mod body;
 pub mod query;
+pub mod quick_replies;
+pub mod replies;
 pub mod views;
 
 use std::collections::HashMap;
@@ -25,12 +31,16 @@ use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use shared::http::error_json;
-use shared::ids::{AttachmentId, ContactId, TaskId};
-use shared::model::{Attachment, Comment, StaffMember, Task};
-use shared::ports::{BlobError, BlobStore, ContactStore, StaffStore, StoreError, TaskStore, token_hash};
+use shared::ids::{AttachmentId, ContactId, QuickReplyId, TaskId};
+use shared::model::{Attachment, Comment, QuickReply, StaffMember, Task};
+use shared::ports::{
+    AttachmentStore, BlobError, BlobStore, CommentStore, ContactStore, IntegrationStore, MessageQueue, QuickReplyStore,
+    StaffStore, StoreError, TaskStore, token_hash,
+};
 use shared::time::Timestamp;
 
 use crate::query::{Params, QueryError};
+use crate::quick_replies::QuickReplyView;
 use crate::views::{
     AttachmentDownloadView, AttachmentView, CommentView, ContactView, PageView, StaffView, TaskDetailView, TaskView,
 };
@@ -43,8 +53,49 @@ pub struct Api {
     pub staff: Arc<dyn StaffStore>,
     pub tasks: Arc<dyn TaskStore>,
     pub contacts: Arc<dyn ContactStore>,
-    /// The attachments bucket, for download URLs.
+    /// The attachments bucket, for download and upload URLs.
     pub blobs: Arc<dyn BlobStore>,
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub comments: Arc<dyn CommentStore>,
+    pub attachments: Arc<dyn AttachmentStore>,
+    pub quick_replies: Arc<dyn QuickReplyStore>,
+    /// The outbound queue: staff replies for the sender.
+    pub outbound: Arc<dyn MessageQueue>,
+}
+
+/// Every store port an adapter serves at once (the DynamoDB store, the in-memory store).
+pub trait ApiStore:
+    StaffStore + TaskStore + ContactStore + IntegrationStore + CommentStore + AttachmentStore + QuickReplyStore + 'static
+{
+}
+
+impl<S> ApiStore for S where
+    S: StaffStore
+        + TaskStore
+        + ContactStore
+        + IntegrationStore
+        + CommentStore
+        + AttachmentStore
+        + QuickReplyStore
+        + 'static
+{
+}
+
+impl Api {
+    /// The API with every store port served by `store`.
+    pub fn new<S: ApiStore>(store: Arc<S>, blobs: Arc<dyn BlobStore>, outbound: Arc<dyn MessageQueue>) -> Self {
+        Self {
+            staff: store.clone(),
+            tasks: store.clone(),
+            contacts: store.clone(),
+            integrations: store.clone(),
+            comments: store.clone(),
+            attachments: store.clone(),
+            quick_replies: store,
+            blobs,
+            outbound,
+        }
+    }
 }
 
 /// The routes, parsed from the path; ids are still raw (an id that does not parse names nothing,
@@ -57,7 +108,10 @@ pub enum Endpoint<'a> {
     TaskComments(&'a str),
     Contacts,
     Contact(&'a str),
+    Attachments,
     Attachment(&'a str),
+    QuickReplies,
+    QuickReply(&'a str),
 }
 
 impl<'a> Endpoint<'a> {
@@ -73,7 +127,10 @@ impl<'a> Endpoint<'a> {
             ["tasks", id, "comments"] => Endpoint::TaskComments(id),
             ["contacts"] => Endpoint::Contacts,
             ["contacts", id] => Endpoint::Contact(id),
+            ["attachments"] => Endpoint::Attachments,
             ["attachments", id] => Endpoint::Attachment(id),
+            ["quick-replies"] => Endpoint::QuickReplies,
+            ["quick-replies", id] => Endpoint::QuickReply(id),
             _ => return None,
         })
     }
@@ -81,7 +138,15 @@ impl<'a> Endpoint<'a> {
     /// The methods the route answers (the `Allow` header of a 405).
     pub fn allowed_methods(self) -> &'static [Method] {
         static GET: [Method; 1] = [Method::GET];
-        &GET
+        static POST: [Method; 1] = [Method::POST];
+        static GET_POST: [Method; 2] = [Method::GET, Method::POST];
+        static GET_PATCH_DELETE: [Method; 3] = [Method::GET, Method::PATCH, Method::DELETE];
+        match self {
+            Endpoint::TaskComments(_) | Endpoint::QuickReplies => &GET_POST,
+            Endpoint::Attachments => &POST,
+            Endpoint::QuickReply(_) => &GET_PATCH_DELETE,
+            _ => &GET,
+        }
     }
 }
 
@@ -90,6 +155,8 @@ impl<'a> Endpoint<'a> {
 pub enum ApiError {
     Unauthorized(&'static str),
     NotFound(&'static str),
+    /// The request is valid but the resource's state refuses it (409).
+    Conflict(&'static str, String),
     MethodNotAllowed(&'static [Method]),
     BadRequest(QueryError),
     /// The store or the bucket failed (already logged).
@@ -115,6 +182,7 @@ impl ApiError {
                 response
             }
             ApiError::NotFound(message) => error(StatusCode::NOT_FOUND, "not_found", message),
+            ApiError::Conflict(code, message) => error(StatusCode::CONFLICT, code, &message),
             ApiError::MethodNotAllowed(allowed) => {
                 let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
                 let mut response = error(
@@ -139,7 +207,7 @@ impl ApiError {
 }
 
 /// Logs a store failure (never with request details) and turns it into its answer.
-fn store_failure(operation: &'static str, store_error: StoreError) -> ApiError {
+pub(crate) fn store_failure(operation: &'static str, store_error: StoreError) -> ApiError {
     match store_error {
         StoreError::Corrupt(_) => {
             tracing::error!(operation, error = %store_error, "stored item unreadable");
@@ -226,10 +294,117 @@ impl Api {
             Endpoint::Me => Ok(ok(&StaffView::from(caller))),
             Endpoint::Tasks => self.list_tasks(&params).await,
             Endpoint::Task(id) => self.get_task(id).await,
+            Endpoint::TaskComments(id) if request.method() == Method::POST => {
+                self.create_comment(id, request, caller).await
+            }
             Endpoint::TaskComments(id) => self.list_comments(id, &params).await,
             Endpoint::Contacts => self.list_contacts(&params).await,
             Endpoint::Contact(id) => self.get_contact(id).await,
+            Endpoint::Attachments => self.create_attachment(request).await,
             Endpoint::Attachment(id) => self.get_attachment(id).await,
+            Endpoint::QuickReplies if request.method() == Method::POST => self.create_quick_reply(request).await,
+            Endpoint::QuickReplies => self.list_quick_replies(&params).await,
+            Endpoint::QuickReply(id) => match *request.method() {
+                Method::PATCH => self.change_quick_reply(id, request).await,
+                Method::DELETE => self.delete_quick_reply(id).await,
+                _ => self
+                    .get_quick_reply(id)
+                    .await
+                    .map(|reply| ok(&QuickReplyView::from(&reply))),
+            },
+        }
+    }
+
+    async fn create_comment(
+        &self,
+        raw_task_id: &str,
+        request: &Request,
+        caller: &StaffMember,
+    ) -> Result<Response<Body>, ApiError> {
+        let new: replies::NewComment = body::json_body(request)?;
+        let task = self.live_task(raw_task_id).await?;
+        let checked = replies::check_comment(new)?;
+        let comment = self.post_comment(&task, caller, checked).await?;
+        tracing::info!(task_id = %task.id, comment_id = %comment.id, status = ?comment.status, "staff comment posted");
+        if comment.notify_client {
+            #[derive(Serialize)]
+            struct Queued<'a> {
+                id: &'a shared::ids::CommentId,
+                status: shared::model::CommentStatus,
+            }
+            return Ok(json(
+                StatusCode::ACCEPTED,
+                to_json(&Queued {
+                    id: &comment.id,
+                    status: comment.status,
+                }),
+            ));
+        }
+        let attachments = self.attachments_of(std::slice::from_ref(&comment)).await?;
+        let view = CommentView::new(&comment, |id| attachments.get(id));
+        Ok(json(StatusCode::CREATED, to_json(&view)))
+    }
+
+    async fn create_attachment(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let new: replies::NewAttachment = body::json_body(request)?;
+        let (attachment, upload_url) = self.announce_upload(new).await?;
+        let expires_at = Timestamp::now().plus_seconds(replies::UPLOAD_URL_TTL_SECONDS);
+        let view = replies::UploadView {
+            id: &attachment.id,
+            upload_url,
+            expires_at,
+        };
+        Ok(json(StatusCode::CREATED, to_json(&view)))
+    }
+
+    async fn list_quick_replies(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
+        let page = query::page(params)?;
+        let replies = self
+            .quick_replies
+            .list_quick_replies(&page)
+            .await
+            .map_err(|e| list_failure("list quick replies", e))?;
+        Ok(ok(&PageView::of(&replies, QuickReplyView::from)))
+    }
+
+    async fn get_quick_reply(&self, raw_id: &str) -> Result<QuickReply, ApiError> {
+        const UNKNOWN: ApiError = ApiError::NotFound("no such quick reply");
+        let id = QuickReplyId::parse(raw_id).map_err(|_| UNKNOWN)?;
+        match self.quick_replies.get_quick_reply(&id).await {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Err(UNKNOWN),
+            Err(store_error) => Err(store_failure("get quick reply", store_error)),
+        }
+    }
+
+    async fn create_quick_reply(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let new: quick_replies::NewQuickReply = body::json_body(request)?;
+        let reply = quick_replies::create(new, Timestamp::now())?;
+        self.quick_replies
+            .put_quick_reply(&reply)
+            .await
+            .map_err(|e| store_failure("put quick reply", e))?;
+        Ok(json(StatusCode::CREATED, to_json(&QuickReplyView::from(&reply))))
+    }
+
+    async fn change_quick_reply(&self, raw_id: &str, request: &Request) -> Result<Response<Body>, ApiError> {
+        let change: quick_replies::QuickReplyChange = body::json_body(request)?;
+        let reply = self.get_quick_reply(raw_id).await?;
+        let changed = quick_replies::apply(reply, change, Timestamp::now())?;
+        self.quick_replies
+            .put_quick_reply(&changed)
+            .await
+            .map_err(|e| store_failure("put quick reply", e))?;
+        Ok(ok(&QuickReplyView::from(&changed)))
+    }
+
+    async fn delete_quick_reply(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
+        const UNKNOWN: ApiError = ApiError::NotFound("no such quick reply");
+        let id = QuickReplyId::parse(raw_id).map_err(|_| UNKNOWN)?;
+        match self.quick_replies.delete_quick_reply(&id).await {
+            Ok(true) => Ok(no_content()),
+            Ok(false) => Err(UNKNOWN),
+            Err(store_error) => Err(store_failure("delete quick reply", store_error)),
         }
     }
 
@@ -362,10 +537,19 @@ impl Api {
 }
 
 fn ok(value: &impl Serialize) -> Response<Body> {
-    json(
-        StatusCode::OK,
-        serde_json::to_string(value).expect("views always serialise"),
-    )
+    json(StatusCode::OK, to_json(value))
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("views always serialise")
+}
+
+fn no_content() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Empty)
+        .expect("a static response is valid")
 }
 
 fn json(status: StatusCode, body: String) -> Response<Body> {

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use api::Api;
 use lambda_http::{Error, service_fn};
-use shared::aws::{DynamoStore, S3BlobStore, load_sdk_config};
+use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config};
 use shared::config::required;
 
 #[tokio::main]
@@ -11,13 +11,9 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, required("TABLE_NAME")?));
     let blobs = Arc::new(S3BlobStore::from_config(&sdk, required("ATTACHMENTS_BUCKET")?));
+    let outbound = Arc::new(SqsQueue::from_config(&sdk, required("OUTBOUND_QUEUE_URL")?));
     store.warm_up().await;
-    let api = Api {
-        staff: store.clone(),
-        tasks: store.clone(),
-        contacts: store,
-        blobs,
-    };
+    let api = Api::new(store, blobs, outbound);
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(api.handle(request).await)
     }))

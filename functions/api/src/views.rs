@@ -280,6 +280,7 @@ mod tests {
                 ("1".into(), CommentStatus::Seen),
                 ("2".into(), CommentStatus::Delivered),
             ]),
+            outbound: None,
         };
         let view = CommentView::new(&comment, |id| stored.iter().find(|a| &a.id == id));
         assert_eq!(

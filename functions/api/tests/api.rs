@@ -12,7 +12,7 @@ use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
 use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
-use shared::memory::MemoryStore;
+use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Role, StaffMember, Task, TaskState,
     TaskStatus,
@@ -75,6 +75,10 @@ impl BlobStore for TestBlobs {
             "https://blobs.test/{key}?upload&expires={}",
             expires_at.millis()
         ))
+    }
+
+    async fn stat(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        Ok((!self.missing.lock().unwrap().contains(key)).then_some(0))
     }
 }
 
@@ -196,12 +200,7 @@ impl World {
             .await
             .unwrap();
         let blobs = Arc::new(TestBlobs::default());
-        let api = Api {
-            staff: store.clone(),
-            tasks: store.clone(),
-            contacts: store.clone(),
-            blobs: blobs.clone(),
-        };
+        let api = Api::new(store.clone(), blobs.clone(), Arc::new(MemoryQueue::new()));
         World { store, blobs, api }
     }
 
@@ -343,6 +342,7 @@ fn client_comment(task: &Task, seconds: i64, text: &str) -> Comment {
         viber_message_type: Some("text".into()),
         viber_message_token: Some(seconds as u64),
         parts: Default::default(),
+        outbound: None,
     }
 }
 
@@ -363,6 +363,7 @@ fn staff_comment(task: &Task, seconds: i64, text: &str, status: CommentStatus) -
         viber_message_type: None,
         viber_message_token: None,
         parts: Default::default(),
+        outbound: None,
     }
 }
 
@@ -447,9 +448,7 @@ async fn a_store_failure_is_a_503() {
     let world = World::new().await;
     let staff_down = Api {
         staff: Arc::new(Down),
-        tasks: world.store.clone(),
-        contacts: world.store.clone(),
-        blobs: world.blobs.clone(),
+        ..Api::new(world.store.clone(), world.blobs.clone(), Arc::new(MemoryQueue::new()))
     };
     let response = staff_down
         .handle(request(Method::GET, "/api/me", Some(&format!("Bearer {OWNER_TOKEN}"))))
@@ -458,10 +457,9 @@ async fn a_store_failure_is_a_503() {
 
     let data_down = World {
         api: Api {
-            staff: world.store.clone(),
             tasks: Arc::new(Down),
             contacts: Arc::new(Down),
-            blobs: world.blobs.clone(),
+            ..Api::new(world.store.clone(), world.blobs.clone(), Arc::new(MemoryQueue::new()))
         },
         store: world.store.clone(),
         blobs: world.blobs.clone(),

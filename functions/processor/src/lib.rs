@@ -465,5 +465,6 @@ fn inbound_comment(
         viber_message_type: Some(event.message.kind().to_owned()),
         viber_message_token: Some(event.message_token),
         parts: Default::default(),
+        outbound: None,
     }
 }

@@ -1,22 +1,25 @@
 //! The sender Lambda's handler: turns a queued staff reply into Viber messages (DESIGN.md data
 //! flow step 3). Each part's `message_token` is recorded as soon as Viber returns it, and a part
 //! that has one is never sent again, however often the job is delivered.
+//!
+//! The reply's comment carries its [`OutboundPlan`] (receiver, sender, attachments), fixed by the
+//! staff API, so a reply costs one read and one write per part; the bot comes from the
+//! integration cache.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::FutureExt;
 use shared::cache::IntegrationCache;
-use shared::ids::StaffId;
-use shared::model::{Attachment, AuthorKind, CommentStatus, Integration, StaffMember};
+use shared::model::{Attachment, CommentStatus, OutboundPlan};
 use shared::outbound::OutboundJob;
-use shared::ports::{
-    BlobError, BlobStore, ContactStore, DeliveryStore, OutgoingReply, PartRef, ReplyStore, StaffStore, StoreError,
-    TaskStore,
-};
+use shared::ports::{BlobError, BlobStore, OutgoingReply, PartRef, ReplyStore, SentPart, StoreError};
+use shared::retry::Backoff;
 use shared::time::Timestamp;
 use shared::viber::client::{ViberClient, ViberError};
+use shared::viber::outbound::OutboundMessage;
 use shared::viber::reply;
 use tracing::Instrument;
 
@@ -28,6 +31,16 @@ pub const MAX_RECEIVES_VARIABLE: &str = "OUTBOUND_MAX_RECEIVES";
 pub const MEDIA_URL_LIFETIME_SECONDS: i64 = 24 * 3600;
 /// How often a sent part's token is written before the record is given up to a retry.
 const RECORD_ATTEMPTS: u32 = 3;
+/// Pauses before re-reading a comment that is not stored yet: the API writes it right after
+/// queueing the job, so it is usually there a moment later (no retry through the queue).
+const NOT_STORED_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
+/// The back-off of a retried reply in AWS (the record's visibility timeout is changed to it):
+/// 5 s, 10 s, 20 s, 40 s … up to 5 minutes, with jitter. With 5 receives a reply that Viber keeps
+/// refusing with a retryable status ends `failed` after about a minute.
+pub const BACKOFF: Backoff = Backoff {
+    first: Duration::from_secs(5),
+    max: Duration::from_secs(300),
+};
 
 /// `OUTBOUND_MAX_RECEIVES` (the outbound queue's `maxReceiveCount`), default 5.
 pub fn max_receives_from_env() -> Result<u32, String> {
@@ -44,6 +57,9 @@ pub enum SendError {
     /// A retryable Viber answer (rate limit, 5xx, timeout, unknown code), not the last receive.
     #[error("{0}")]
     Viber(String),
+    /// The job arrived before its comment was written (the API queues first).
+    #[error("the comment is not stored yet")]
+    NotStoredYet,
 }
 
 /// What became of one job.
@@ -53,16 +69,12 @@ pub enum Outcome {
     Sent { parts: usize, newly_sent: usize },
     /// The comment was marked `failed` with this reason; not retried.
     Failed(String),
-    /// Acknowledged without effect (unknown comment, already sent or failed, …).
+    /// Acknowledged without effect (comment never stored, already sent or failed, …).
     Ignored(&'static str),
 }
 
 pub struct Sender {
     pub replies: Arc<dyn ReplyStore>,
-    pub deliveries: Arc<dyn DeliveryStore>,
-    pub tasks: Arc<dyn TaskStore>,
-    pub contacts: Arc<dyn ContactStore>,
-    pub staff: Arc<dyn StaffStore>,
     pub integrations: Arc<IntegrationCache>,
     /// The attachments bucket: media links are presigned GET URLs into it.
     pub blobs: Arc<dyn BlobStore>,
@@ -72,18 +84,38 @@ pub struct Sender {
     pub max_receives: u32,
 }
 
+/// A record reported as failed, with what its back-off needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub receipt_handle: String,
+    pub receive_count: u32,
+}
+
 impl Sender {
-    /// A standard-queue batch: every record on its own; a record whose job should be retried is
-    /// reported as a batch item failure. Panics are caught per record.
+    /// An SQS FIFO batch (message group = the client): a record whose job should be retried is
+    /// reported as a batch item failure, and so is every later record of its group (unsent), so
+    /// replies to one client keep their order. Panics are caught per record.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_batch_with_retries(event).await.0
+    }
+
+    /// As [`Sender::handle_batch`], also returning the failed records' receipts for a back-off.
+    pub async fn handle_batch_with_retries(&self, event: SqsEvent) -> (SqsBatchResponse, Vec<Retry>) {
         let mut response = SqsBatchResponse::default();
+        let mut retries = Vec::new();
+        let mut failed_groups: Vec<String> = Vec::new();
         for record in event.records {
             let id = record.message_id.clone().unwrap_or_default();
+            let group = record.attributes.get("MessageGroupId").cloned().unwrap_or_default();
             let receive_count = record
                 .attributes
                 .get("ApproximateReceiveCount")
                 .and_then(|count| count.parse().ok())
                 .unwrap_or(1);
+            if failed_groups.contains(&group) {
+                response.batch_item_failures.push(failure(id));
+                continue;
+            }
             let body = record.body.unwrap_or_default();
             let job = match OutboundJob::from_json(&body) {
                 Ok(job) => job,
@@ -118,10 +150,17 @@ impl Sender {
                 }
             };
             if failed {
+                failed_groups.push(group);
                 response.batch_item_failures.push(failure(id));
+                if let Some(receipt_handle) = record.receipt_handle {
+                    retries.push(Retry {
+                        receipt_handle,
+                        receive_count,
+                    });
+                }
             }
         }
-        response
+        (response, retries)
     }
 
     /// Sends one reply, delivered for the `receive_count`-th time (SQS's
@@ -131,30 +170,47 @@ impl Sender {
             task_id: job.task_id.clone(),
             comment_id: job.comment_id.clone(),
         };
-        let Some(OutgoingReply { comment, sent_parts }) = self.replies.get_reply(&target).await? else {
-            tracing::warn!("job for an unknown comment acknowledged");
-            return Ok(Outcome::Ignored("unknown comment"));
+        let Some(OutgoingReply { comment, sent_parts }) = self.stored_reply(job, &target).await? else {
+            if job.may_still_be_stored(Timestamp::now()) {
+                return Err(SendError::NotStoredYet);
+            }
+            tracing::warn!("the reply was never stored (the API's write failed); job dropped");
+            return Ok(Outcome::Ignored("comment never stored"));
         };
         if comment.status != CommentStatus::Queued {
             return Ok(Outcome::Ignored("not queued"));
         }
-        let prepared = match self.prepare(&comment).await? {
-            Ok(prepared) => prepared,
+        let Some(plan) = comment.outbound.as_ref() else {
+            return self.fail(&target, "the reply names no receiver".to_owned()).await;
+        };
+        let Some(lookup) = self.integrations.get(&plan.integration_id).await? else {
+            return self
+                .fail(&target, "the task's Viber bot is no longer connected".to_owned())
+                .await;
+        };
+        let integration = lookup.integration;
+        let messages = match self.messages(plan, &integration.bot, comment.text.as_deref()).await? {
+            Ok(messages) => messages,
             Err(reason) => return self.fail(&target, reason).await,
         };
-        let Prepared { integration, messages } = prepared;
         let total = messages.len();
         let mut newly_sent = 0;
+        let mut completed = false;
         for (index, message) in messages.iter().enumerate() {
             if sent_parts.contains_key(&index) {
                 continue;
             }
             match self.viber.send_message(&integration.auth_token, message).await {
                 Ok(sent) => {
-                    self.record_sent(&target, index, sent.message_token).await?;
-                    self.deliveries
-                        .record_part(&integration.id, sent.message_token, &target)
-                        .await?;
+                    let part = SentPart {
+                        comment: &target,
+                        integration_id: &integration.id,
+                        part_index: index,
+                        message_token: sent.message_token,
+                        completes: index + 1 == total,
+                    };
+                    self.record_sent(&part).await?;
+                    completed |= part.completes;
                     newly_sent += 1;
                 }
                 Err(error) => {
@@ -172,26 +228,42 @@ impl Sender {
                 }
             }
         }
-        self.replies.finish_comment(&target, CommentStatus::Sent, None).await?;
+        if !completed {
+            self.replies.finish_comment(&target, CommentStatus::Sent, None).await?;
+        }
         Ok(Outcome::Sent {
             parts: total,
             newly_sent,
         })
     }
 
+    /// The reply, re-read after short pauses while it is not stored yet.
+    async fn stored_reply(&self, job: &OutboundJob, target: &PartRef) -> Result<Option<OutgoingReply>, StoreError> {
+        let mut pauses = NOT_STORED_PAUSES.iter();
+        loop {
+            if let Some(reply) = self.replies.get_reply(target).await? {
+                return Ok(Some(reply));
+            }
+            match pauses.next() {
+                Some(pause) if job.may_still_be_stored(Timestamp::now()) => tokio::time::sleep(*pause).await,
+                _ => return Ok(None),
+            }
+        }
+    }
+
     /// Records a part's token. Viber accepted the part, so losing its token would send it again
     /// on the retry: a storage hiccup is retried here a few times before giving up.
-    async fn record_sent(&self, target: &PartRef, index: usize, message_token: u64) -> Result<(), StoreError> {
+    async fn record_sent(&self, part: &SentPart<'_>) -> Result<(), StoreError> {
         let mut attempt = 1;
         loop {
-            match self.replies.record_sent_part(target, index, message_token).await {
+            match self.replies.record_sent_part(part).await {
                 Err(StoreError::Unavailable(error)) if attempt < RECORD_ATTEMPTS => {
-                    tracing::warn!(index, message_token, %error, "recording a sent part failed; trying again");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt as u64)).await;
+                    tracing::warn!(index = part.part_index, message_token = part.message_token, %error, "recording a sent part failed; trying again");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt as u64)).await;
                     attempt += 1;
                 }
                 Err(error) => {
-                    tracing::error!(index, message_token, %error, "a sent part's token could not be recorded");
+                    tracing::error!(index = part.part_index, message_token = part.message_token, %error, "a sent part's token could not be recorded");
                     return Err(error);
                 }
                 Ok(()) => return Ok(()),
@@ -207,63 +279,26 @@ impl Sender {
         Ok(Outcome::Failed(reason))
     }
 
-    /// Everything needed to send: the integration and the messages. `Ok(Err(reason))` when the
-    /// reply can never be sent (a permanent failure); `Err` when reading failed (retry).
-    async fn prepare(&self, comment: &shared::model::Comment) -> Result<Result<Prepared, String>, SendError> {
-        let Some(task) = self.tasks.get_task(&comment.task_id).await? else {
-            return Ok(Err("the task no longer exists".to_owned()));
-        };
-        let Some(lookup) = self.integrations.get(&task.integration_id).await? else {
-            return Ok(Err("the task's Viber bot is no longer connected".to_owned()));
-        };
-        let integration = lookup.integration;
-        let Some(contact) = self.contacts.get_contact(&task.requester_id).await? else {
-            return Ok(Err("the client of this task is unknown".to_owned()));
-        };
-        let staff = self.author(comment, &integration).await?;
-        let sender = reply::sender_for(&integration.bot, integration.options.send_as_staff, staff.as_ref());
-        let mut attachments = Vec::with_capacity(comment.attachment_ids.len());
-        for id in &comment.attachment_ids {
-            let Some(attachment) = self.tasks.get_attachment(id).await? else {
-                return Ok(Err(format!("attachment {id} no longer exists")));
-            };
-            match self.media_url(&attachment).await {
-                Ok(url) => attachments.push((attachment, url)),
+    /// The Viber messages of the reply. `Ok(Err(reason))` when it can never be sent (a permanent
+    /// failure); `Err` when signing a media link failed (retry).
+    async fn messages(
+        &self,
+        plan: &OutboundPlan,
+        bot: &shared::model::BotProfile,
+        text: Option<&str>,
+    ) -> Result<Result<Vec<OutboundMessage>, String>, SendError> {
+        let sender = reply::sender_for(bot, plan.as_staff.is_some(), plan.as_staff.as_ref());
+        let mut attachments = Vec::with_capacity(plan.attachments.len());
+        for attachment in &plan.attachments {
+            match self.media_url(attachment).await {
+                Ok(url) => attachments.push((attachment.clone(), url)),
                 Err(BlobError::NotFound(_)) => {
                     return Ok(Err(format!("\"{}\" is no longer stored", attachment.file_name)));
                 }
                 Err(BlobError::Unavailable(error)) => return Err(SendError::Blob(error)),
             }
         }
-        let messages = reply::build_messages(
-            &contact.viber_user_id,
-            sender,
-            comment.text.as_deref(),
-            &attachments,
-            None,
-        );
-        Ok(match messages {
-            Ok(messages) => Ok(Prepared {
-                integration: (*integration).clone(),
-                messages,
-            }),
-            Err(error) => Err(error.to_string()),
-        })
-    }
-
-    /// The replying staff member, read only when the reply is to show them as its sender.
-    async fn author(
-        &self,
-        comment: &shared::model::Comment,
-        integration: &Integration,
-    ) -> Result<Option<StaffMember>, StoreError> {
-        if !integration.options.send_as_staff || comment.author.kind != AuthorKind::Staff {
-            return Ok(None);
-        }
-        match StaffId::parse(&comment.author.id) {
-            Ok(id) => self.staff.get_staff(&id).await,
-            Err(_) => Ok(None),
-        }
+        Ok(reply::build_messages(&plan.viber_user_id, sender, text, &attachments, None).map_err(|e| e.to_string()))
     }
 
     /// A presigned GET URL valid for hours; unavailable attachments get none (`build_messages`
@@ -277,11 +312,6 @@ impl Sender {
             .presign_get(&attachment.blob_key, &attachment.file_name, expires_at)
             .await
     }
-}
-
-struct Prepared {
-    integration: Integration,
-    messages: Vec<shared::viber::outbound::OutboundMessage>,
 }
 
 /// A failed `send_message` as the staff member should read it, and whether a later attempt may

@@ -11,8 +11,8 @@ use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
 use shared::memory::MemoryStore;
 use shared::model::{
-    Attachment, Author, AuthorKind, BotProfile, Comment, CommentStatus, Contact, Integration, IntegrationOptions, Role,
-    StaffMember, Task, TaskStatus,
+    Attachment, Author, AuthorKind, BotProfile, Comment, CommentStatus, Contact, Integration, IntegrationOptions,
+    OutboundPlan, Role, StaffMember, Task, TaskStatus,
 };
 use shared::outbound::OutboundJob;
 use shared::ports::{
@@ -36,6 +36,7 @@ struct Setup {
     viber: FakeViber,
     sender: Sender,
     integration_id: IntegrationId,
+    send_as_staff: bool,
 }
 
 fn at() -> Timestamp {
@@ -73,25 +74,9 @@ async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
         })
         .await
         .unwrap();
-    store
-        .put_staff(
-            &StaffMember {
-                id: StaffId::parse("anna").unwrap(),
-                name: STAFF_NAME.into(),
-                avatar_url: Some(STAFF_AVATAR.into()),
-                role: Role::Staff,
-                created_at: at(),
-            },
-            "hash-anna",
-        )
-        .await
-        .unwrap();
+    store.put_staff(&anna(), "hash-anna").await.unwrap();
     let sender = Sender {
         replies: store.clone(),
-        deliveries: store.clone(),
-        tasks: store.clone(),
-        contacts: store.clone(),
-        staff: store.clone(),
         integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
         blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
         viber: ViberClient::new(viber_url.unwrap_or(&viber.api_url())),
@@ -102,6 +87,17 @@ async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
         viber,
         sender,
         integration_id,
+        send_as_staff,
+    }
+}
+
+fn anna() -> StaffMember {
+    StaffMember {
+        id: StaffId::parse("anna").unwrap(),
+        name: STAFF_NAME.into(),
+        avatar_url: Some(STAFF_AVATAR.into()),
+        role: Role::Staff,
+        created_at: at(),
     }
 }
 
@@ -118,8 +114,16 @@ fn attachment(id: &str, file_name: &str, content_type: &str, size: u64) -> Attac
     }
 }
 
-/// Stores task `t1` of the client with a queued reply `r1` by `anna`; returns its job.
+/// Stores task `t1` of the client with a queued reply `r1` by `anna` (as the staff API would:
+/// with its outbound plan); returns its job.
 async fn queue_reply(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) -> OutboundJob {
+    let (job, write) = reply_write(setup, text, attachments);
+    setup.store.apply_message(&write).await.unwrap();
+    job
+}
+
+/// The job, the comment and the write that stores them (with the client and task `t1`).
+fn reply_write(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) -> (OutboundJob, MessageWrite) {
     let integration_id = setup.integration_id.clone();
     let contact = Contact {
         id: ContactId::parse("c1").unwrap(),
@@ -169,24 +173,29 @@ async fn queue_reply(setup: &Setup, text: Option<&str>, attachments: Vec<Attachm
         viber_message_type: None,
         viber_message_token: None,
         parts: Default::default(),
+        outbound: Some(OutboundPlan {
+            integration_id: setup.integration_id.clone(),
+            contact_id: contact.id.clone(),
+            viber_user_id: RECEIVER.into(),
+            as_staff: setup.send_as_staff.then(anna),
+            attachments: attachments.clone(),
+        }),
     };
     let job = OutboundJob {
         task_id: task.id.clone(),
         comment_id: comment.id.clone(),
+        contact_id: contact.id.clone(),
+        queued_at: Timestamp::now(),
     };
-    setup
-        .store
-        .apply_message(&MessageWrite {
-            dedup_key: "seed".into(),
-            contact,
-            expected_contact_version: None,
-            task: TaskWrite::Create(task),
-            comment,
-            attachments,
-        })
-        .await
-        .unwrap();
-    job
+    let write = MessageWrite {
+        dedup_key: "seed".into(),
+        contact,
+        expected_contact_version: None,
+        task: TaskWrite::Create(task),
+        comment,
+        attachments,
+    };
+    (job, write)
 }
 
 fn target(job: &OutboundJob) -> PartRef {
@@ -498,22 +507,77 @@ async fn an_unavailable_attachment_fails_the_reply_without_sending() {
 }
 
 #[tokio::test]
-async fn a_job_for_an_unknown_comment_or_a_malformed_body_is_acknowledged() {
+async fn a_job_whose_comment_never_appeared_is_dropped_after_the_grace_period() {
     let setup = setup(false).await;
-    let unknown = OutboundJob {
+    let old = OutboundJob {
         task_id: TaskId::parse("t9").unwrap(),
         comment_id: CommentId::parse("r9").unwrap(),
+        contact_id: ContactId::parse("c9").unwrap(),
+        queued_at: Timestamp::now().plus_seconds(-shared::outbound::COMMENT_GRACE_SECONDS - 1),
     };
     assert_eq!(
-        setup.sender.send(&unknown, 1).await.unwrap(),
-        Outcome::Ignored("unknown comment")
+        setup.sender.send(&old, 3).await.unwrap(),
+        Outcome::Ignored("comment never stored")
     );
-    let mut malformed = record("m2", &unknown, 1);
+    let mut malformed = record("m2", &old, 1);
     malformed.body = Some("not json".into());
     let response = setup
         .sender
-        .handle_batch(batch(vec![record("m1", &unknown, 1), malformed]))
+        .handle_batch(batch(vec![record("m1", &old, 1), malformed]))
         .await;
     assert!(failed_ids(&response).is_empty());
     assert!(sends(&setup).is_empty());
+}
+
+#[tokio::test]
+async fn a_job_that_overtakes_its_comment_waits_for_it() {
+    let setup = setup(false).await;
+    let (job, write) = reply_write(&setup, Some("Hello"), vec![]);
+    // Not written at all yet: retried through the queue.
+    let error = setup.sender.send(&job, 1).await.unwrap_err();
+    assert!(matches!(error, SendError::NotStoredYet), "{error:?}");
+    // Written a moment after the job arrives (the API queues first, then writes): sent at once.
+    let store = setup.store.clone();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        store.apply_message(&write).await.unwrap();
+    });
+    let outcome = setup.sender.send(&job, 2).await.unwrap();
+    writer.await.unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Sent {
+            parts: 1,
+            newly_sent: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_failed_reply_holds_back_the_next_replies_to_the_same_client() {
+    let setup = setup(false).await;
+    let job = queue_reply(&setup, Some("First"), vec![]).await;
+    setup.viber.script("send_message", Answer::Http(503));
+    let mut first = record("m1", &job, 1);
+    first.receipt_handle = Some("receipt-1".into());
+    let mut second = record("m2", &job, 1);
+    let mut other_client = record("m3", &job, 1);
+    for (message, group) in [(&mut first, "c1"), (&mut second, "c1"), (&mut other_client, "c2")] {
+        message.attributes.insert("MessageGroupId".into(), group.into());
+    }
+    let (response, retries) = setup
+        .sender
+        .handle_batch_with_retries(batch(vec![first, second, other_client]))
+        .await;
+    assert_eq!(failed_ids(&response), ["m1", "m2"]);
+    assert_eq!(
+        retries,
+        [sender::Retry {
+            receipt_handle: "receipt-1".into(),
+            receive_count: 1
+        }]
+    );
+    // m3 (another client) was processed: here the same comment, now sent.
+    assert_eq!(comment(&setup, &job).await.status, CommentStatus::Sent);
+    assert_eq!(sends(&setup).len(), 2);
 }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, ConditionCheck, Put, TransactWriteItem, Update};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
@@ -16,8 +16,10 @@ use super::schema::{
     ASSIGNEE_INDEX, EXPIRES_AT, INTEGRATION_INDEX, Index, KIND_INDEX, PARTITION_KEY, RECENCY_KEY, SORT_KEY,
     STATUS_INDEX,
 };
-use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
-use crate::model::{Attachment, Comment, CommentStatus, Contact, Integration, StaffMember, Task, TaskStatus};
+use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
+use crate::model::{
+    Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, Task, TaskStatus,
+};
 use crate::ports::{
     ContactStore, DeliveryStore, IntegrationStore, MessageStore, MessageWrite, Page, PageRequest, PartRef, StaffStore,
     StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome, decode_cursor, encode_cursor, recency_key,
@@ -123,6 +125,8 @@ const PART_SK: &str = "PART";
 /// Index partitions that hold every item of a kind.
 const ALL_CONTACTS: &str = "CONTACTS";
 const ALL_TASKS: &str = "TASKS";
+const ALL_QUICK_REPLIES: &str = "QUICKREPLIES";
+const QUICK_REPLY_SK: &str = "QUICKREPLY";
 
 /// How long an inbound dedup marker is kept: longer than any path a callback can come back by
 /// (Viber re-sends for an hour; SQS keeps a message up to 14 days, and a DLQ redrive up to 14
@@ -149,6 +153,10 @@ fn task_pk(id: &TaskId) -> String {
 /// the conversation.
 fn comment_sk(id: &CommentId) -> String {
     format!("{COMMENT_PREFIX}{id}")
+}
+
+fn quick_reply_pk(id: &QuickReplyId) -> String {
+    format!("QUICKREPLY#{id}")
 }
 
 fn attachment_pk(id: &AttachmentId) -> String {
@@ -876,6 +884,66 @@ fn is_conditional_failure<E>(error: &SdkError<aws_sdk_dynamodb::operation::updat
 }
 
 impl DynamoStore {
+    /// `Ok(false)` when a condition refused: the comment is missing, the part has another token,
+    /// or (with `complete`) the comment is no longer `queued`.
+    async fn transact_sent_part(&self, sent: &crate::ports::SentPart<'_>, complete: bool) -> Result<bool, StoreError> {
+        let comment = sent.comment;
+        let mut condition =
+            format!("attribute_exists({PARTITION_KEY}) AND (attribute_not_exists(#sent) OR #sent = :token)");
+        let mut update = "SET #sent = :token, #parts.#token = if_not_exists(#parts.#token, :sent)".to_owned();
+        let mut expression = Expression::default()
+            .name("#sent", &sent_part_attribute(sent.part_index))
+            .name("#parts", "parts")
+            .name("#token", &sent.message_token.to_string())
+            .value(":token", AttributeValue::N(sent.message_token.to_string()))
+            .value(":sent", to_value(&CommentStatus::Sent));
+        if complete {
+            condition.push_str(" AND #status = :queued");
+            update.push_str(", #status = :sent, #reason = :no_reason");
+            expression = expression
+                .name("#status", "status")
+                .name("#reason", "status_reason")
+                .value(":queued", to_value(&CommentStatus::Queued))
+                .value(":no_reason", AttributeValue::Null(true));
+        }
+        let comment_update = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(task_pk(&comment.task_id)))
+            .key(SORT_KEY, AttributeValue::S(comment_sk(&comment.comment_id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(expression.names())
+            .set_expression_attribute_values(expression.values())
+            .build()
+            .expect("table, key and expression are set");
+        let stored = StoredPart {
+            task_id: comment.task_id.clone(),
+            comment_id: comment.comment_id.clone(),
+        };
+        let token_map = to_item(part_pk(sent.integration_id, sent.message_token), PART_SK, &stored)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(comment_update).build())
+            .transact_items(self.transact_put(token_map, None))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+                    if cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .any(is_conditional_check_failure) =>
+                {
+                    Ok(false)
+                }
+                _ => Err(StoreError::Unavailable(describe(&error))),
+            },
+        }
+    }
+
     async fn get_comment_item(&self, comment: &PartRef) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -929,34 +997,28 @@ impl crate::ports::ReplyStore for DynamoStore {
         }))
     }
 
-    async fn record_sent_part(
-        &self,
-        comment: &PartRef,
-        part_index: usize,
-        message_token: u64,
-    ) -> Result<(), StoreError> {
-        let token = AttributeValue::N(message_token.to_string());
-        let expression = Expression::new(format!(
-            "attribute_exists({PARTITION_KEY}) AND (attribute_not_exists(#sent) OR #sent = :token)"
-        ))
-        .name("#sent", &sent_part_attribute(part_index))
-        .name("#parts", "parts")
-        .name("#token", &message_token.to_string())
-        .value(":token", token)
-        .value(":sent", to_value(&CommentStatus::Sent));
-        let update = "SET #sent = :token, #parts.#token = if_not_exists(#parts.#token, :sent)";
-        if self.update_comment(comment, update, &expression).await? {
+    /// One `TransactWriteItems`: the comment's update and the token map item together, so a part
+    /// costs one request and a receipt can never find a token whose comment does not know it.
+    async fn record_sent_part(&self, sent: &crate::ports::SentPart<'_>) -> Result<(), StoreError> {
+        if sent.completes && self.transact_sent_part(sent, true).await? {
             return Ok(());
         }
+        // Not `queued` any more (a concurrent attempt finished it), or the part is contested:
+        // record the token alone, and tell which.
+        if self.transact_sent_part(sent, false).await? {
+            return Ok(());
+        }
+        let comment = sent.comment;
         match self.get_comment_item(comment).await? {
             None => Err(StoreError::Conflict(format!(
                 "comment {} not found",
                 comment.comment_id
             ))),
             Some(item) => Err(StoreError::Conflict(format!(
-                "part {part_index} of comment {} was already sent as {:?}",
+                "part {} of comment {} was already sent as {:?}",
+                sent.part_index,
                 comment.comment_id,
-                sent_parts_of(&item)?.get(&part_index)
+                sent_parts_of(&item)?.get(&sent.part_index)
             ))),
         }
     }
@@ -1005,5 +1067,125 @@ impl crate::ports::ReplyStore for DynamoStore {
             return Ok(());
         }
         self.part_not_advanced(comment).await
+    }
+}
+
+// ---- Staff replies, uploads and quick replies ----
+
+#[async_trait]
+impl crate::ports::AttachmentStore for DynamoStore {
+    async fn put_attachment(&self, attachment: &Attachment) -> Result<(), StoreError> {
+        self.put(attachment_pk(&attachment.id), ATTACHMENT_SK, attachment).await
+    }
+}
+
+#[async_trait]
+impl crate::ports::CommentStore for DynamoStore {
+    /// One `TransactWriteItems`: a check that the task is live, the comment, and each uploaded
+    /// attachment marked available.
+    async fn add_staff_comment(&self, comment: &Comment, uploaded: &[AttachmentId]) -> Result<(), StoreError> {
+        let task_live = Expression::new(format!("attribute_exists({PARTITION_KEY}) AND #deleted = :false"))
+            .name("#deleted", "deleted")
+            .value(":false", AttributeValue::Bool(false));
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(task_pk(&comment.task_id)))
+            .key(SORT_KEY, AttributeValue::S(TASK_SK.into()))
+            .condition_expression(&task_live.text)
+            .set_expression_attribute_names(task_live.names())
+            .set_expression_attribute_values(task_live.values())
+            .build()
+            .expect("table, key and condition are set");
+        let mut labels = vec!["task".to_owned(), "comment".to_owned()];
+        let mut items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            self.transact_put(comment_item(comment)?, Some(item_absent())),
+        ];
+        for id in uploaded {
+            let exists = Expression::new(format!("attribute_exists({PARTITION_KEY})"))
+                .name("#available", "available")
+                .name("#reason", "unavailable_reason")
+                .value(":true", AttributeValue::Bool(true))
+                .value(":none", AttributeValue::Null(true));
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key(PARTITION_KEY, AttributeValue::S(attachment_pk(id)))
+                .key(SORT_KEY, AttributeValue::S(ATTACHMENT_SK.into()))
+                .update_expression("SET #available = :true, #reason = :none")
+                .condition_expression(&exists.text)
+                .set_expression_attribute_names(exists.names())
+                .set_expression_attribute_values(exists.values())
+                .build()
+                .expect("table, key and expression are set");
+            labels.push(format!("attachment {id}"));
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(error) = result else {
+            return Ok(());
+        };
+        let reasons = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled.cancellation_reasons(),
+            _ => return Err(StoreError::Unavailable(describe(&error))),
+        };
+        let refused: Vec<&str> = reasons
+            .iter()
+            .zip(&labels)
+            .filter(|(reason, _)| is_conditional_check_failure(reason))
+            .map(|(_, label)| label.as_str())
+            .collect();
+        if refused.is_empty() {
+            Err(StoreError::Unavailable(describe(&error)))
+        } else {
+            Err(StoreError::Conflict(format!("not written: {}", refused.join(", "))))
+        }
+    }
+}
+
+fn quick_reply_item(reply: &QuickReply) -> Result<Item, StoreError> {
+    let mut item = to_item(quick_reply_pk(&reply.id), QUICK_REPLY_SK, reply)?;
+    item.insert(
+        KIND_INDEX.partition_key.into(),
+        AttributeValue::S(ALL_QUICK_REPLIES.into()),
+    );
+    item.insert(
+        RECENCY_KEY.into(),
+        AttributeValue::S(recency_key(reply.created_at, reply.id.as_str())),
+    );
+    Ok(item)
+}
+
+#[async_trait]
+impl crate::ports::QuickReplyStore for DynamoStore {
+    async fn list_quick_replies(&self, page: &PageRequest) -> Result<Page<QuickReply>, StoreError> {
+        let query = self.recent_query(&KIND_INDEX, ALL_QUICK_REPLIES.to_owned(), page.cursor.as_deref())?;
+        self.page(query, None, page, RECENCY_KEY, false).await
+    }
+
+    async fn get_quick_reply(&self, id: &QuickReplyId) -> Result<Option<QuickReply>, StoreError> {
+        self.get(quick_reply_pk(id), QUICK_REPLY_SK).await
+    }
+
+    async fn put_quick_reply(&self, reply: &QuickReply) -> Result<(), StoreError> {
+        self.put_item(quick_reply_item(reply)?).await
+    }
+
+    async fn delete_quick_reply(&self, id: &QuickReplyId) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(quick_reply_pk(id)))
+            .key(SORT_KEY, AttributeValue::S(QUICK_REPLY_SK.into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(describe(&e)))?;
+        Ok(output.attributes.is_some_and(|old| !old.is_empty()))
     }
 }

@@ -98,4 +98,12 @@ impl BlobStore for S3BlobStore {
             .map_err(|e| BlobError::Unavailable(describe(&e)))?;
         Ok(request.uri().to_owned())
     }
+
+    async fn stat(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(head) => Ok(Some(head.content_length.unwrap_or(0).max(0) as u64)),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(error) => Err(BlobError::Unavailable(describe(&error))),
+        }
+    }
 }

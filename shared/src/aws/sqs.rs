@@ -47,6 +47,22 @@ impl SqsQueue {
             tracing::warn!(error = %describe(&error), "SQS warm-up failed");
         }
     }
+
+    /// Makes a received message visible again only after `delay` (SQS allows at most 12 hours):
+    /// the back-off of a record that is reported as failed.
+    pub async fn postpone(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<(), QueueError> {
+        const MAX_VISIBILITY_SECONDS: u64 = 12 * 3600;
+        let seconds = delay.as_secs().min(MAX_VISIBILITY_SECONDS) as i32;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|error| QueueError::Unavailable(describe(&error)))?;
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -6,6 +6,10 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+use testkit::fixtures::{self, DOC_TOKEN};
+use testkit::http_client;
+
 pub struct LocalStack {
     pub base_url: String,
     child: Child,
@@ -75,5 +79,46 @@ impl Drop for LocalStack {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+// ---- Talking to the stack ----
+
+/// Posts `body` to `/viber/default` signed with the fixtures' bot token; expects 200.
+pub async fn post_signed(stack: &LocalStack, body: &[u8]) {
+    let response = http_client()
+        .post(format!("{}/viber/default", stack.base_url))
+        .header("X-Viber-Content-Signature", fixtures::sign(DOC_TOKEN, body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+pub async fn api(stack: &LocalStack, path: &str) -> Value {
+    let response = http_client()
+        .get(format!("{}{path}", stack.base_url))
+        .bearer_auth(OWNER_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+/// Polls `path` until `ready` holds (the processor runs behind the queue), for at most 5 s.
+pub async fn eventually(stack: &LocalStack, path: &str, ready: impl Fn(&Value) -> bool) -> (Value, Duration) {
+    let started = Instant::now();
+    loop {
+        let answer = api(stack, path).await;
+        if ready(&answer) {
+            return (answer, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path} never got ready: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,0 +1,168 @@
+//! Quick replies: canned answers shared by the whole team (`/api/quick-replies[/{id}]`).
+
+use serde::{Deserialize, Serialize};
+use shared::ids::QuickReplyId;
+use shared::model::QuickReply;
+use shared::time::Timestamp;
+use shared::viber::reply::viber_len;
+
+use crate::query::QueryError;
+
+/// The longest title (a label in the reply box).
+pub const MAX_TITLE_CHARS: usize = 100;
+/// The longest text: one Viber text message.
+pub const MAX_TEXT_CHARS: usize = shared::viber::reply::TEXT_MAX_CHARS;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewQuickReply {
+    pub title: String,
+    pub text: String,
+}
+
+/// `PATCH`: the fields to change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuickReplyChange {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuickReplyView<'a> {
+    pub id: &'a QuickReplyId,
+    pub title: &'a str,
+    pub text: &'a str,
+}
+
+impl<'a> From<&'a QuickReply> for QuickReplyView<'a> {
+    fn from(reply: &'a QuickReply) -> Self {
+        Self {
+            id: &reply.id,
+            title: &reply.title,
+            text: &reply.text,
+        }
+    }
+}
+
+fn invalid(message: String) -> QueryError {
+    QueryError {
+        code: "invalid_body",
+        message,
+    }
+}
+
+fn checked_title(title: &str) -> Result<String, QueryError> {
+    let title = title.trim();
+    let length = title.chars().count();
+    if length == 0 || length > MAX_TITLE_CHARS {
+        return Err(invalid(format!("title must have 1 to {MAX_TITLE_CHARS} characters")));
+    }
+    Ok(title.to_owned())
+}
+
+fn checked_text(text: &str) -> Result<String, QueryError> {
+    let length = viber_len(text);
+    if text.trim().is_empty() || length > MAX_TEXT_CHARS {
+        return Err(invalid(format!("text must have 1 to {MAX_TEXT_CHARS} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+/// A new quick reply from a checked request.
+pub fn create(new: NewQuickReply, now: Timestamp) -> Result<QuickReply, QueryError> {
+    Ok(QuickReply {
+        id: QuickReplyId::generate(),
+        title: checked_title(&new.title)?,
+        text: checked_text(&new.text)?,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// `reply` with the change applied; a change with no field is refused.
+pub fn apply(mut reply: QuickReply, change: QuickReplyChange, now: Timestamp) -> Result<QuickReply, QueryError> {
+    if change.title.is_none() && change.text.is_none() {
+        return Err(invalid("give title, text or both".into()));
+    }
+    if let Some(title) = change.title {
+        reply.title = checked_title(&title)?;
+    }
+    if let Some(text) = change.text {
+        reply.text = checked_text(&text)?;
+    }
+    reply.updated_at = now;
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        Timestamp::from_millis(1_764_000_000_000)
+    }
+
+    #[test]
+    fn titles_and_texts_are_bounded() {
+        let ok = create(
+            NewQuickReply {
+                title: "  Greeting ".into(),
+                text: "Hi {client_name}!".into(),
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(ok.title, "Greeting");
+        assert_eq!(ok.text, "Hi {client_name}!");
+        for (title, text) in [
+            ("", "x"),
+            (" ", "x"),
+            ("x", ""),
+            ("x", "  "),
+            (&"t".repeat(MAX_TITLE_CHARS + 1)[..], "x"),
+            ("x", &"a".repeat(MAX_TEXT_CHARS + 1)[..]),
+        ] {
+            let new = NewQuickReply {
+                title: title.into(),
+                text: text.into(),
+            };
+            assert_eq!(
+                create(new, now()).unwrap_err().code,
+                "invalid_body",
+                "{title:?} {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_change_keeps_what_it_does_not_name() {
+        let reply = create(
+            NewQuickReply {
+                title: "Greeting".into(),
+                text: "Hi".into(),
+            },
+            now(),
+        )
+        .unwrap();
+        let later = Timestamp::from_millis(now().millis() + 1000);
+        let changed = apply(
+            reply.clone(),
+            QuickReplyChange {
+                title: None,
+                text: Some("Hello".into()),
+            },
+            later,
+        )
+        .unwrap();
+        assert_eq!((changed.title.as_str(), changed.text.as_str()), ("Greeting", "Hello"));
+        assert_eq!((changed.created_at, changed.updated_at), (reply.created_at, later));
+        let nothing = QuickReplyChange {
+            title: None,
+            text: None,
+        };
+        assert!(apply(reply, nothing, later).is_err());
+    }
+}
