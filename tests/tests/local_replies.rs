@@ -203,3 +203,43 @@ async fn the_same_round_trip_runs_on_dynamodb_sqs_and_s3() {
     // SQS is long-polled (1 s waits), so a reply may wait for the next poll.
     reply_round_trip(&stack, &viber, Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_viber_keeps_refusing_ends_failed_within_seconds() {
+    let viber = FakeViber::start(DOC_TOKEN).await;
+    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
+    post_signed(&stack, &fixtures::bytes("message_text")).await;
+    let (tasks, _) = eventually(&stack, "/api/tasks", |t| !t["items"].as_array().unwrap().is_empty()).await;
+    let comments = format!("/api/tasks/{}/comments", tasks["items"][0]["id"].as_str().unwrap());
+    // Every attempt the local policy allows (5 receives) gets HTTP 503.
+    for _ in 0..5 {
+        viber.script("send_message", testkit::fake_viber::Answer::Http(503));
+    }
+    let started = Instant::now();
+    let (status, queued) = post_json(&stack, &comments, json!({"text": "Hello?", "notify_client": true})).await;
+    assert_eq!(status, 202, "{queued}");
+    let reply_id = queued["id"].as_str().unwrap().to_owned();
+    let failed = loop {
+        let listed = api(&stack, &comments).await;
+        let reply = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == reply_id.as_str())
+            .cloned()
+            .unwrap();
+        if reply["status"] == "failed" {
+            break reply;
+        }
+        assert_eq!(reply["status"], "queued", "{reply}");
+        assert!(started.elapsed() < Duration::from_secs(60), "still {reply}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("the reply ended failed after {:?}", started.elapsed());
+    let reason = failed["status_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("503") && reason.contains("gave up after 5 attempts"),
+        "{reason}"
+    );
+    assert_eq!(viber.bodies("send_message").len(), 5, "one attempt per receive");
+}

@@ -7,11 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
+#[path = "../aws_requests.rs"]
+mod aws_requests;
+
+use aws_requests::RequestCounter;
 use processor::Processor;
 use shared::aws::DynamoStore;
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
@@ -22,38 +23,6 @@ use shared::ports::{DeliveryStore, IntegrationStore, PageRequest, PartRef, Staff
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::Callback;
-
-/// Counts requests by operation (the `X-Amz-Target` header of DynamoDB's JSON protocol).
-#[derive(Debug, Clone, Default)]
-struct RequestCounter(Arc<Mutex<BTreeMap<String, u64>>>);
-
-impl RequestCounter {
-    fn take(&self) -> BTreeMap<String, u64> {
-        std::mem::take(&mut *self.0.lock().expect("counter lock"))
-    }
-}
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request();
-        // DynamoDB names the operation in `X-Amz-Target`; S3 is REST, so count by method.
-        let operation = match request.headers().get("x-amz-target") {
-            Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
-            None => format!("S3 {}", request.method()),
-        };
-        *self.0.lock().expect("counter lock").entry(operation).or_default() += 1;
-        Ok(())
-    }
-}
 
 fn text_message(token: u64, user: &str) -> Vec<u8> {
     format!(

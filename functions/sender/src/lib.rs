@@ -69,6 +69,10 @@ pub enum Outcome {
     Sent { parts: usize, newly_sent: usize },
     /// The comment was marked `failed` with this reason; not retried.
     Failed(String),
+    /// A retryable failure on the queue's last allowed receive: the comment was marked `failed`
+    /// with this reason, and the record is reported failed so the queue moves it to the DLQ
+    /// (where the alarm sees it).
+    GaveUp(String),
     /// Acknowledged without effect (comment never stored, already sent or failed, …).
     Ignored(&'static str),
 }
@@ -136,6 +140,12 @@ impl Sender {
                 .await;
             let _entered = span.enter();
             let failed = match outcome {
+                Ok(Ok(Outcome::GaveUp(reason))) => {
+                    tracing::error!(%reason, "reply failed on the last receive; the record goes to the DLQ");
+                    response.batch_item_failures.push(failure(id));
+                    failed_groups.push(group);
+                    continue;
+                }
                 Ok(Ok(outcome)) => {
                     tracing::info!(?outcome, "reply processed");
                     false
@@ -220,7 +230,8 @@ impl Sender {
                     }
                     if receive_count >= self.max_receives {
                         let reason = format!("{}; gave up after {receive_count} attempts", problem.reason);
-                        return self.fail(&target, reason).await;
+                        self.fail(&target, reason.clone()).await?;
+                        return Ok(Outcome::GaveUp(reason));
                     }
                     let waiting = format!("{}: waiting to retry", problem.reason);
                     self.replies.note_waiting(&target, &waiting).await?;

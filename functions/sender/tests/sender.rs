@@ -444,6 +444,23 @@ async fn http_5xx_is_retried() {
 }
 
 #[tokio::test]
+async fn a_timeout_is_retried() {
+    let mut setup = setup(false).await;
+    setup.sender.viber = ViberClient::with_timeout(&setup.viber.api_url(), std::time::Duration::from_millis(200));
+    let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+    setup
+        .viber
+        .script("send_message", Answer::Delay(std::time::Duration::from_millis(1500)));
+
+    let error = setup.sender.send(&job, 1).await.unwrap_err();
+    assert!(matches!(error, SendError::Viber(_)), "{error:?}");
+    let waiting = comment(&setup, &job).await;
+    assert_eq!(waiting.status, CommentStatus::Queued);
+    assert!(waiting.status_reason.unwrap().contains("could not be reached"));
+    assert!(sent_parts(&setup, &job).await.is_empty());
+}
+
+#[tokio::test]
 async fn an_unreachable_viber_is_retried_and_fails_the_reply_on_the_last_receive() {
     // Nothing listens on port 1 of loopback: the connection is refused at once.
     let setup = setup_with(false, Some("http://127.0.0.1:1/pa")).await;
@@ -462,7 +479,7 @@ async fn an_unreachable_viber_is_retried_and_fails_the_reply_on_the_last_receive
         .sender
         .handle_batch(batch(vec![record("m1", &job, MAX_RECEIVES)]))
         .await;
-    assert!(failed_ids(&response).is_empty(), "the last receive is acknowledged");
+    assert_eq!(failed_ids(&response), ["m1"], "the last receive goes on to the DLQ");
     let failed = comment(&setup, &job).await;
     assert_eq!(failed.status, CommentStatus::Failed);
     let reason = failed.status_reason.unwrap();
@@ -481,7 +498,7 @@ async fn a_rate_limit_on_the_last_receive_fails_the_reply() {
         .script("send_message", Answer::Status(12, "Too many requests"));
     let outcome = setup.sender.send(&job, MAX_RECEIVES).await.unwrap();
     assert!(
-        matches!(&outcome, Outcome::Failed(reason) if reason.contains("rate limit")),
+        matches!(&outcome, Outcome::GaveUp(reason) if reason.contains("rate limit")),
         "{outcome:?}"
     );
     assert_eq!(comment(&setup, &job).await.status, CommentStatus::Failed);

@@ -97,11 +97,17 @@ pub struct ViberClient {
 }
 
 impl ViberClient {
+    /// A client whose calls give up after 10 s (Viber answers in well under a second).
     pub fn new(base_url: &str) -> Self {
+        Self::with_timeout(base_url, Duration::from_secs(10))
+    }
+
+    /// A client whose calls give up after `timeout` (a timeout is a retryable transport error).
+    pub fn with_timeout(base_url: &str, timeout: Duration) -> Self {
         crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(3).min(timeout))
+            .timeout(timeout)
             .build()
             .expect("the HTTP client's TLS backend initialises");
         Self {
