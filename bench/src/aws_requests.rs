@@ -53,3 +53,27 @@ impl Intercept for RequestCounter {
         Ok(())
     }
 }
+
+/// DynamoDB, S3 (path-style, as moto needs) and SQS clients whose requests `counter` counts.
+pub fn counted_clients(
+    config: &aws_config::SdkConfig,
+    counter: &RequestCounter,
+) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client, aws_sdk_sqs::Client) {
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    (dynamodb, s3, sqs)
+}

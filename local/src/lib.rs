@@ -318,16 +318,13 @@ fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> Op
         let processor = processor.clone();
         async move { processor.handle_batch(event).await }
     };
-    if let Some(queue) = backend.memory_inbound.clone() {
-        return Some(tokio::spawn(workers::consume("inbound", queue, policy, handler)));
-    }
-    let sqs = backend.sqs_inbound.clone()?;
-    Some(tokio::spawn(workers::consume_sqs(
+    spawn_consumer(
         "inbound",
-        sqs.client().clone(),
-        sqs.queue_url().to_owned(),
+        backend.memory_inbound.clone(),
+        backend.sqs_inbound.clone(),
+        policy,
         handler,
-    )))
+    )
 }
 
 /// Runs the sender on the outbound queue (embedded, or SQS when the backend is AWS), as the SQS
@@ -349,12 +346,33 @@ fn start_sender(
         let sender = sender.clone();
         async move { sender.handle_batch(event).await }
     };
-    if let Some(queue) = backend.memory_outbound.clone() {
-        return Some(tokio::spawn(workers::consume("outbound", queue, policy, handler)));
-    }
-    let sqs = backend.sqs_outbound.clone()?;
-    Some(tokio::spawn(workers::consume_sqs(
+    spawn_consumer(
         "outbound",
+        backend.memory_outbound.clone(),
+        backend.sqs_outbound.clone(),
+        policy,
+        handler,
+    )
+}
+
+/// Consumes the embedded queue, or else the SQS one, with `handler` until aborted.
+fn spawn_consumer<H, F>(
+    name: &'static str,
+    memory: Option<Arc<MemoryQueue>>,
+    sqs: Option<SqsQueue>,
+    policy: workers::RetryPolicy,
+    handler: H,
+) -> Option<tokio::task::JoinHandle<()>>
+where
+    H: Fn(aws_lambda_events::event::sqs::SqsEvent) -> F + Send + 'static,
+    F: Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse> + Send + 'static,
+{
+    if let Some(queue) = memory {
+        return Some(tokio::spawn(workers::consume(name, queue, policy, handler)));
+    }
+    let sqs = sqs?;
+    Some(tokio::spawn(workers::consume_sqs(
+        name,
         sqs.client().clone(),
         sqs.queue_url().to_owned(),
         handler,

@@ -7,28 +7,17 @@ use std::time::{Duration, Instant};
 
 use support::{LocalStack, OWNER_TOKEN};
 use testkit::fixtures::{self, DOC_TOKEN};
-use testkit::{FakeViber, http_client, moto};
+use testkit::{FakeViber, http_client};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_message_reaches_the_api_through_dynamodb_and_sqs() {
-    let config = moto::sdk_config().await;
-    let table = moto::table(&config).await;
-    let queue = moto::fifo_queue(&config).await;
-    let outbound = moto::fifo_queue(&config).await;
-    let bucket = moto::bucket(&config).await;
-    let endpoint = moto::endpoint();
     let viber = FakeViber::start(DOC_TOKEN).await;
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("TABLE_NAME", table.as_str()),
-        ("INBOUND_QUEUE_URL", queue.as_str()),
-        ("OUTBOUND_QUEUE_URL", outbound.as_str()),
-        ("ATTACHMENTS_BUCKET", bucket.as_str()),
-    ];
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &env).await;
+    let env = support::moto_environment().await;
+    let stack = LocalStack::start(
+        &["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN],
+        &support::pairs(&env),
+    )
+    .await;
 
     let body = fixtures::bytes("message_text");
     let posted = http_client()

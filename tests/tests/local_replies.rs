@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{LocalStack, OWNER_TOKEN, api, eventually, post_signed};
 use testkit::fixtures::{self, DOC_TOKEN};
-use testkit::{FakeViber, http_client, moto};
+use testkit::{FakeViber, http_client};
 
 const PICTURE: &[u8] = b"\xff\xd8\xff\xe0 a small jpeg, as far as anyone here can tell";
 
@@ -182,24 +182,13 @@ async fn a_reply_with_a_picture_and_a_file_reaches_viber_and_is_delivered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_round_trip_runs_on_dynamodb_sqs_and_s3() {
-    let config = moto::sdk_config().await;
-    let table = moto::table(&config).await;
-    let inbound = moto::fifo_queue(&config).await;
-    let outbound = moto::fifo_queue(&config).await;
-    let bucket = moto::bucket(&config).await;
-    let endpoint = moto::endpoint();
     let viber = FakeViber::start(DOC_TOKEN).await;
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("TABLE_NAME", table.as_str()),
-        ("INBOUND_QUEUE_URL", inbound.as_str()),
-        ("OUTBOUND_QUEUE_URL", outbound.as_str()),
-        ("ATTACHMENTS_BUCKET", bucket.as_str()),
-    ];
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &env).await;
+    let env = support::moto_environment().await;
+    let stack = LocalStack::start(
+        &["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN],
+        &support::pairs(&env),
+    )
+    .await;
     // SQS is long-polled (1 s waits), so a reply may wait for the next poll.
     reply_round_trip(&stack, &viber, Duration::from_secs(5)).await;
 }

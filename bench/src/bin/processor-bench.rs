@@ -68,18 +68,8 @@ fn report(scenario: &str, counts: &BTreeMap<String, u64>, callbacks: u64, target
 async fn run(callbacks: u64) -> Result<(), String> {
     let config = testkit::moto::sdk_config().await;
     let counter = RequestCounter::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
+    let (dynamodb, s3, _) = aws_requests::counted_clients(&config, &counter);
     let store = Arc::new(DynamoStore::new(dynamodb, testkit::moto::table(&config).await));
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .interceptor(counter.clone())
-            .build(),
-    );
     let integration_id = IntegrationId::parse("bench").expect("valid id");
     store
         .put_integration(&Integration {

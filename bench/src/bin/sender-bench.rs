@@ -173,24 +173,9 @@ fn print_counts(side: &str, counts: &BTreeMap<String, u64>, replies: usize, serv
 async fn requests_per_reply(replies: usize) -> Result<(), Error> {
     let config = testkit::moto::sdk_config().await;
     let counter = RequestCounter::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
+    let (dynamodb, s3, sqs) = aws_requests::counted_clients(&config, &counter);
     let store = Arc::new(DynamoStore::new(dynamodb, testkit::moto::table(&config).await));
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .interceptor(counter.clone())
-            .build(),
-    );
     let blobs = Arc::new(S3BlobStore::new(s3, testkit::moto::bucket(&config).await));
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
     let queue_url = testkit::moto::fifo_queue(&config).await;
     let outbound = Arc::new(SqsQueue::new(sqs, queue_url.clone()));
     let viber = FakeViber::start(DOC_TOKEN).await;

@@ -598,3 +598,24 @@ async fn a_failed_reply_holds_back_the_next_replies_to_the_same_client() {
     assert_eq!(comment(&setup, &job).await.status, CommentStatus::Sent);
     assert_eq!(sends(&setup).len(), 2);
 }
+
+#[tokio::test]
+async fn permanent_refusals_fail_the_reply_at_once_with_a_readable_reason() {
+    for (status, message, expected) in [
+        (5, "receiverNotRegistered", "not a Viber user"),
+        (3, "badData", "refused the message as invalid"),
+        (2, "invalidAuthToken", "invalid auth token"),
+        (13, "apiVersionNotSupported", "too old"),
+    ] {
+        let setup = setup(false).await;
+        let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+        setup.viber.script("send_message", Answer::Status(status, message));
+        let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 1)])).await;
+        assert!(failed_ids(&response).is_empty(), "status {status} is not retried");
+        let stored = comment(&setup, &job).await;
+        assert_eq!(stored.status, CommentStatus::Failed, "status {status}");
+        let reason = stored.status_reason.unwrap();
+        assert!(reason.contains(expected), "status {status}: {reason}");
+        assert_eq!(sends(&setup).len(), 1, "status {status}: one attempt only");
+    }
+}

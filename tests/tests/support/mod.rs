@@ -122,3 +122,26 @@ pub async fn eventually(stack: &LocalStack, path: &str, ready: impl Fn(&Value) -
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+// ---- The AWS backend on moto ----
+
+/// Fresh moto resources for one stack (table, both FIFO queues, bucket) and the environment that
+/// points `viberdesk-local` at them.
+pub async fn moto_environment() -> Vec<(&'static str, String)> {
+    let config = testkit::moto::sdk_config().await;
+    vec![
+        ("AWS_ENDPOINT_URL", testkit::moto::endpoint()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("TABLE_NAME", testkit::moto::table(&config).await),
+        ("INBOUND_QUEUE_URL", testkit::moto::fifo_queue(&config).await),
+        ("OUTBOUND_QUEUE_URL", testkit::moto::fifo_queue(&config).await),
+        ("ATTACHMENTS_BUCKET", testkit::moto::bucket(&config).await),
+    ]
+}
+
+/// `moto_environment()` as `LocalStack::start` takes it.
+pub fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(key, value)| (*key, value.as_str())).collect()
+}
