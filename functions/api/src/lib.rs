@@ -10,12 +10,19 @@
 //! | `GET /api/tasks/{id}/comments?cursor=&limit=` | the conversation, oldest first |
 //! | `GET /api/contacts?cursor=&limit=`, `GET /api/contacts/{id}` | contacts |
 //! | `GET /api/attachments/{id}` | an attachment and a 15-minute download URL |
+//! | `PATCH`/`DELETE /api/tasks/{id}` | change status, assignee, participants / delete ([`workflow`]) |
+//! | `/api/integrations[/{id}]` | connect and manage Viber bots ([`integrations`]) |
+//! | `/api/staff[/{id}]` | the team and its bearer tokens ([`staff`]) |
 //!
 //! Every route needs `Authorization: Bearer <token>` (401 otherwise); an unknown path is 404, a
 //! known path with another method 405 with `Allow`; errors are `{"error": {"code", "message"}}`.
 
+pub mod admin;
+pub mod integrations;
 pub mod query;
+pub mod staff;
 pub mod views;
+pub mod workflow;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +52,8 @@ pub struct Api {
     pub contacts: Arc<dyn ContactStore>,
     /// The attachments bucket, for download URLs.
     pub blobs: Arc<dyn BlobStore>,
+    /// Integrations, staff and the task workflow (issue 5).
+    pub admin: admin::Admin,
 }
 
 /// The routes, parsed from the path; ids are still raw (an id that does not parse names nothing,
@@ -58,6 +67,10 @@ pub enum Endpoint<'a> {
     Contacts,
     Contact(&'a str),
     Attachment(&'a str),
+    Integrations,
+    Integration(&'a str),
+    Staff,
+    StaffMember(&'a str),
 }
 
 impl<'a> Endpoint<'a> {
@@ -74,6 +87,10 @@ impl<'a> Endpoint<'a> {
             ["contacts"] => Endpoint::Contacts,
             ["contacts", id] => Endpoint::Contact(id),
             ["attachments", id] => Endpoint::Attachment(id),
+            ["integrations"] => Endpoint::Integrations,
+            ["integrations", id] => Endpoint::Integration(id),
+            ["staff"] => Endpoint::Staff,
+            ["staff", id] => Endpoint::StaffMember(id),
             _ => return None,
         })
     }
@@ -81,7 +98,13 @@ impl<'a> Endpoint<'a> {
     /// The methods the route answers (the `Allow` header of a 405).
     pub fn allowed_methods(self) -> &'static [Method] {
         static GET: [Method; 1] = [Method::GET];
-        &GET
+        static GET_POST: [Method; 2] = [Method::GET, Method::POST];
+        static GET_PATCH_DELETE: [Method; 3] = [Method::GET, Method::PATCH, Method::DELETE];
+        match self {
+            Endpoint::Integrations | Endpoint::Staff => &GET_POST,
+            Endpoint::Task(_) | Endpoint::Integration(_) | Endpoint::StaffMember(_) => &GET_PATCH_DELETE,
+            _ => &GET,
+        }
     }
 }
 
@@ -96,6 +119,8 @@ pub enum ApiError {
     Unavailable,
     /// A stored item does not decode (already logged).
     Internal,
+    /// Any other refusal: status, error code, message.
+    Refused(StatusCode, &'static str, String),
 }
 
 impl From<QueryError> for ApiError {
@@ -134,6 +159,7 @@ impl ApiError {
                 "internal_error",
                 "a stored record could not be read",
             ),
+            ApiError::Refused(status, code, message) => error(status, code, &message),
         }
     }
 }
@@ -222,14 +248,27 @@ impl Api {
             return Err(ApiError::MethodNotAllowed(allowed));
         }
         let params = Params::new(request.query_string_parameters_ref());
+        let method = request.method();
         match endpoint {
             Endpoint::Me => Ok(ok(&StaffView::from(caller))),
             Endpoint::Tasks => self.list_tasks(&params).await,
+            Endpoint::Task(id) if method == Method::PATCH => self.update_task(id, request).await,
+            Endpoint::Task(id) if method == Method::DELETE => self.delete_task(id).await,
             Endpoint::Task(id) => self.get_task(id).await,
             Endpoint::TaskComments(id) => self.list_comments(id, &params).await,
             Endpoint::Contacts => self.list_contacts(&params).await,
             Endpoint::Contact(id) => self.get_contact(id).await,
             Endpoint::Attachment(id) => self.get_attachment(id).await,
+            Endpoint::Integrations if method == Method::POST => self.create_integration(request, caller).await,
+            Endpoint::Integrations => self.list_integrations(&params).await,
+            Endpoint::Integration(id) if method == Method::PATCH => self.update_integration(id, request, caller).await,
+            Endpoint::Integration(id) if method == Method::DELETE => self.delete_integration(id, caller).await,
+            Endpoint::Integration(id) => self.get_integration(id).await,
+            Endpoint::Staff if method == Method::POST => self.add_member(request, caller).await,
+            Endpoint::Staff => self.list_staff(&params).await,
+            Endpoint::StaffMember(id) if method == Method::PATCH => self.update_member(id, request, caller).await,
+            Endpoint::StaffMember(id) if method == Method::DELETE => self.delete_member(id, caller).await,
+            Endpoint::StaffMember(id) => self.get_member(id).await,
         }
     }
 

@@ -80,6 +80,15 @@ impl BlobStore for TestBlobs {
 
 struct Down;
 
+/// The management routes' ports (not exercised here: see `admin.rs`).
+fn admin(store: &Arc<MemoryStore>) -> api::admin::Admin {
+    api::admin::Admin::new(
+        store.clone(),
+        "http://127.0.0.1:9/pa",
+        Some("https://viberdesk.test".into()),
+    )
+}
+
 fn down<T>() -> Result<T, StoreError> {
     Err(StoreError::Unavailable("connection refused".into()))
 }
@@ -201,6 +210,7 @@ impl World {
             tasks: store.clone(),
             contacts: store.clone(),
             blobs: blobs.clone(),
+            admin: admin(&store),
         };
         World { store, blobs, api }
     }
@@ -450,6 +460,7 @@ async fn a_store_failure_is_a_503() {
         tasks: world.store.clone(),
         contacts: world.store.clone(),
         blobs: world.blobs.clone(),
+        admin: admin(&world.store),
     };
     let response = staff_down
         .handle(request(Method::GET, "/api/me", Some(&format!("Bearer {OWNER_TOKEN}"))))
@@ -462,6 +473,7 @@ async fn a_store_failure_is_a_503() {
             tasks: Arc::new(Down),
             contacts: Arc::new(Down),
             blobs: world.blobs.clone(),
+            admin: admin(&world.store),
         },
         store: world.store.clone(),
         blobs: world.blobs.clone(),
