@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let blobs = Arc::new(S3BlobStore::from_config(&sdk, required("ATTACHMENTS_BUCKET")?));
     store.warm_up().await;
     // Without PUBLIC_BASE_URL, webhook URLs are built from the Host the API was called at.
-    let public_base_url = std::env::var("PUBLIC_BASE_URL").ok();
+    let public_base_url = shared::config::public_base_url();
     let api = Api {
         staff: store.clone(),
         tasks: store.clone(),
