@@ -28,6 +28,7 @@ use shared::ports::{
     AttachmentStore, BlobStore, CommentStore, ContactStore, DeliveryStore, IntegrationStore, MessageQueue,
     MessageStore, QuickReplyStore, ReplyStore, StaffStore, StoreError, TaskStore, token_hash,
 };
+use shared::ports::{IntegrationAdmin, StaffAdmin, TaskWorkflow};
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::{ViberClient, ViberError};
@@ -99,6 +100,10 @@ struct Backend {
     memory_outbound: Option<Arc<MemoryQueue>>,
     /// The SQS outbound queue (AWS backend), polled by the local sender.
     sqs_outbound: Option<SqsQueue>,
+    /// The staff API's management ports (integrations, staff, task workflow).
+    integration_admin: Arc<dyn IntegrationAdmin>,
+    staff_admin: Arc<dyn StaffAdmin>,
+    workflow: Arc<dyn TaskWorkflow>,
 }
 
 impl Backend {
@@ -118,7 +123,10 @@ impl Backend {
             comments: store.clone(),
             attachments: store.clone(),
             quick_replies: store.clone(),
-            replies: store,
+            replies: store.clone(),
+            integration_admin: store.clone(),
+            staff_admin: store.clone(),
+            workflow: store,
             blobs: blobs.clone(),
             memory_blobs: Some(blobs),
             inbound: inbound.clone(),
@@ -156,7 +164,10 @@ impl Backend {
             comments: store.clone(),
             attachments: store.clone(),
             quick_replies: store.clone(),
-            replies: store,
+            replies: store.clone(),
+            integration_admin: store.clone(),
+            staff_admin: store.clone(),
+            workflow: store,
             blobs,
             memory_blobs: None,
             inbound: inbound.clone(),
@@ -227,6 +238,16 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
         quick_replies: backend.quick_replies.clone(),
         blobs: backend.blobs.clone(),
         outbound: backend.outbound.clone(),
+        // Integrations created through the API are served at once: the webhook shares this
+        // process's cache, which the API updates on every change.
+        admin: api::admin::Admin {
+            integrations: backend.integration_admin.clone(),
+            staff: backend.staff_admin.clone(),
+            workflow: backend.workflow.clone(),
+            viber: ViberClient::new(&options.viber_api_url),
+            public_base_url: Some(public_base_url.clone()),
+            webhook_cache: Some(cache.clone()),
+        },
     });
     let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
     let inbound_worker = start_processor(&backend, cache.clone());

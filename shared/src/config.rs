@@ -34,3 +34,11 @@ pub fn max_receives(variable: &'static str, default: u32) -> Result<u32, String>
         _ => Ok(default),
     }
 }
+
+/// `PUBLIC_BASE_URL`: the public base of the HTTP API, for webhook URLs (`None` when unset).
+pub fn public_base_url() -> Option<String> {
+    std::env::var("PUBLIC_BASE_URL")
+        .ok()
+        .map(|v| v.trim().trim_end_matches('/').to_owned())
+        .filter(|v| !v.is_empty())
+}

@@ -1,6 +1,8 @@
 //! In-memory adapters: the local stack's default backend and the unit tests' backend. They keep
 //! the semantics of their AWS twins (FIFO deduplication, conditional writes).
 
+mod admin;
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

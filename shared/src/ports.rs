@@ -313,3 +313,76 @@ pub trait QuickReplyStore: Send + Sync {
     /// `false` when there was no such quick reply.
     async fn delete_quick_reply(&self, id: &QuickReplyId) -> Result<bool, StoreError>;
 }
+
+// ---- Integrations, staff and task workflow (issue 5) ----
+
+use crate::model::Role;
+
+/// Managing connected bots (the staff API's `/api/integrations`). Reads go through
+/// [`IntegrationStore`], which the webhook and the processor also use.
+#[async_trait]
+pub trait IntegrationAdmin: IntegrationStore {
+    /// Every integration, oldest first.
+    async fn list_integrations(&self, page: &PageRequest) -> Result<Page<Integration>, StoreError>;
+    /// Stores a new integration; `Conflict` if one with its id exists.
+    async fn create_integration(&self, integration: &Integration) -> Result<(), StoreError>;
+    /// Replaces a stored integration; `false` (nothing written) if it no longer exists, so a
+    /// change racing a disconnection never brings the integration back.
+    async fn replace_integration(&self, integration: &Integration) -> Result<bool, StoreError>;
+    /// Removes the integration (its contacts and tasks stay); `false` if there was none.
+    async fn delete_integration(&self, id: &IntegrationId) -> Result<bool, StoreError>;
+}
+
+/// A change of a staff member: absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaffChange {
+    pub name: Option<String>,
+    /// `Some(None)` clears the avatar.
+    pub avatar_url: Option<Option<String>>,
+    pub role: Option<Role>,
+}
+
+/// What became of a change or removal of a staff member.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StaffOutcome {
+    /// Done; the member as changed (`None` after a removal).
+    Done(Option<StaffMember>),
+    NotFound,
+    /// Refused: the member is the account's only owner, who can be neither demoted nor removed.
+    LastOwner,
+}
+
+/// Managing the team (the staff API's `/api/staff`). Members are created with
+/// [`StaffStore::put_staff`].
+#[async_trait]
+pub trait StaffAdmin: StaffStore {
+    /// Every member, in the order they were added.
+    async fn list_staff(&self, page: &PageRequest) -> Result<Page<StaffMember>, StoreError>;
+    /// Applies `change`. Demoting the last owner is refused (`LastOwner`); when the account's
+    /// owner marker named the member, it moves to another owner.
+    async fn update_staff(&self, id: &crate::ids::StaffId, change: &StaffChange) -> Result<StaffOutcome, StoreError>;
+    /// Removes the member and their token (which stops working at once). Removing the last
+    /// owner is refused.
+    async fn delete_staff(&self, id: &crate::ids::StaffId) -> Result<StaffOutcome, StoreError>;
+}
+
+/// A change of a task by staff: absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskChange {
+    pub status: Option<TaskStatus>,
+    /// `Some(None)` unassigns the task.
+    pub assignee_id: Option<Option<crate::ids::StaffId>>,
+    pub participant_ids: Option<Vec<crate::ids::StaffId>>,
+}
+
+/// Staff moving tasks through their statuses. Both operations keep the task's list entries and
+/// its requester's routing state (`Contact::current_task`) in step, atomically, so the client's
+/// next message goes where the rules say even when it races the change.
+#[async_trait]
+pub trait TaskWorkflow: Send + Sync {
+    /// Applies `change` at `at`; `None` if there is no such task or it was deleted.
+    async fn update_task(&self, id: &TaskId, change: &TaskChange, at: Timestamp) -> Result<Option<Task>, StoreError>;
+    /// Marks the task deleted (kept for its requester's routing, gone from every list and from
+    /// GET); `false` if there is no such task or it was deleted already.
+    async fn delete_task(&self, id: &TaskId, at: Timestamp) -> Result<bool, StoreError>;
+}

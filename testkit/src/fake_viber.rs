@@ -3,7 +3,7 @@
 //! Viber's status codes, calls the webhook back with a signed `webhook` event on `set_webhook`,
 //! and can be told to answer the next requests with any status, HTTP error or delay.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,7 +55,34 @@ struct Inner {
     call_back_on_set_webhook: bool,
     /// The `message_token` of every message `send_message` accepted, in order.
     accepted_tokens: Vec<u64>,
+    /// Further bots besides the one of `token`, by token (see [`FakeViber::add_bot`]).
+    bots: HashMap<String, Bot>,
 }
+
+/// A further bot the fake serves: its profile and webhook.
+#[derive(Debug, Clone, Default)]
+struct Bot {
+    name: String,
+    uri: String,
+    webhook: Option<String>,
+}
+
+/// The event types `set_webhook` accepts in `event_types` (API.md §2, §3).
+pub const KNOWN_EVENT_TYPES: &[&str] = &[
+    "delivered",
+    "seen",
+    "failed",
+    "subscribed",
+    "unsubscribed",
+    "conversation_started",
+    "message",
+    "webhook",
+    "client_status",
+    "action",
+];
+
+/// What Viber always sends, whatever `event_types` says.
+const MANDATORY_EVENT_TYPES: &[&str] = &["message", "subscribed", "unsubscribed"];
 
 #[derive(Clone)]
 pub struct FakeViber {
@@ -126,6 +153,52 @@ impl FakeViber {
         self.lock().token = token.to_owned();
     }
 
+    /// Serves one more bot, with its own token, name and URI (`get_account_info`) and webhook;
+    /// several bots can be connected side by side.
+    pub fn add_bot(&self, token: &str, name: &str, uri: &str) {
+        self.lock().bots.insert(
+            token.to_owned(),
+            Bot {
+                name: name.to_owned(),
+                uri: uri.to_owned(),
+                webhook: None,
+            },
+        );
+    }
+
+    /// Viber stops accepting this token (as when support reissues it or the bot is removed).
+    pub fn revoke(&self, token: &str) {
+        let mut inner = self.lock();
+        inner.bots.remove(token);
+        if inner.token == token {
+            inner.token = String::new();
+        }
+    }
+
+    /// The webhook of the bot with this token, as last set.
+    pub fn webhook_of(&self, token: &str) -> Option<String> {
+        let inner = self.lock();
+        if inner.token == token {
+            inner.webhook.clone()
+        } else {
+            inner.bots.get(token).and_then(|bot| bot.webhook.clone())
+        }
+    }
+
+    fn knows(&self, token: &str) -> bool {
+        let inner = self.lock();
+        (!inner.token.is_empty() && inner.token == token) || inner.bots.contains_key(token)
+    }
+
+    fn record_webhook(&self, token: &str, url: Option<String>) {
+        let mut inner = self.lock();
+        if inner.token == token {
+            inner.webhook = url;
+        } else if let Some(bot) = inner.bots.get_mut(token) {
+            bot.webhook = url;
+        }
+    }
+
     pub fn unsubscribe(&self, user_id: &str) {
         self.lock().unsubscribed.insert(user_id.to_owned());
     }
@@ -145,21 +218,24 @@ impl FakeViber {
         inner.scripted.remove(position).map(|(_, answer)| answer)
     }
 
-    async fn set_webhook(&self, body: &Value) -> Value {
-        let Some(url) = body.get("url").and_then(Value::as_str) else {
-            return status(4, "missingData");
+    async fn set_webhook(&self, token: &str, body: &Value) -> Value {
+        let url = match body.get("url") {
+            None => return status(4, "missingData: url"),
+            Some(Value::String(url)) => url.as_str(),
+            Some(_) => return status(3, "badData: url must be a string"),
         };
+        if let Err(refused) = check_webhook_options(body) {
+            return refused;
+        }
         if url.is_empty() {
-            self.lock().webhook = None;
+            self.record_webhook(token, None);
             return status(0, "ok");
         }
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return status(1, "invalidUrl");
         }
-        let (token, call_back) = {
-            let inner = self.lock();
-            (inner.token.clone(), inner.call_back_on_set_webhook)
-        };
+        let token = token.to_owned();
+        let call_back = self.lock().call_back_on_set_webhook;
         if call_back {
             let check = format!(
                 r#"{{"event":"webhook","timestamp":{},"chat_hostname":"SN-CHAT-02_","message_token":{}}}"#,
@@ -183,23 +259,44 @@ impl FakeViber {
                 Err(error) => return status(1, &format!("java.net.ConnectException: {error}")),
             }
         }
-        self.lock().webhook = Some(url.to_owned());
+        self.record_webhook(&token, Some(url.to_owned()));
         let mut answer = status(0, "ok");
-        answer["event_types"] = json!([
-            "subscribed",
-            "unsubscribed",
-            "conversation_started",
-            "delivered",
-            "failed",
-            "message",
-            "seen"
-        ]);
+        answer["event_types"] = match body.get("event_types").and_then(Value::as_array) {
+            // What Viber will send: the mandatory events and the optional ones asked for.
+            Some(asked) => {
+                let mut events: Vec<&str> = MANDATORY_EVENT_TYPES.to_vec();
+                events.extend(
+                    asked
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .filter(|e| !MANDATORY_EVENT_TYPES.contains(e)),
+                );
+                json!(events)
+            }
+            None => json!([
+                "subscribed",
+                "unsubscribed",
+                "conversation_started",
+                "delivered",
+                "failed",
+                "message",
+                "seen"
+            ]),
+        };
         answer
     }
 
-    fn account_info(&self) -> Value {
+    fn account_info(&self, token: &str) -> Value {
         let mut info = fixtures::json("get_account_info_response");
-        info["webhook"] = json!(self.lock().webhook.clone().unwrap_or_default());
+        let inner = self.lock();
+        match inner.bots.get(token) {
+            Some(bot) => {
+                info["name"] = json!(bot.name);
+                info["uri"] = json!(bot.uri);
+                info["webhook"] = json!(bot.webhook.clone().unwrap_or_default());
+            }
+            None => info["webhook"] = json!(inner.webhook.clone().unwrap_or_default()),
+        }
         info
     }
 
@@ -256,17 +353,40 @@ async fn endpoint(
     }
     let answer = match (auth_token, parsed) {
         (None, _) => status(2, "missing_auth_token"),
-        (Some(token), _) if token != fake.lock().token => status(2, "invalidAuthToken"),
+        (Some(token), _) if !fake.knows(&token) => status(2, "invalidAuthToken"),
         _ if body.len() > MAX_REQUEST_BYTES => status(3, "badData: request over 30 KB"),
         (_, None) => status(3, "badData: invalid JSON"),
-        (_, Some(body)) => match endpoint.as_str() {
-            "get_account_info" => fake.account_info(),
-            "set_webhook" => fake.set_webhook(&body).await,
+        (Some(token), Some(body)) => match endpoint.as_str() {
+            "get_account_info" => fake.account_info(&token),
+            "set_webhook" => fake.set_webhook(&token, &body).await,
             "send_message" => fake.send_message(&body),
             _ => return StatusCode::NOT_FOUND.into_response(),
         },
     };
     axum::Json(answer).into_response()
+}
+
+/// Viber's checks of `set_webhook`'s optional fields (API.md §2): `event_types` a list of known
+/// event names, `send_name` / `send_photo` booleans.
+fn check_webhook_options(body: &Value) -> Result<(), Value> {
+    match body.get("event_types") {
+        None => {}
+        Some(Value::Array(events)) => {
+            for event in events {
+                match event.as_str() {
+                    Some(name) if KNOWN_EVENT_TYPES.contains(&name) => {}
+                    _ => return Err(status(3, "badData: unknown event type in event_types")),
+                }
+            }
+        }
+        Some(_) => return Err(status(3, "badData: event_types must be a list")),
+    }
+    for flag in ["send_name", "send_photo"] {
+        if body.get(flag).is_some_and(|value| !value.is_boolean()) {
+            return Err(status(3, "badData: send_name and send_photo must be true or false"));
+        }
+    }
+    Ok(())
 }
 
 fn status(code: i64, message: &str) -> Value {

@@ -189,7 +189,8 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
         created_at: Timestamp::now(),
     };
     store.put_staff(&staff, &token_hash(STAFF_TOKEN)).await?;
-    let api = Api::new(store.clone(), blobs.clone(), outbound);
+    let admin = api::admin::Admin::new(store.clone(), &viber.api_url(), Some("https://viberdesk.test".into()));
+    let api = Api::new(store.clone(), blobs.clone(), outbound, admin);
     let sender = Sender {
         replies: store.clone(),
         integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),

@@ -13,15 +13,22 @@
 //! | `POST /api/tasks/{id}/comments` | a staff comment: 202 `{id, status: "queued"}` when it notifies the client, else 201 `internal` |
 //! | `POST /api/attachments` | announce an upload: 201 `{id, upload_url, expires_at}` (a 15-minute presigned PUT) |
 //! | `GET/POST /api/quick-replies`, `GET/PATCH/DELETE /api/quick-replies/{id}` | canned answers |
+//! | `PATCH`/`DELETE /api/tasks/{id}` | change status, assignee, participants / delete ([`workflow`]) |
+//! | `/api/integrations[/{id}]` | connect and manage Viber bots ([`integrations`]) |
+//! | `/api/staff[/{id}]` | the team and its bearer tokens ([`staff`]) |
 //!
 //! Every route needs `Authorization: Bearer <token>` (401 otherwise); an unknown path is 404, a
 //! known path with another method 405 with `Allow`; errors are `{"error": {"code", "message"}}`.
 
+pub mod admin;
 pub mod body;
+pub mod integrations;
 pub mod query;
 pub mod quick_replies;
 pub mod replies;
+pub mod staff;
 pub mod views;
+pub mod workflow;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +68,8 @@ pub struct Api {
     pub quick_replies: Arc<dyn QuickReplyStore>,
     /// The outbound queue: staff replies for the sender.
     pub outbound: Arc<dyn MessageQueue>,
+    /// Integrations, staff and the task workflow.
+    pub admin: admin::Admin,
 }
 
 /// Every store port an adapter serves at once (the DynamoDB store, the in-memory store).
@@ -83,7 +92,12 @@ impl<S> ApiStore for S where
 
 impl Api {
     /// The API with every store port served by `store`.
-    pub fn new<S: ApiStore>(store: Arc<S>, blobs: Arc<dyn BlobStore>, outbound: Arc<dyn MessageQueue>) -> Self {
+    pub fn new<S: ApiStore>(
+        store: Arc<S>,
+        blobs: Arc<dyn BlobStore>,
+        outbound: Arc<dyn MessageQueue>,
+        admin: admin::Admin,
+    ) -> Self {
         Self {
             staff: store.clone(),
             tasks: store.clone(),
@@ -94,6 +108,7 @@ impl Api {
             quick_replies: store,
             blobs,
             outbound,
+            admin,
         }
     }
 }
@@ -112,6 +127,10 @@ pub enum Endpoint<'a> {
     Attachment(&'a str),
     QuickReplies,
     QuickReply(&'a str),
+    Integrations,
+    Integration(&'a str),
+    Staff,
+    StaffMember(&'a str),
 }
 
 impl<'a> Endpoint<'a> {
@@ -131,6 +150,10 @@ impl<'a> Endpoint<'a> {
             ["attachments", id] => Endpoint::Attachment(id),
             ["quick-replies"] => Endpoint::QuickReplies,
             ["quick-replies", id] => Endpoint::QuickReply(id),
+            ["integrations"] => Endpoint::Integrations,
+            ["integrations", id] => Endpoint::Integration(id),
+            ["staff"] => Endpoint::Staff,
+            ["staff", id] => Endpoint::StaffMember(id),
             _ => return None,
         })
     }
@@ -142,9 +165,11 @@ impl<'a> Endpoint<'a> {
         static GET_POST: [Method; 2] = [Method::GET, Method::POST];
         static GET_PATCH_DELETE: [Method; 3] = [Method::GET, Method::PATCH, Method::DELETE];
         match self {
-            Endpoint::TaskComments(_) | Endpoint::QuickReplies => &GET_POST,
+            Endpoint::TaskComments(_) | Endpoint::QuickReplies | Endpoint::Integrations | Endpoint::Staff => &GET_POST,
             Endpoint::Attachments => &POST,
-            Endpoint::QuickReply(_) => &GET_PATCH_DELETE,
+            Endpoint::Task(_) | Endpoint::QuickReply(_) | Endpoint::Integration(_) | Endpoint::StaffMember(_) => {
+                &GET_PATCH_DELETE
+            }
             _ => &GET,
         }
     }
@@ -155,14 +180,14 @@ impl<'a> Endpoint<'a> {
 pub enum ApiError {
     Unauthorized(&'static str),
     NotFound(&'static str),
-    /// The request is valid but the resource's state refuses it (409).
-    Conflict(&'static str, String),
     MethodNotAllowed(&'static [Method]),
     BadRequest(QueryError),
     /// The store or the bucket failed (already logged).
     Unavailable,
     /// A stored item does not decode (already logged).
     Internal,
+    /// Any other refusal: status, error code, message.
+    Refused(StatusCode, &'static str, String),
 }
 
 impl From<QueryError> for ApiError {
@@ -182,7 +207,6 @@ impl ApiError {
                 response
             }
             ApiError::NotFound(message) => error(StatusCode::NOT_FOUND, "not_found", message),
-            ApiError::Conflict(code, message) => error(StatusCode::CONFLICT, code, &message),
             ApiError::MethodNotAllowed(allowed) => {
                 let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
                 let mut response = error(
@@ -202,6 +226,7 @@ impl ApiError {
                 "internal_error",
                 "a stored record could not be read",
             ),
+            ApiError::Refused(status, code, message) => error(status, code, &message),
         }
     }
 }
@@ -290,9 +315,12 @@ impl Api {
             return Err(ApiError::MethodNotAllowed(allowed));
         }
         let params = Params::new(request.query_string_parameters_ref());
+        let method = request.method();
         match endpoint {
             Endpoint::Me => Ok(ok(&StaffView::from(caller))),
             Endpoint::Tasks => self.list_tasks(&params).await,
+            Endpoint::Task(id) if method == Method::PATCH => self.update_task(id, request).await,
+            Endpoint::Task(id) if method == Method::DELETE => self.delete_task(id).await,
             Endpoint::Task(id) => self.get_task(id).await,
             Endpoint::TaskComments(id) if request.method() == Method::POST => {
                 self.create_comment(id, request, caller).await
@@ -312,6 +340,16 @@ impl Api {
                     .await
                     .map(|reply| ok(&QuickReplyView::from(&reply))),
             },
+            Endpoint::Integrations if method == Method::POST => self.create_integration(request, caller).await,
+            Endpoint::Integrations => self.list_integrations(&params).await,
+            Endpoint::Integration(id) if method == Method::PATCH => self.update_integration(id, request, caller).await,
+            Endpoint::Integration(id) if method == Method::DELETE => self.delete_integration(id, caller).await,
+            Endpoint::Integration(id) => self.get_integration(id).await,
+            Endpoint::Staff if method == Method::POST => self.add_member(request, caller).await,
+            Endpoint::Staff => self.list_staff(&params).await,
+            Endpoint::StaffMember(id) if method == Method::PATCH => self.update_member(id, request, caller).await,
+            Endpoint::StaffMember(id) if method == Method::DELETE => self.delete_member(id, caller).await,
+            Endpoint::StaffMember(id) => self.get_member(id).await,
         }
     }
 

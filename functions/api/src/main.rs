@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use api::Api;
+use api::admin::Admin;
 use lambda_http::{Error, service_fn};
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config};
 use shared::config::required;
@@ -13,7 +14,13 @@ async fn main() -> Result<(), Error> {
     let blobs = Arc::new(S3BlobStore::from_config(&sdk, required("ATTACHMENTS_BUCKET")?));
     let outbound = Arc::new(SqsQueue::from_config(&sdk, required("OUTBOUND_QUEUE_URL")?));
     store.warm_up().await;
-    let api = Api::new(store, blobs, outbound);
+    // Without PUBLIC_BASE_URL, webhook URLs are built from the Host the API was called at.
+    let admin = Admin::new(
+        store.clone(),
+        &shared::config::viber_api_url(),
+        shared::config::public_base_url(),
+    );
+    let api = Api::new(store, blobs, outbound, admin);
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(api.handle(request).await)
     }))

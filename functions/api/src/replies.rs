@@ -6,6 +6,7 @@
 //! member gets an error and the sender drops the job once its grace period is over; a stored
 //! reply therefore always has its job, with no sweeper and no stream.
 
+use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::ids::{AttachmentId, CommentId, QuickReplyId};
 use shared::model::{
@@ -271,7 +272,8 @@ impl Api {
             && new.notify_client
         {
             if !contact.subscribed {
-                return Err(ApiError::Conflict(
+                return Err(ApiError::Refused(
+                    StatusCode::CONFLICT,
                     "client_unsubscribed",
                     "the client unsubscribed from the bot; Viber delivers nothing until they write again".into(),
                 ));
@@ -352,7 +354,8 @@ impl Api {
     async fn requester(&self, task: &Task) -> Result<Contact, ApiError> {
         match self.contacts.get_contact(&task.requester_id).await {
             Ok(Some(contact)) => Ok(contact),
-            Ok(None) => Err(ApiError::Conflict(
+            Ok(None) => Err(ApiError::Refused(
+                StatusCode::CONFLICT,
                 "client_unknown",
                 "the task's client is not stored; a reply cannot reach them".into(),
             )),
@@ -363,7 +366,8 @@ impl Api {
     async fn connected_bot(&self, task: &Task) -> Result<Integration, ApiError> {
         match self.integrations.get_integration(&task.integration_id).await {
             Ok(Some(integration)) => Ok(integration),
-            Ok(None) => Err(ApiError::Conflict(
+            Ok(None) => Err(ApiError::Refused(
+                StatusCode::CONFLICT,
                 "bot_disconnected",
                 "the task's Viber bot is no longer connected; a reply cannot reach the client".into(),
             )),

@@ -84,6 +84,15 @@ impl BlobStore for TestBlobs {
 
 struct Down;
 
+/// The management routes' ports (not exercised here: see `admin.rs`).
+fn admin(store: &Arc<MemoryStore>) -> api::admin::Admin {
+    api::admin::Admin::new(
+        store.clone(),
+        "http://127.0.0.1:9/pa",
+        Some("https://viberdesk.test".into()),
+    )
+}
+
 fn down<T>() -> Result<T, StoreError> {
     Err(StoreError::Unavailable("connection refused".into()))
 }
@@ -200,7 +209,12 @@ impl World {
             .await
             .unwrap();
         let blobs = Arc::new(TestBlobs::default());
-        let api = Api::new(store.clone(), blobs.clone(), Arc::new(MemoryQueue::new()));
+        let api = Api::new(
+            store.clone(),
+            blobs.clone(),
+            Arc::new(MemoryQueue::new()),
+            admin(&store),
+        );
         World { store, blobs, api }
     }
 
@@ -448,7 +462,12 @@ async fn a_store_failure_is_a_503() {
     let world = World::new().await;
     let staff_down = Api {
         staff: Arc::new(Down),
-        ..Api::new(world.store.clone(), world.blobs.clone(), Arc::new(MemoryQueue::new()))
+        ..Api::new(
+            world.store.clone(),
+            world.blobs.clone(),
+            Arc::new(MemoryQueue::new()),
+            admin(&world.store),
+        )
     };
     let response = staff_down
         .handle(request(Method::GET, "/api/me", Some(&format!("Bearer {OWNER_TOKEN}"))))
@@ -459,7 +478,12 @@ async fn a_store_failure_is_a_503() {
         api: Api {
             tasks: Arc::new(Down),
             contacts: Arc::new(Down),
-            ..Api::new(world.store.clone(), world.blobs.clone(), Arc::new(MemoryQueue::new()))
+            ..Api::new(
+                world.store.clone(),
+                world.blobs.clone(),
+                Arc::new(MemoryQueue::new()),
+                admin(&world.store),
+            )
         },
         store: world.store.clone(),
         blobs: world.blobs.clone(),

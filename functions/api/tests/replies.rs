@@ -160,7 +160,12 @@ impl World {
             .unwrap();
         let blobs = Arc::new(MemoryBlobStore::new("http://127.0.0.1:3000"));
         let queue = Arc::new(MemoryQueue::new());
-        let api = Api::new(store.clone(), blobs.clone(), queue.clone());
+        let admin = api::admin::Admin::new(
+            store.clone(),
+            "http://127.0.0.1:9/pa",
+            Some("https://viberdesk.test".into()),
+        );
+        let api = Api::new(store.clone(), blobs.clone(), queue.clone(), admin);
         World {
             store,
             blobs,

@@ -1,5 +1,7 @@
 //! The DynamoDB adapter of the store ports (single-table design, see docs/data-model.md).
 
+mod admin;
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -553,8 +555,7 @@ impl IntegrationStore for DynamoStore {
     }
 
     async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
-        self.put(integration_pk(&integration.id), "INTEGRATION", integration)
-            .await
+        self.put_item(admin::integration_item(integration)?).await
     }
 }
 
@@ -563,7 +564,7 @@ impl StaffStore for DynamoStore {
     /// The member item, then the token item (which names only the member, so a renamed member
     /// has one source of truth), then the account's owner marker if this is its first owner.
     async fn put_staff(&self, member: &StaffMember, token_hash: &str) -> Result<(), StoreError> {
-        self.put(staff_pk(&member.id), "STAFF", member).await?;
+        self.put_item(admin::staff_item(member, token_hash)?).await?;
         self.put(
             staff_token_pk(token_hash),
             "STAFFTOKEN",

@@ -1,0 +1,167 @@
+//! What the issue-5 routes (integrations, staff, task workflow) share: their ports, the Viber
+//! client, the public base URL, role checks, and reading JSON bodies.
+
+use std::sync::Arc;
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use shared::cache::IntegrationCache;
+use shared::ids::{IntegrationId, StaffId};
+use shared::model::{Role, StaffMember};
+use shared::ports::{IntegrationAdmin, StaffAdmin, StoreError, TaskWorkflow};
+use shared::viber::client::ViberClient;
+
+use crate::{ApiError, store_failure};
+
+/// The ports and settings of the management routes, built once with the rest of [`crate::Api`].
+pub struct Admin {
+    pub integrations: Arc<dyn IntegrationAdmin>,
+    pub staff: Arc<dyn StaffAdmin>,
+    pub workflow: Arc<dyn TaskWorkflow>,
+    pub viber: ViberClient,
+    /// `PUBLIC_BASE_URL`: the base of webhook URLs. When unset, `https://{Host}` of the request.
+    pub public_base_url: Option<String>,
+    /// The webhook's integration cache when the webhook runs in this process (the local stack):
+    /// a changed or removed integration is dropped from it at once.
+    pub webhook_cache: Option<Arc<IntegrationCache>>,
+}
+
+impl Admin {
+    /// All three ports from one store (both adapters implement them all).
+    pub fn new<S>(store: Arc<S>, viber_api_url: &str, public_base_url: Option<String>) -> Self
+    where
+        S: IntegrationAdmin + StaffAdmin + TaskWorkflow + 'static,
+    {
+        Self {
+            integrations: store.clone(),
+            staff: store.clone(),
+            workflow: store,
+            viber: ViberClient::new(viber_api_url),
+            public_base_url: public_base_url.filter(|url| !url.trim().is_empty()),
+            webhook_cache: None,
+        }
+    }
+
+    /// Shares the webhook's cache (local stack), so changes reach callbacks at once.
+    pub fn with_webhook_cache(mut self, cache: Arc<IntegrationCache>) -> Self {
+        self.webhook_cache = Some(cache);
+        self
+    }
+
+    pub(crate) fn forget(&self, id: &IntegrationId) {
+        if let Some(cache) = &self.webhook_cache {
+            cache.forget(id);
+        }
+    }
+
+    /// The base of webhook URLs: `PUBLIC_BASE_URL`, else the host the request came to.
+    pub(crate) fn base_url(&self, request: &Request) -> Result<String, ApiError> {
+        if let Some(url) = &self.public_base_url {
+            return Ok(url.trim_end_matches('/').to_owned());
+        }
+        request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .filter(|host| !host.is_empty())
+            .map(|host| format!("https://{host}"))
+            .ok_or_else(|| {
+                tracing::error!("PUBLIC_BASE_URL is not set and the request has no Host header");
+                refused(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "configuration_error",
+                    "the public base URL of webhooks is not configured",
+                )
+            })
+    }
+}
+
+pub(crate) fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::Refused(status, code, message.into())
+}
+
+pub(crate) fn invalid_body(message: impl Into<String>) -> ApiError {
+    refused(StatusCode::BAD_REQUEST, "invalid_body", message)
+}
+
+/// 403 unless the caller is an owner.
+pub(crate) fn require_owner(caller: &StaffMember) -> Result<(), ApiError> {
+    if caller.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(refused(StatusCode::FORBIDDEN, "forbidden", "only an owner may do this"))
+    }
+}
+
+/// The request's JSON body as `T` (400 when absent or not `T`).
+pub(crate) fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    let value = json_value(request)?;
+    serde_json::from_value(value).map_err(|e| invalid_body(format!("the JSON body does not fit: {e}")))
+}
+
+/// The request's body as a JSON object.
+pub(crate) fn json_value(request: &Request) -> Result<serde_json::Value, ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        body => body.as_ref(),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid_body("this route needs a JSON body"));
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value @ serde_json::Value::Object(_)) => Ok(value),
+        Ok(_) => Err(invalid_body("the JSON body must be an object")),
+        Err(e) => Err(invalid_body(format!("the body is not JSON: {e}"))),
+    }
+}
+
+/// For `Option<Option<T>>` fields: absent → `None`, `null` → `Some(None)`, a value → `Some(Some)`.
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A name of a staff member or an integration: trimmed, 1 to 100 characters.
+pub(crate) fn name(field: &str, raw: &str) -> Result<String, ApiError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 100 {
+        return Err(invalid_body(format!("{field} must be 1 to 100 characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Staff ids a template or a task names must belong to existing staff members (422 otherwise).
+pub(crate) async fn existing_staff(staff: &dyn StaffAdmin, ids: Vec<StaffId>) -> Result<(), ApiError> {
+    let mut unknown = Vec::new();
+    for id in &ids {
+        match staff.get_staff(id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => unknown.push(id.to_string()),
+            Err(store_error) => return Err(store_failure("get staff", store_error)),
+        }
+    }
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_staff",
+            format!("no staff member with id {}", unknown.join(", ")),
+        ))
+    }
+}
+
+/// Participants without repeats, in the order given.
+pub(crate) fn distinct(ids: Vec<StaffId>) -> Vec<StaffId> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter().filter(|id| seen.insert(id.clone())).collect()
+}
+
+pub(crate) fn store_error(operation: &'static str) -> impl FnOnce(StoreError) -> ApiError {
+    move |error| store_failure(operation, error)
+}

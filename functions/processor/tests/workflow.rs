@@ -1,0 +1,181 @@
+//! The processor next to staff moving tasks (`TaskWorkflow`): a message after a completion
+//! follows the "new task if no active task" option even when the completion lands between the
+//! processor's read and its write, and a disconnected integration's events are dropped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use processor::{Outcome, Processor};
+use shared::blobs::MemoryBlobStore;
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
+use shared::ids::{ContactId, IntegrationId, TaskId};
+use shared::inbound::queue_message;
+use shared::media::{MAX_MEDIA_BYTES, MediaFetcher};
+use shared::memory::MemoryStore;
+use shared::model::{BotProfile, Contact, Integration, IntegrationOptions, TaskStatus, TaskTemplate};
+use shared::ports::{
+    ContactStore, IntegrationAdmin, Page, PageRequest, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow,
+};
+use shared::secret::AuthToken;
+use shared::time::Timestamp;
+use shared::viber::Callback;
+use testkit::fixtures::DOC_TOKEN;
+
+/// Contacts that, once armed, let staff complete `task` right after the processor read the
+/// contact: the processor then writes on a stale read.
+struct CompletedMeanwhile {
+    store: Arc<MemoryStore>,
+    armed: AtomicBool,
+    task: std::sync::Mutex<Option<TaskId>>,
+}
+
+#[async_trait]
+impl ContactStore for CompletedMeanwhile {
+    async fn get_contact(&self, id: &ContactId) -> Result<Option<Contact>, StoreError> {
+        let read = self.store.get_contact(id).await?;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            let task = self.task.lock().unwrap().clone().unwrap();
+            let change = TaskChange {
+                status: Some(TaskStatus::Completed),
+                ..TaskChange::default()
+            };
+            self.store.update_task(&task, &change, Timestamp::now()).await?;
+        }
+        Ok(read)
+    }
+    async fn put_contact(&self, contact: &Contact, expected: Option<u64>) -> Result<(), StoreError> {
+        self.store.put_contact(contact, expected).await
+    }
+    async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
+        self.store.list_contacts(page).await
+    }
+}
+
+fn integration(new_task_if_no_active: bool) -> Integration {
+    Integration {
+        id: IntegrationId::parse("acme").unwrap(),
+        name: "Acme".into(),
+        auth_token: AuthToken::new(DOC_TOKEN),
+        bot: BotProfile {
+            name: "Acme Support".into(),
+            uri: "acmesupport".into(),
+            icon: None,
+        },
+        webhook_url: "https://x/viber/acme".into(),
+        template: TaskTemplate::default(),
+        options: IntegrationOptions {
+            new_task_if_no_active,
+            ..IntegrationOptions::default()
+        },
+        connected_by: None,
+        created_at: Timestamp::now(),
+    }
+}
+
+async fn setup(new_task_if_no_active: bool) -> (Arc<MemoryStore>, Arc<CompletedMeanwhile>, Processor) {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .create_integration(&integration(new_task_if_no_active))
+        .await
+        .unwrap();
+    let contacts = Arc::new(CompletedMeanwhile {
+        store: store.clone(),
+        armed: AtomicBool::new(false),
+        task: std::sync::Mutex::new(None),
+    });
+    let processor = Processor {
+        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+        contacts: contacts.clone(),
+        messages: store.clone(),
+        deliveries: store.clone(),
+        staff: store.clone(),
+        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        media: MediaFetcher::new(),
+        max_receives: processor::DEFAULT_MAX_RECEIVES,
+        max_media_bytes: MAX_MEDIA_BYTES,
+    };
+    (store, contacts, processor)
+}
+
+fn message(token: u64) -> String {
+    let body = format!(
+        r#"{{"event":"message","timestamp":{},"message_token":{token},"sender":{{"id":"u==","name":"Олена"}},"message":{{"type":"text","text":"hi {token}"}}}}"#,
+        1_732_528_955_210 + token as i64
+    );
+    let callback = Callback::from_slice(body.as_bytes()).unwrap();
+    queue_message(
+        &IntegrationId::parse("acme").unwrap(),
+        body.as_bytes(),
+        &callback,
+        Timestamp::now(),
+    )
+    .unwrap()
+    .body
+}
+
+async fn tasks(store: &MemoryStore) -> Vec<shared::model::Task> {
+    store
+        .list_tasks(&TaskFilter::default(), &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+}
+
+#[tokio::test]
+async fn a_completion_between_read_and_write_still_opens_a_new_task() {
+    let (store, contacts, processor) = setup(true).await;
+    assert_eq!(processor.process(&message(1), 1).await.unwrap(), Outcome::Applied);
+    let first = tasks(&store).await.pop().unwrap();
+    *contacts.task.lock().unwrap() = Some(first.id.clone());
+    contacts.armed.store(true, Ordering::SeqCst);
+
+    assert_eq!(processor.process(&message(2), 1).await.unwrap(), Outcome::Applied);
+    let all = tasks(&store).await;
+    assert_eq!(all.len(), 2);
+    let second = all.iter().find(|t| t.id != first.id).unwrap();
+    assert_eq!(second.previous_task_id.as_ref(), Some(&first.id));
+    assert_eq!(second.status, TaskStatus::New);
+    let first = store.get_task(&first.id).await.unwrap().unwrap();
+    assert_eq!(first.status, TaskStatus::Completed, "the staff change is not lost");
+    let comments = store.list_comments(&first.id, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(comments.items.len(), 1);
+}
+
+#[tokio::test]
+async fn with_the_option_off_the_completed_task_takes_the_message() {
+    let (store, contacts, processor) = setup(false).await;
+    processor.process(&message(1), 1).await.unwrap();
+    let first = tasks(&store).await.pop().unwrap();
+    *contacts.task.lock().unwrap() = Some(first.id.clone());
+    contacts.armed.store(true, Ordering::SeqCst);
+    processor.process(&message(2), 1).await.unwrap();
+    let all = tasks(&store).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, TaskStatus::Completed);
+    let comments = store.list_comments(&first.id, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(comments.items.len(), 2);
+
+    // Deleted: a new task anyway.
+    assert!(store.delete_task(&first.id, Timestamp::now()).await.unwrap());
+    processor.process(&message(3), 1).await.unwrap();
+    let all = tasks(&store).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].previous_task_id.as_ref(), Some(&first.id));
+}
+
+#[tokio::test]
+async fn a_disconnected_integrations_events_are_dropped() {
+    let (store, _, processor) = setup(true).await;
+    assert!(
+        store
+            .delete_integration(&IntegrationId::parse("acme").unwrap())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        processor.process(&message(1), 1).await.unwrap(),
+        Outcome::Ignored("integration disconnected")
+    );
+    assert!(tasks(&store).await.is_empty());
+}
