@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use lambda_http::http::{StatusCode, header};
-use lambda_http::{Body, Request};
+use lambda_http::Request;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use shared::cache::IntegrationCache;
@@ -95,26 +95,14 @@ pub(crate) fn require_owner(caller: &StaffMember) -> Result<(), ApiError> {
     }
 }
 
-/// The request's JSON body as `T` (400 when absent or not `T`).
+/// The request's JSON body as `T` (400 when absent or not `T`): [`crate::body::json_body`].
 pub(crate) fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
-    let value = json_value(request)?;
-    serde_json::from_value(value).map_err(|e| invalid_body(format!("the JSON body does not fit: {e}")))
+    Ok(crate::body::json_body(request)?)
 }
 
-/// The request's body as a JSON object.
+/// The request's body as a JSON object: [`crate::body::json_value`].
 pub(crate) fn json_value(request: &Request) -> Result<serde_json::Value, ApiError> {
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => &[],
-        body => body.as_ref(),
-    };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(invalid_body("this route needs a JSON body"));
-    }
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(value @ serde_json::Value::Object(_)) => Ok(value),
-        Ok(_) => Err(invalid_body("the JSON body must be an object")),
-        Err(e) => Err(invalid_body(format!("the body is not JSON: {e}"))),
-    }
+    Ok(crate::body::json_value(request)?)
 }
 
 /// For `Option<Option<T>>` fields: absent → `None`, `null` → `Some(None)`, a value → `Some(Some)`.

@@ -8,17 +8,22 @@ use crate::query::QueryError;
 /// The largest JSON body a route accepts: a reply's text is the largest field (well under this).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The request's JSON body as `T`; an empty, oversized, non-UTF-8 or ill-typed body is a 400
-/// whose message names what is wrong (serde's message: field names and types, never values).
+/// The request's JSON body as `T`; an empty, oversized or ill-typed body is a 400 whose message
+/// names what is wrong (serde's message: field names and types, never values).
 pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, QueryError> {
+    let value = json_value(request)?;
+    serde_json::from_value(value).map_err(|error| invalid(format!("the JSON body does not fit: {error}")))
+}
+
+/// The request's body as a JSON object (for routes that take a field out before parsing the
+/// rest, such as a bot token that must never appear in an error message).
+pub fn json_value(request: &Request) -> Result<serde_json::Value, QueryError> {
     let bytes: &[u8] = match request.body() {
         Body::Empty => b"",
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
+        body => body.as_ref(),
     };
-    if bytes.is_empty() {
-        return Err(invalid("the request needs a JSON body"));
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid("this route needs a JSON body"));
     }
     if bytes.len() > MAX_BODY_BYTES {
         return Err(QueryError {
@@ -26,7 +31,11 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, QueryError
             message: format!("the JSON body is over {MAX_BODY_BYTES} bytes"),
         });
     }
-    serde_json::from_slice(bytes).map_err(|error| invalid(format!("the JSON body is not valid: {error}")))
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value @ serde_json::Value::Object(_)) => Ok(value),
+        Ok(_) => Err(invalid("the JSON body must be an object")),
+        Err(error) => Err(invalid(format!("the body is not JSON: {error}"))),
+    }
 }
 
 fn invalid(message: impl Into<String>) -> QueryError {
