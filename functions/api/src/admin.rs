@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::{StatusCode, header};
 use lambda_http::Request;
+use lambda_http::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use shared::cache::IntegrationCache;
