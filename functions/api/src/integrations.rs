@@ -27,7 +27,7 @@ use crate::admin::{
 };
 use crate::query::{self, Params};
 use crate::views::PageView;
-use crate::{Api, ApiError, json, list_failure, ok};
+use crate::{Api, ApiError, json, list_failure, no_content, ok};
 
 /// Viber's limit on a text message: the welcome message is one.
 const WELCOME_MAX_CHARS: usize = 7000;
@@ -171,14 +171,6 @@ fn created(integration: &Integration) -> Response<Body> {
         StatusCode::CREATED,
         serde_json::to_string(&IntegrationView::from(integration)).expect("views always serialise"),
     )
-}
-
-pub(crate) fn no_content() -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .header(lambda_http::http::header::CACHE_CONTROL, "no-store")
-        .body(Body::Empty)
-        .expect("a static response is valid")
 }
 
 impl Api {

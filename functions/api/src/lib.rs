@@ -582,7 +582,8 @@ fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string(value).expect("views always serialise")
 }
 
-fn no_content() -> Response<Body> {
+/// 204: a change or removal that has nothing to show.
+pub(crate) fn no_content() -> Response<Body> {
     Response::builder()
         .status(StatusCode::NO_CONTENT)
         .header(header::CACHE_CONTROL, "no-store")

@@ -17,7 +17,7 @@ use shared::ports::{PageRequest, StaffChange, StaffOutcome, token_hash};
 use shared::time::Timestamp;
 
 use crate::admin::{invalid_body, json_body, name, present, refused, require_owner, store_error};
-use crate::integrations::no_content;
+use crate::no_content;
 use crate::query::{self, Params};
 use crate::views::{PageView, StaffView};
 use crate::{Api, ApiError, json, list_failure, ok};

@@ -11,7 +11,7 @@ use shared::ports::TaskChange;
 use shared::time::Timestamp;
 
 use crate::admin::{distinct, existing_staff, invalid_body, json_body, present, store_error};
-use crate::integrations::no_content;
+use crate::no_content;
 use crate::views::{ContactView, TaskDetailView, TaskView};
 use crate::{Api, ApiError, ok};
 
