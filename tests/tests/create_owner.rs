@@ -71,6 +71,30 @@ async fn the_first_owner_command_creates_a_token_the_api_accepts() {
     assert_eq!(member.avatar_url, None);
     let owner = store.account_owner().await.unwrap().expect("the account has an owner");
     assert_eq!(owner.id, member.id);
+    // Written as put_staff writes a member: listed by GET /api/staff, and carrying its token's
+    // hash so that removing the member revokes the token.
+    let listed = shared::ports::StaffAdmin::list_staff(&store, &shared::ports::PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(listed.items, [member.clone()]);
+    let item = store
+        .client()
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("STAFF#{staff_id}")),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("STAFF".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        item.get("token_hash").and_then(|v| v.as_s().ok()),
+        Some(&token_hash(&token))
+    );
 
     // The account has its owner: a second run changes nothing.
     let again = create_owner(&table, "Someone Else");
