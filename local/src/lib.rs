@@ -87,74 +87,83 @@ struct Backend {
     attachments: Arc<dyn AttachmentStore>,
     quick_replies: Arc<dyn QuickReplyStore>,
     replies: Arc<dyn ReplyStore>,
-    blobs: Arc<dyn BlobStore>,
-    /// The embedded blob store (in-memory backend only), told the public base URL at start.
-    memory_blobs: Option<Arc<MemoryBlobStore>>,
-    inbound: Arc<dyn MessageQueue>,
-    /// The embedded inbound queue (in-memory backend), consumed by the local processor.
-    memory_inbound: Option<Arc<MemoryQueue>>,
-    /// The SQS inbound queue (AWS backend), polled by the local processor.
-    sqs_inbound: Option<SqsQueue>,
-    outbound: Arc<dyn MessageQueue>,
-    /// The embedded outbound queue (in-memory backend), consumed by the local sender.
-    memory_outbound: Option<Arc<MemoryQueue>>,
-    /// The SQS outbound queue (AWS backend), polled by the local sender.
-    sqs_outbound: Option<SqsQueue>,
     /// The staff API's management ports (integrations, staff, task workflow).
     integration_admin: Arc<dyn IntegrationAdmin>,
     staff_admin: Arc<dyn StaffAdmin>,
     workflow: Arc<dyn TaskWorkflow>,
+    blobs: Arc<dyn BlobStore>,
+    /// The embedded blob store (in-memory backend only), told the public base URL at start.
+    memory_blobs: Option<Arc<MemoryBlobStore>>,
+    /// Client callbacks for the local processor.
+    inbound: LocalQueue,
+    /// Staff replies for the local sender.
+    outbound: LocalQueue,
+}
+
+/// Every store port one adapter serves (the in-memory store, the DynamoDB store).
+trait LocalStore:
+    IntegrationStore
+    + StaffStore
+    + TaskStore
+    + ContactStore
+    + MessageStore
+    + DeliveryStore
+    + CommentStore
+    + AttachmentStore
+    + QuickReplyStore
+    + ReplyStore
+    + IntegrationAdmin
+    + StaffAdmin
+    + TaskWorkflow
+    + 'static
+{
+}
+
+impl<S> LocalStore for S where
+    S: IntegrationStore
+        + StaffStore
+        + TaskStore
+        + ContactStore
+        + MessageStore
+        + DeliveryStore
+        + CommentStore
+        + AttachmentStore
+        + QuickReplyStore
+        + ReplyStore
+        + IntegrationAdmin
+        + StaffAdmin
+        + TaskWorkflow
+        + 'static
+{
+}
+
+/// A queue of the local stack: embedded, or SQS (AWS or an emulator).
+#[derive(Clone)]
+enum LocalQueue {
+    Memory(Arc<MemoryQueue>),
+    Sqs(SqsQueue),
+}
+
+impl LocalQueue {
+    /// The queue as the handlers send to it.
+    fn port(&self) -> Arc<dyn MessageQueue> {
+        match self {
+            LocalQueue::Memory(queue) => queue.clone(),
+            LocalQueue::Sqs(queue) => Arc::new(queue.clone()),
+        }
+    }
 }
 
 impl Backend {
-    fn memory() -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let blobs = Arc::new(MemoryBlobStore::new(""));
-        let inbound = Arc::new(MemoryQueue::new());
-        let outbound = Arc::new(MemoryQueue::new());
+    fn with_store<S: LocalStore>(
+        kind: &'static str,
+        store: Arc<S>,
+        blobs: Arc<dyn BlobStore>,
+        inbound: LocalQueue,
+        outbound: LocalQueue,
+    ) -> Self {
         Self {
-            kind: "in-memory",
-            integrations: store.clone(),
-            staff: store.clone(),
-            tasks: store.clone(),
-            contacts: store.clone(),
-            messages: store.clone(),
-            deliveries: store.clone(),
-            comments: store.clone(),
-            attachments: store.clone(),
-            quick_replies: store.clone(),
-            replies: store.clone(),
-            integration_admin: store.clone(),
-            staff_admin: store.clone(),
-            workflow: store,
-            blobs: blobs.clone(),
-            memory_blobs: Some(blobs),
-            inbound: inbound.clone(),
-            memory_inbound: Some(inbound),
-            sqs_inbound: None,
-            outbound: outbound.clone(),
-            memory_outbound: Some(outbound),
-            sqs_outbound: None,
-        }
-    }
-
-    async fn aws() -> Result<Self, LocalError> {
-        let sdk = load_sdk_config().await;
-        let store = Arc::new(DynamoStore::from_config(&sdk, shared::config::required("TABLE_NAME")?));
-        let inbound = Arc::new(SqsQueue::from_config(
-            &sdk,
-            shared::config::required("INBOUND_QUEUE_URL")?,
-        ));
-        let outbound = Arc::new(SqsQueue::from_config(
-            &sdk,
-            shared::config::required("OUTBOUND_QUEUE_URL")?,
-        ));
-        let blobs = Arc::new(S3BlobStore::from_config(
-            &sdk,
-            shared::config::required("ATTACHMENTS_BUCKET")?,
-        ));
-        Ok(Self {
-            kind: "AWS",
+            kind,
             integrations: store.clone(),
             staff: store.clone(),
             tasks: store.clone(),
@@ -170,13 +179,39 @@ impl Backend {
             workflow: store,
             blobs,
             memory_blobs: None,
-            inbound: inbound.clone(),
-            memory_inbound: None,
-            sqs_inbound: Some(inbound.as_ref().clone()),
-            outbound: outbound.clone(),
-            memory_outbound: None,
-            sqs_outbound: Some(outbound.as_ref().clone()),
-        })
+            inbound,
+            outbound,
+        }
+    }
+
+    fn memory() -> Self {
+        let blobs = Arc::new(MemoryBlobStore::new(""));
+        let backend = Self::with_store(
+            "in-memory",
+            Arc::new(MemoryStore::new()),
+            blobs.clone(),
+            LocalQueue::Memory(Arc::new(MemoryQueue::new())),
+            LocalQueue::Memory(Arc::new(MemoryQueue::new())),
+        );
+        Self {
+            memory_blobs: Some(blobs),
+            ..backend
+        }
+    }
+
+    async fn aws() -> Result<Self, LocalError> {
+        let sdk = load_sdk_config().await;
+        let queue = |variable| shared::config::required(variable).map(|url| SqsQueue::from_config(&sdk, url));
+        Ok(Self::with_store(
+            "AWS",
+            Arc::new(DynamoStore::from_config(&sdk, shared::config::required("TABLE_NAME")?)),
+            Arc::new(S3BlobStore::from_config(
+                &sdk,
+                shared::config::required("ATTACHMENTS_BUCKET")?,
+            )),
+            LocalQueue::Sqs(queue("INBOUND_QUEUE_URL")?),
+            LocalQueue::Sqs(queue("OUTBOUND_QUEUE_URL")?),
+        ))
     }
 
     /// AWS when an endpoint and a table are configured; in memory otherwise.
@@ -224,7 +259,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
     let cache = Arc::new(IntegrationCache::new(backend.integrations.clone(), DEFAULT_TTL));
-    let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.clone()));
+    let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.port()));
     if let Some(blobs) = &backend.memory_blobs {
         blobs.set_base_url(&public_base_url);
     }
@@ -237,7 +272,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
         attachments: backend.attachments.clone(),
         quick_replies: backend.quick_replies.clone(),
         blobs: backend.blobs.clone(),
-        outbound: backend.outbound.clone(),
+        outbound: backend.outbound.port(),
         // Integrations created through the API are served at once: the webhook shares this
         // process's cache, which the API updates on every change.
         admin: api::admin::Admin {
@@ -288,7 +323,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + '
         set_default_webhook(&viber, &integration).await;
     }
     let outcome = server.await.unwrap_or(Ok(()));
-    for worker in [inbound_worker, outbound_worker].into_iter().flatten() {
+    for worker in [inbound_worker, outbound_worker] {
         worker.abort();
     }
     tracing::info!("viberdesk-local stopped");
@@ -322,7 +357,7 @@ async fn api_request(
 
 /// Runs the processor on the inbound queue (embedded, or SQS when the backend is AWS), as the SQS
 /// event source mapping does in AWS.
-fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> Option<tokio::task::JoinHandle<()>> {
+fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> tokio::task::JoinHandle<()> {
     let policy = workers::RetryPolicy::default();
     let processor = Arc::new(processor::Processor {
         integrations,
@@ -339,13 +374,7 @@ fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> Op
         let processor = processor.clone();
         async move { processor.handle_batch(event).await }
     };
-    spawn_consumer(
-        "inbound",
-        backend.memory_inbound.clone(),
-        backend.sqs_inbound.clone(),
-        policy,
-        handler,
-    )
+    spawn_consumer("inbound", backend.inbound.clone(), policy, handler)
 }
 
 /// Runs the sender on the outbound queue (embedded, or SQS when the backend is AWS), as the SQS
@@ -354,7 +383,7 @@ fn start_sender(
     backend: &Backend,
     integrations: Arc<IntegrationCache>,
     viber_api_url: &str,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> tokio::task::JoinHandle<()> {
     let policy = workers::RetryPolicy::default();
     let sender = Arc::new(sender::Sender {
         replies: backend.replies.clone(),
@@ -367,37 +396,29 @@ fn start_sender(
         let sender = sender.clone();
         async move { sender.handle_batch(event).await }
     };
-    spawn_consumer(
-        "outbound",
-        backend.memory_outbound.clone(),
-        backend.sqs_outbound.clone(),
-        policy,
-        handler,
-    )
+    spawn_consumer("outbound", backend.outbound.clone(), policy, handler)
 }
 
-/// Consumes the embedded queue, or else the SQS one, with `handler` until aborted.
+/// Consumes `queue` with `handler` until aborted, as the event source mapping does.
 fn spawn_consumer<H, F>(
     name: &'static str,
-    memory: Option<Arc<MemoryQueue>>,
-    sqs: Option<SqsQueue>,
+    queue: LocalQueue,
     policy: workers::RetryPolicy,
     handler: H,
-) -> Option<tokio::task::JoinHandle<()>>
+) -> tokio::task::JoinHandle<()>
 where
     H: Fn(aws_lambda_events::event::sqs::SqsEvent) -> F + Send + 'static,
     F: Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse> + Send + 'static,
 {
-    if let Some(queue) = memory {
-        return Some(tokio::spawn(workers::consume(name, queue, policy, handler)));
+    match queue {
+        LocalQueue::Memory(queue) => tokio::spawn(workers::consume(name, queue, policy, handler)),
+        LocalQueue::Sqs(sqs) => tokio::spawn(workers::consume_sqs(
+            name,
+            sqs.client().clone(),
+            sqs.queue_url().to_owned(),
+            handler,
+        )),
     }
-    let sqs = sqs?;
-    Some(tokio::spawn(workers::consume_sqs(
-        name,
-        sqs.client().clone(),
-        sqs.queue_url().to_owned(),
-        handler,
-    )))
 }
 
 /// A signed download URL of the embedded blob store (S3's presigned GET, locally).
