@@ -1,9 +1,7 @@
 //! The issue-5 store ports (integrations, staff, task workflow), one suite run on both adapters:
 //! the in-memory store and the DynamoDB store against moto (`VIBERDESK_MOTO_ENDPOINT`).
 
-use shared::aws::DynamoStore;
 use shared::ids::{CommentId, ContactId, IntegrationId, StaffId, TaskId};
-use shared::memory::MemoryStore;
 use shared::model::{
     Author, AuthorKind, BotProfile, Comment, CommentStatus, Contact, CurrentTask, Integration, IntegrationOptions,
     Role, StaffMember, Task, TaskState, TaskStatus, TaskTemplate,
@@ -14,42 +12,19 @@ use shared::ports::{
 };
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
-use testkit::moto;
 
-macro_rules! admin_suite {
-    ($module:ident, $store:expr) => {
-        mod $module {
-            use super::*;
-            admin_suite!(@tests $store;
-                integrations_are_created_listed_replaced_and_deleted,
-                an_integration_put_at_start_is_listed,
-                staff_are_listed_in_the_order_added,
-                a_member_change_keeps_their_token,
-                the_last_owner_is_neither_demoted_nor_removed,
-                removing_a_member_revokes_their_token_at_once,
-                completing_a_task_moves_its_lists_and_its_requesters_routing,
-                unassigning_takes_a_task_off_the_assignee_list,
-                a_deleted_task_leaves_every_list_and_routes_to_a_new_one,
-                changing_an_older_task_leaves_the_requester_alone,
-            );
-        }
-    };
-    (@tests $store:expr; $($test:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $test() {
-                let store = $store;
-                super::$test(&store).await;
-            }
-        )*
-    };
-}
-
-admin_suite!(memory, MemoryStore::new());
-admin_suite!(dynamodb, {
-    let config = moto::sdk_config().await;
-    DynamoStore::from_config(&config, moto::table(&config).await)
-});
+testkit::store_suites!(
+    integrations_are_created_listed_replaced_and_deleted,
+    an_integration_put_at_start_is_listed,
+    staff_are_listed_in_the_order_added,
+    a_member_change_keeps_their_token,
+    the_last_owner_is_neither_demoted_nor_removed,
+    removing_a_member_revokes_their_token_at_once,
+    completing_a_task_moves_its_lists_and_its_requesters_routing,
+    unassigning_takes_a_task_off_the_assignee_list,
+    a_deleted_task_leaves_every_list_and_routes_to_a_new_one,
+    changing_an_older_task_leaves_the_requester_alone,
+);
 
 const T0: i64 = 1_732_528_955_000;
 

@@ -2,9 +2,7 @@
 //! DynamoDB store (against moto, `VIBERDESK_MOTO_ENDPOINT`). Each test gets a fresh store, so
 //! lists see only that test's records.
 
-use shared::aws::DynamoStore;
 use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
-use shared::memory::MemoryStore;
 use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, QuickReply, Task, TaskState,
     TaskStatus,
@@ -15,56 +13,32 @@ use shared::ports::{
 };
 use shared::time::Timestamp;
 use std::collections::BTreeMap;
-use testkit::moto;
 
-/// Generates one `#[tokio::test]` per suite function, each on a fresh store made by `$store`.
-macro_rules! store_suite {
-    ($module:ident, $store:expr) => {
-        mod $module {
-            use super::*;
-            store_suite!(@tests $store;
-                contact_put_is_conditional_on_version,
-                contacts_list_most_recently_updated_first,
-                first_message_creates_the_task_and_the_next_appends,
-                a_repeated_dedup_key_changes_nothing,
-                concurrent_duplicates_apply_once,
-                a_stale_contact_version_conflicts_and_writes_nothing,
-                append_requires_the_task_state_read,
-                tasks_list_newest_activity_first_without_deleted,
-                tasks_filter_by_status_assignee_and_integration,
-                task_pages_follow_cursors_to_the_end,
-                filtered_pages_read_on_past_sparse_matches,
-                comments_list_oldest_first_in_pages,
-                attachments_are_stored_with_their_message,
-                parts_are_found_by_integration_and_token,
-                part_statuses_never_move_backwards_and_failed_is_final,
-                advancing_a_part_of_an_unknown_comment_conflicts,
-                sent_parts_keep_their_first_token,
-                a_sent_reply_clears_its_waiting_reason,
-                a_failed_reply_stays_failed,
-                replies_of_an_unknown_comment_conflict,
-                the_last_part_completes_a_queued_reply,
-                staff_comments_need_a_live_task_and_mark_uploads_available,
-                quick_replies_are_kept_listed_and_deleted,
-            );
-        }
-    };
-    (@tests $store:expr; $($test:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $test() {
-                let store = $store;
-                super::$test(&store).await;
-            }
-        )*
-    };
-}
-
-store_suite!(memory, MemoryStore::new());
-store_suite!(dynamodb, {
-    let config = moto::sdk_config().await;
-    DynamoStore::from_config(&config, moto::table(&config).await)
-});
+testkit::store_suites!(
+    contact_put_is_conditional_on_version,
+    contacts_list_most_recently_updated_first,
+    first_message_creates_the_task_and_the_next_appends,
+    a_repeated_dedup_key_changes_nothing,
+    concurrent_duplicates_apply_once,
+    a_stale_contact_version_conflicts_and_writes_nothing,
+    append_requires_the_task_state_read,
+    tasks_list_newest_activity_first_without_deleted,
+    tasks_filter_by_status_assignee_and_integration,
+    task_pages_follow_cursors_to_the_end,
+    filtered_pages_read_on_past_sparse_matches,
+    comments_list_oldest_first_in_pages,
+    attachments_are_stored_with_their_message,
+    parts_are_found_by_integration_and_token,
+    part_statuses_never_move_backwards_and_failed_is_final,
+    advancing_a_part_of_an_unknown_comment_conflicts,
+    sent_parts_keep_their_first_token,
+    a_sent_reply_clears_its_waiting_reason,
+    a_failed_reply_stays_failed,
+    replies_of_an_unknown_comment_conflict,
+    the_last_part_completes_a_queued_reply,
+    staff_comments_need_a_live_task_and_mark_uploads_available,
+    quick_replies_are_kept_listed_and_deleted,
+);
 
 // ---- Records ----
 

@@ -14,3 +14,34 @@ pub fn http_client() -> reqwest::Client {
     shared::tls::install_crypto_provider();
     reqwest::Client::new()
 }
+
+/// A fresh DynamoDB store on its own moto table (each suite test gets one).
+pub async fn moto_store() -> shared::aws::DynamoStore {
+    let config = moto::sdk_config().await;
+    shared::aws::DynamoStore::from_config(&config, moto::table(&config).await)
+}
+
+/// Runs a store behaviour suite on both adapters: for each listed `async fn name(store: &S)` of
+/// the calling module, one `#[tokio::test]` in module `memory` (a fresh `MemoryStore`) and one in
+/// module `dynamodb` (a fresh table on moto, `VIBERDESK_MOTO_ENDPOINT`).
+#[macro_export]
+macro_rules! store_suites {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(&::shared::memory::MemoryStore::new()).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(&$crate::moto_store().await).await;
+                }
+            )*
+        }
+    };
+}
