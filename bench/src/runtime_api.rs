@@ -40,6 +40,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub first_next: Option<Instant>,
+    /// When the first invocation's answer arrived.
+    pub first_answer: Option<Instant>,
     /// From event handed out to answer received, per answered invocation.
     pub handler_times: Vec<Duration>,
     pub outcomes: BTreeMap<Outcome, usize>,
@@ -178,6 +180,7 @@ async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCod
 fn record(shared: &Shared, id: &str, outcome: Outcome) {
     let answered_at = Instant::now();
     let mut ledger = shared.ledger();
+    ledger.observed.first_answer.get_or_insert(answered_at);
     if let Some(handed_out_at) = ledger.in_flight.remove(id) {
         ledger.observed.handler_times.push(answered_at - handed_out_at);
     }

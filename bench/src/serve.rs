@@ -153,6 +153,8 @@ struct Run {
     observed: Observed,
     /// Spawn to the first `next`: process start plus the function's INIT.
     cold_start: Option<Duration>,
+    /// Spawn to the first answer: the cold start plus the first invocation, what a cold caller waits.
+    first_answer: Option<Duration>,
     peak_rss_kib: u64,
     /// See [`sqs_send_round_trip`].
     sqs_send: Duration,
@@ -178,9 +180,13 @@ async fn serve(binary: &Path, backend: &Backend, invocations: usize) -> Result<R
     let cold_start = observed
         .first_next
         .map(|first| first.saturating_duration_since(spawned_at));
+    let first_answer = observed
+        .first_answer
+        .map(|first| first.saturating_duration_since(spawned_at));
     Ok(Run {
         observed,
         cold_start,
+        first_answer,
         peak_rss_kib,
         sqs_send: backend.send_round_trip,
     })
@@ -306,6 +312,13 @@ fn report(binary: &Path, invocations: usize, run: &Run) -> Result<(), Error> {
             millis(cold_start)
         ),
         None => println!("  cold start: the function never asked for an event"),
+    }
+    match run.first_answer {
+        Some(first_answer) => println!(
+            "  cold start to the first answer (spawn → first callback answered): {}",
+            millis(first_answer)
+        ),
+        None => println!("  cold start to the first answer: no callback was answered"),
     }
     let mut times = observed.handler_times.clone();
     times.sort();

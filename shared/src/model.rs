@@ -271,6 +271,12 @@ pub struct OutboundPlan {
     /// The attachments in order, as uploaded.
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// How many Viber messages the reply is sent as (its text parts, then one per attachment),
+    /// counted when it is posted: its status is the least advanced of ALL of them, a part Viber
+    /// has not accepted yet counting as `queued` (`rules::effective_status`). 0 only on replies
+    /// stored before the count was kept.
+    #[serde(default)]
+    pub part_count: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,6 +287,11 @@ pub struct Attachment {
     pub size: u64,
     pub available: bool,
     pub unavailable_reason: Option<String>,
+    /// A staff upload announced but not yet seen in the bucket: the first read that finds its bytes
+    /// there with the announced size records it as available. Only consulted while the file is not
+    /// `available`.
+    #[serde(default)]
+    pub awaiting_upload: bool,
     /// The object's key in the attachments bucket.
     pub blob_key: String,
     pub created_at: Timestamp,

@@ -165,11 +165,21 @@ pub fn comment_text(message: &Message) -> Option<String> {
     text.filter(|t| !t.is_empty())
 }
 
-/// A reply's status: its least advanced part, `failed` if any part failed; the stored status
-/// while no part has been sent.
+/// A comment's status as staff see it. For a reply: the least advanced of ALL the Viber messages it
+/// is sent as, a part Viber has not accepted yet counting as `queued`, and `failed` as soon as any
+/// part (or the reply itself) failed. So a reply is `queued` until every part is accepted, `sent`
+/// when all are, `delivered` / `seen` when all are. Parts only move forward and their count is
+/// fixed when the reply is posted, so this never moves backwards either.
+///
+/// A reply stored before its part count was kept (`part_count` 0) shows the least advanced of
+/// the parts recorded so far, and its stored status while none is.
 pub fn effective_status(comment: &Comment) -> CommentStatus {
     if comment.parts.values().any(|s| *s == CommentStatus::Failed) || comment.status == CommentStatus::Failed {
         return CommentStatus::Failed;
+    }
+    let part_count = comment.outbound.as_ref().map_or(0, |plan| plan.part_count);
+    if part_count > comment.parts.len() {
+        return CommentStatus::Queued;
     }
     comment
         .parts
@@ -422,5 +432,103 @@ mod tests {
         assert_eq!(effective_status(&comment), CommentStatus::Delivered);
         comment.parts.insert("3".into(), CommentStatus::Failed);
         assert_eq!(effective_status(&comment), CommentStatus::Failed);
+    }
+
+    fn reply_of(part_count: usize) -> Comment {
+        Comment {
+            id: crate::ids::CommentId::parse("c").unwrap(),
+            task_id: task("t"),
+            author: Author {
+                kind: AuthorKind::Staff,
+                id: "s".into(),
+            },
+            text: Some("hi".into()),
+            attachment_ids: vec![],
+            notify_client: true,
+            status: CommentStatus::Queued,
+            status_reason: None,
+            created_at: Timestamp::from_millis(0),
+            viber_message_type: None,
+            viber_message_token: None,
+            parts: Default::default(),
+            outbound: Some(crate::model::OutboundPlan {
+                integration_id: integration(),
+                contact_id: contact_id(&integration(), "u1"),
+                viber_user_id: "u1".into(),
+                as_staff: None,
+                attachments: vec![],
+                part_count,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_reply_counts_every_part_an_unsent_one_as_queued() {
+        let mut reply = reply_of(3);
+        assert_eq!(effective_status(&reply), CommentStatus::Queued);
+        // Text accepted, the picture waits for a retry: still queued.
+        reply.parts.insert("1".into(), CommentStatus::Sent);
+        assert_eq!(effective_status(&reply), CommentStatus::Queued);
+        // Receipts for parts 1 and 2 before part 3 is recorded: still queued, not delivered.
+        reply.parts.insert("1".into(), CommentStatus::Delivered);
+        reply.parts.insert("2".into(), CommentStatus::Delivered);
+        assert_eq!(effective_status(&reply), CommentStatus::Queued);
+        // The third part is accepted: the least advanced is now `sent`.
+        reply.parts.insert("3".into(), CommentStatus::Sent);
+        reply.status = CommentStatus::Sent;
+        assert_eq!(effective_status(&reply), CommentStatus::Sent);
+        reply.parts.insert("3".into(), CommentStatus::Seen);
+        assert_eq!(effective_status(&reply), CommentStatus::Delivered);
+        reply.parts.insert("1".into(), CommentStatus::Seen);
+        reply.parts.insert("2".into(), CommentStatus::Seen);
+        assert_eq!(effective_status(&reply), CommentStatus::Seen);
+    }
+
+    #[test]
+    fn one_failed_part_fails_the_reply_even_before_the_others_are_sent() {
+        let mut reply = reply_of(3);
+        reply.parts.insert("1".into(), CommentStatus::Delivered);
+        reply.parts.insert("2".into(), CommentStatus::Failed);
+        assert_eq!(effective_status(&reply), CommentStatus::Failed);
+        let mut failed = reply_of(2);
+        failed.status = CommentStatus::Failed;
+        assert_eq!(effective_status(&failed), CommentStatus::Failed);
+    }
+
+    #[test]
+    fn a_reply_status_never_moves_backwards_whatever_order_its_parts_advance_in() {
+        use CommentStatus::{Delivered, Seen, Sent};
+        // Every order of events on a 3-part reply: each part is recorded (sent), then may get
+        // delivered and seen receipts; the shown status only ever moves forward.
+        let events: Vec<(usize, CommentStatus)> = (0..3)
+            .flat_map(|part| [(part, Sent), (part, Delivered), (part, Seen)])
+            .collect();
+        let mut state = 0x2545_f491_u64;
+        let mut next_random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2_000 {
+            let mut order = events.clone();
+            for i in (1..order.len()).rev() {
+                order.swap(i, (next_random() % (i as u64 + 1)) as usize);
+            }
+            let mut reply = reply_of(3);
+            let mut shown = effective_status(&reply);
+            for (part, status) in order {
+                let key = part.to_string();
+                // A receipt can only land once the part's token is recorded (it maps the token).
+                let recorded = reply.parts.get(&key).copied();
+                let Some(current) = recorded.or((status == Sent).then_some(Sent)) else {
+                    continue;
+                };
+                reply.parts.insert(key, current.max(status));
+                let next = effective_status(&reply);
+                assert!(next >= shown, "{shown:?} -> {next:?}");
+                shown = next;
+            }
+        }
     }
 }

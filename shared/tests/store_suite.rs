@@ -4,13 +4,14 @@
 
 use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, QuickReply, Task, TaskState,
-    TaskStatus,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, OutboundPlan, QuickReply, Task,
+    TaskState, TaskStatus,
 };
 use shared::ports::{
     AttachmentStore, CommentStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, Page, PageRequest, PartRef,
     QuickReplyStore, ReplyStore, SentPart, StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome,
 };
+use shared::rules::effective_status;
 use shared::time::Timestamp;
 use std::collections::BTreeMap;
 
@@ -36,6 +37,9 @@ testkit::store_suites!(
     a_failed_reply_stays_failed,
     replies_of_an_unknown_comment_conflict,
     the_last_part_completes_a_queued_reply,
+    a_reply_is_queued_until_every_part_is_accepted,
+    a_reply_waiting_for_a_retry_stays_queued_with_its_reason,
+    one_failed_part_fails_the_whole_reply,
     staff_comments_need_a_live_task_and_mark_uploads_available,
     quick_replies_are_kept_listed_and_deleted,
 );
@@ -134,6 +138,7 @@ fn attachment(id: &str) -> Attachment {
         size: 12_345,
         available: true,
         unavailable_reason: None,
+        awaiting_upload: false,
         blob_key: format!("attachments/{id}"),
         created_at: at(0),
     }
@@ -591,6 +596,12 @@ async fn seed_reply<S: MessageStore>(store: &S) -> PartRef {
 
 /// A task of its own (named after the reply) with a staff reply `id` queued for sending.
 async fn seed_reply_with_id<S: MessageStore>(store: &S, id: &str) -> PartRef {
+    seed_counted_reply(store, id, None).await
+}
+
+/// As [`seed_reply_with_id`]; with `part_count`, the reply carries the outbound plan the staff
+/// API stores, counted as that many Viber messages (text, picture, file…).
+async fn seed_counted_reply<S: MessageStore>(store: &S, id: &str, part_count: Option<usize>) -> PartRef {
     let acme = integration("acme");
     let task_name = if id == "r1" { "t1".to_owned() } else { format!("t-{id}") };
     let created = task(&task_name, &acme, TaskStatus::InProgress, Some("anna"), 1_000);
@@ -604,6 +615,14 @@ async fn seed_reply_with_id<S: MessageStore>(store: &S, id: &str) -> PartRef {
         status: CommentStatus::Queued,
         viber_message_type: None,
         viber_message_token: None,
+        outbound: part_count.map(|part_count| OutboundPlan {
+            integration_id: acme,
+            contact_id: created.requester_id.clone(),
+            viber_user_id: "viber-user".into(),
+            as_staff: None,
+            attachments: vec![],
+            part_count,
+        }),
         ..client_comment(&created.id, id, 1_000)
     };
     assert_eq!(store.apply_message(&write).await.unwrap(), WriteOutcome::Applied);
@@ -731,6 +750,102 @@ async fn the_last_part_completes_a_queued_reply<S: MessageStore + TaskStore + De
     let stored = store.get_reply(&failed).await.unwrap().unwrap();
     assert_eq!(stored.comment.status, CommentStatus::Failed);
     assert_eq!(stored.sent_parts, BTreeMap::from([(1, 23)]));
+}
+
+fn part_of<'a>(comment: &'a PartRef, integration_id: &'a IntegrationId, index: usize, token: u64) -> SentPart<'a> {
+    SentPart {
+        comment,
+        integration_id,
+        part_index: index,
+        message_token: token,
+        completes: index == 2,
+    }
+}
+
+async fn shown<S: TaskStore>(store: &S, part: &PartRef) -> CommentStatus {
+    effective_status(&reply(store, part).await)
+}
+
+async fn a_reply_is_queued_until_every_part_is_accepted<S: MessageStore + TaskStore + DeliveryStore + ReplyStore>(
+    store: &S,
+) {
+    use CommentStatus::{Delivered, Queued, Seen, Sent};
+    let part = seed_counted_reply(store, "r1", Some(3)).await;
+    let acme = integration("acme");
+    assert_eq!(shown(store, &part).await, Queued);
+    store.record_sent_part(&part_of(&part, &acme, 0, 31)).await.unwrap();
+    store.record_sent_part(&part_of(&part, &acme, 1, 32)).await.unwrap();
+    assert_eq!(shown(store, &part).await, Queued);
+    // Receipts for parts 1 and 2 are processed before part 3 is recorded: still queued.
+    store.advance_part(&part, 31, Delivered, None).await.unwrap();
+    store.advance_part(&part, 32, Delivered, None).await.unwrap();
+    assert_eq!(shown(store, &part).await, Queued);
+    store.record_sent_part(&part_of(&part, &acme, 2, 33)).await.unwrap();
+    assert_eq!(shown(store, &part).await, Sent);
+    // Receipts out of order: the last part seen before the first is; a late `delivered` of a part
+    // already seen changes nothing.
+    store.advance_part(&part, 33, Seen, None).await.unwrap();
+    assert_eq!(shown(store, &part).await, Delivered);
+    store.advance_part(&part, 31, Seen, None).await.unwrap();
+    store.advance_part(&part, 33, Delivered, None).await.unwrap();
+    assert_eq!(shown(store, &part).await, Delivered);
+    store.advance_part(&part, 32, Seen, None).await.unwrap();
+    assert_eq!(shown(store, &part).await, Seen);
+}
+
+async fn a_reply_waiting_for_a_retry_stays_queued_with_its_reason<
+    S: MessageStore + TaskStore + DeliveryStore + ReplyStore,
+>(
+    store: &S,
+) {
+    let part = seed_counted_reply(store, "r1", Some(3)).await;
+    let acme = integration("acme");
+    store.record_sent_part(&part_of(&part, &acme, 0, 41)).await.unwrap();
+    // Part 2 met a Viber 500: the reply waits for the retry, queued, saying why.
+    store
+        .note_waiting(&part, "Viber answered HTTP 500; retrying")
+        .await
+        .unwrap();
+    let waiting = reply(store, &part).await;
+    assert_eq!(effective_status(&waiting), CommentStatus::Queued);
+    assert_eq!(
+        waiting.status_reason.as_deref(),
+        Some("Viber answered HTTP 500; retrying")
+    );
+    // The retry sends parts 2 and 3 (part 1 keeps its token and is not sent again).
+    store.record_sent_part(&part_of(&part, &acme, 1, 42)).await.unwrap();
+    assert_eq!(shown(store, &part).await, CommentStatus::Queued);
+    store.record_sent_part(&part_of(&part, &acme, 2, 43)).await.unwrap();
+    let sent = reply(store, &part).await;
+    assert_eq!(
+        (effective_status(&sent), sent.status_reason.as_deref()),
+        (CommentStatus::Sent, None)
+    );
+    let stored = store.get_reply(&part).await.unwrap().unwrap();
+    assert_eq!(stored.sent_parts, BTreeMap::from([(0, 41), (1, 42), (2, 43)]));
+}
+
+async fn one_failed_part_fails_the_whole_reply<S: MessageStore + TaskStore + DeliveryStore + ReplyStore>(store: &S) {
+    let part = seed_counted_reply(store, "r1", Some(3)).await;
+    let acme = integration("acme");
+    store.record_sent_part(&part_of(&part, &acme, 0, 51)).await.unwrap();
+    store.record_sent_part(&part_of(&part, &acme, 1, 52)).await.unwrap();
+    store
+        .advance_part(&part, 51, CommentStatus::Delivered, None)
+        .await
+        .unwrap();
+    store
+        .advance_part(&part, 52, CommentStatus::Failed, Some("receiver is not subscribed"))
+        .await
+        .unwrap();
+    let failed = reply(store, &part).await;
+    assert_eq!(effective_status(&failed), CommentStatus::Failed);
+    assert_eq!(failed.status_reason.as_deref(), Some("receiver is not subscribed"));
+    // Later receipts and the last part change nothing: failed is final.
+    store.record_sent_part(&part_of(&part, &acme, 2, 53)).await.unwrap();
+    store.advance_part(&part, 51, CommentStatus::Seen, None).await.unwrap();
+    store.advance_part(&part, 53, CommentStatus::Seen, None).await.unwrap();
+    assert_eq!(shown(store, &part).await, CommentStatus::Failed);
 }
 
 async fn staff_comments_need_a_live_task_and_mark_uploads_available<

@@ -232,3 +232,264 @@ async fn a_reply_viber_keeps_refusing_ends_failed_within_seconds() {
     );
     assert_eq!(viber.bodies("send_message").len(), 5, "one attempt per receive");
 }
+
+/// Where the blobs live decides what can be checked about their URLs.
+#[derive(Clone, Copy, PartialEq)]
+enum Blobs {
+    /// The stack's own signed `/blobs/…` URLs, which check signature, expiry and size.
+    Embedded,
+    /// S3 presigned URLs on moto, which checks neither signatures nor sizes.
+    Moto,
+}
+
+async fn get(stack: &LocalStack, path: &str) -> (u16, Value) {
+    let response = http_client()
+        .get(format!("{}{path}", stack.base_url))
+        .bearer_auth(OWNER_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Staff see an upload as soon as its bytes landed: `GET /api/attachments/{id}` answers it
+/// available with a download URL returning exactly those bytes; an upload of another size than
+/// announced stays unavailable and says so.
+async fn an_upload_can_be_previewed_once_it_landed(stack: &LocalStack, blobs: Blobs) {
+    let announced_only = {
+        let (status, announced) = post_json(
+            stack,
+            "/api/attachments",
+            json!({"file_name": "later.pdf", "content_type": "application/pdf", "size": 10}),
+        )
+        .await;
+        assert_eq!(status, 201, "{announced}");
+        announced["id"].as_str().unwrap().to_owned()
+    };
+    let (status, waiting) = get(stack, &format!("/api/attachments/{announced_only}")).await;
+    assert_eq!(status, 200, "{waiting}");
+    assert_eq!(waiting["available"], false, "{waiting}");
+    assert_eq!(waiting["download_url"], Value::Null);
+    assert!(
+        waiting["unavailable_reason"]
+            .as_str()
+            .unwrap()
+            .contains("never uploaded"),
+        "{waiting}"
+    );
+
+    let picture = upload(stack, "preview.jpg", "image/jpeg", PICTURE).await;
+    for read in 0..2 {
+        let (status, seen) = get(stack, &format!("/api/attachments/{picture}")).await;
+        assert_eq!(status, 200, "{seen}");
+        assert_eq!(seen["available"], true, "read {read}: {seen}");
+        assert_eq!(seen["unavailable_reason"], Value::Null, "{seen}");
+        assert_eq!(seen["size"], PICTURE.len());
+        let url = seen["download_url"].as_str().unwrap();
+        let downloaded = http_client().get(url).send().await.unwrap();
+        assert_eq!(downloaded.status(), 200, "{url}");
+        assert_eq!(downloaded.bytes().await.unwrap().to_vec(), PICTURE, "{url}");
+        if blobs == Blobs::Embedded {
+            // The URL is signed for this object: another key or a later expiry is refused.
+            let other_key = url.replace("preview.jpg", "other.jpg");
+            assert_eq!(http_client().get(other_key).send().await.unwrap().status(), 403);
+            let later = url.replace("expires=", "expires=9");
+            assert_eq!(http_client().get(later).send().await.unwrap().status(), 403);
+        }
+    }
+
+    // Announced as 10 bytes, 12 sent.
+    let (_, announced) = post_json(
+        stack,
+        "/api/attachments",
+        json!({"file_name": "short.pdf", "content_type": "application/pdf", "size": 10}),
+    )
+    .await;
+    let put = http_client()
+        .put(announced["upload_url"].as_str().unwrap())
+        .header("content-type", "application/pdf")
+        .body(b"twelve bytes".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let id = announced["id"].as_str().unwrap();
+    let (_, wrong) = get(stack, &format!("/api/attachments/{id}")).await;
+    assert_eq!(wrong["available"], false, "{wrong}");
+    assert_eq!(wrong["download_url"], Value::Null, "{wrong}");
+    let reason = wrong["unavailable_reason"].as_str().unwrap();
+    match blobs {
+        // The stack's own URL refuses a body of another size than signed: nothing landed.
+        Blobs::Embedded => {
+            assert!(put.status().is_client_error(), "{}", put.status());
+            assert!(reason.contains("never uploaded"), "{reason}");
+        }
+        // moto takes any size: the read finds 12 bytes where 10 were announced.
+        Blobs::Moto => {
+            assert!(put.status().is_success(), "{}", put.status());
+            assert!(
+                reason.contains("announced as 10 bytes but 12 were uploaded"),
+                "{reason}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_can_be_previewed_once_it_landed_on_the_embedded_store() {
+    let viber = FakeViber::start(DOC_TOKEN).await;
+    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
+    an_upload_can_be_previewed_once_it_landed(&stack, Blobs::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_can_be_previewed_once_it_landed_on_s3() {
+    let viber = FakeViber::start(DOC_TOKEN).await;
+    let env = support::moto_environment().await;
+    let stack = LocalStack::start(
+        &["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN],
+        &support::pairs(&env),
+    )
+    .await;
+    an_upload_can_be_previewed_once_it_landed(&stack, Blobs::Moto).await;
+}
+
+/// The status of reply `id` as the API lists it.
+async fn reply_status(stack: &LocalStack, comments: &str, id: &str) -> Value {
+    let listed = api(stack, comments).await;
+    listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn receipt(event: &str, token: u64, client: &str) -> Vec<u8> {
+    let extra = if event == "failed" {
+        r#","desc":"Receiver is not subscribed""#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"event":"{event}","timestamp":1732529470339,"chat_hostname":"SN-CHAT-05_","message_token":{token},"user_id":"{client}"{extra}}}"#
+    )
+    .into_bytes()
+}
+
+/// A reply of three parts whose last part waits for retries while Viber's receipts for the
+/// first two come in: the reply stays `queued` (never `delivered`) until the last part is
+/// accepted, then `sent`, and `delivered` only once all three are; a failed part fails it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_shows_delivered_only_when_every_part_is() {
+    use testkit::fake_viber::Answer;
+    let viber = FakeViber::start(DOC_TOKEN).await;
+    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
+    post_signed(&stack, &fixtures::bytes("message_text")).await;
+    let client = fixtures::json("message_text")["sender"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (tasks, _) = eventually(&stack, "/api/tasks", |t| !t["items"].as_array().unwrap().is_empty()).await;
+    let comments = format!("/api/tasks/{}/comments", tasks["items"][0]["id"].as_str().unwrap());
+    let picture = upload(&stack, "box.jpg", "image/jpeg", PICTURE).await;
+    let file = upload(&stack, "invoice.pdf", "application/pdf", &file_bytes()).await;
+
+    // Text and picture are accepted; the file meets HTTP 500 on four attempts (the local
+    // back-off waits 0.25 + 0.5 + 1 + 2 s between them) and goes through on the fifth.
+    for answer in [Answer::Delay(Duration::ZERO), Answer::Delay(Duration::ZERO)] {
+        viber.script("send_message", answer);
+    }
+    for _ in 0..4 {
+        viber.script("send_message", Answer::Http(500));
+    }
+    let (status, queued) = post_json(
+        &stack,
+        &comments,
+        json!({"text": "Ось фото і рахунок.", "attachment_ids": [picture, file], "notify_client": true}),
+    )
+    .await;
+    assert_eq!(status, 202, "{queued}");
+    let reply_id = queued["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    while viber.accepted_tokens().len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(5), "parts 1 and 2 never sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let first_two = viber.accepted_tokens();
+    for token in &first_two {
+        post_signed(&stack, &receipt("delivered", *token, &client)).await;
+    }
+    // While the file waits for its retry the reply is queued, saying why; never delivered.
+    let waiting_until = Instant::now() + Duration::from_millis(600);
+    while Instant::now() < waiting_until {
+        let reply = reply_status(&stack, &comments, &reply_id).await;
+        assert_eq!(reply["status"], "queued", "{reply}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reply = reply_status(&stack, &comments, &reply_id).await;
+    assert!(reply["status_reason"].as_str().unwrap().contains("500"), "{reply}");
+
+    // The file goes through: the reply is `sent` (its last part is not delivered yet).
+    let started = Instant::now();
+    let sent = loop {
+        let reply = reply_status(&stack, &comments, &reply_id).await;
+        if reply["status"] != "queued" {
+            break reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still {reply}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sent["status"], "sent", "{sent}");
+    assert_eq!(sent["status_reason"], Value::Null, "{sent}");
+    let tokens = viber.accepted_tokens();
+    assert_eq!(tokens.len(), 3, "no part was sent twice");
+    // Out of order: the file is seen before it is delivered.
+    post_signed(&stack, &receipt("seen", tokens[2], &client)).await;
+    post_signed(&stack, &receipt("delivered", tokens[2], &client)).await;
+    let (_, _) = eventually(&stack, &comments, |c| {
+        c["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == reply_id.as_str() && c["status"] == "delivered")
+    })
+    .await;
+
+    // A second reply whose picture Viber reports failed shows `failed`, whatever else arrives.
+    let (status, queued) = post_json(
+        &stack,
+        &comments,
+        json!({"text": "Ще одне фото", "attachment_ids": [picture], "notify_client": true}),
+    )
+    .await;
+    assert_eq!(status, 202, "{queued}");
+    let second_id = queued["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    while viber.accepted_tokens().len() < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the second reply was never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let tokens = viber.accepted_tokens();
+    post_signed(&stack, &receipt("failed", tokens[4], &client)).await;
+    post_signed(&stack, &receipt("seen", tokens[3], &client)).await;
+    let (listed, _) = eventually(&stack, &comments, |c| {
+        c["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == second_id.as_str() && c["status"] == "failed")
+    })
+    .await;
+    let failed = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == second_id.as_str())
+        .unwrap();
+    assert_eq!(failed["status_reason"], "Receiver is not subscribed", "{failed}");
+}

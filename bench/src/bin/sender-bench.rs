@@ -339,6 +339,7 @@ fn cpu_per_reply(replies: usize) -> Result<(), Error> {
                             size,
                             available: true,
                             unavailable_reason: None,
+                            awaiting_upload: false,
                             created_at: Timestamp::now(),
                         }
                     })
@@ -364,6 +365,7 @@ fn cpu_per_reply(replies: usize) -> Result<(), Error> {
                         contact_id: task.requester_id.clone(),
                         viber_user_id: format!("{USER}{n}"),
                         as_staff: None,
+                        part_count: 1 + attachments.len(),
                         attachments,
                     }),
                 };

@@ -539,11 +539,14 @@ impl Api {
     async fn get_attachment(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         const UNKNOWN: ApiError = ApiError::NotFound("no such attachment");
         let id = AttachmentId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        let attachment = match self.tasks.get_attachment(&id).await {
+        let mut attachment = match self.tasks.get_attachment(&id).await {
             Ok(Some(attachment)) => attachment,
             Ok(None) => return Err(UNKNOWN),
             Err(store_error) => return Err(store_failure("get attachment", store_error)),
         };
+        if !attachment.available && attachment.awaiting_upload {
+            self.confirm_upload(&mut attachment).await?;
+        }
         let mut view = AttachmentDownloadView {
             attachment: AttachmentView::from(&attachment),
             download_url: None,
@@ -563,6 +566,7 @@ impl Api {
                 Err(BlobError::NotFound(_)) => {
                     tracing::warn!(attachment_id = %id, "the attachment's file is missing from the bucket");
                     view.attachment.available = false;
+                    view.attachment.unavailable_reason = Some("the file is no longer stored");
                 }
                 Err(blob_error @ BlobError::Unavailable(_)) => {
                     tracing::error!(attachment_id = %id, error = %blob_error, "download URL not signed");
@@ -571,6 +575,28 @@ impl Api {
             }
         }
         Ok(ok(&view))
+    }
+}
+
+impl Api {
+    /// A staff upload not seen in the bucket yet: once its bytes are there with the announced
+    /// size it is recorded as available (so later reads need no `HeadObject`); until then it
+    /// stays unavailable and its reason says why (not uploaded yet, or another size).
+    async fn confirm_upload(&self, attachment: &mut Attachment) -> Result<(), ApiError> {
+        match self.check_upload_landed(attachment).await? {
+            replies::UploadCheck::Landed => {
+                attachment.available = true;
+                attachment.unavailable_reason = None;
+                attachment.awaiting_upload = false;
+                self.attachments
+                    .put_attachment(attachment)
+                    .await
+                    .map_err(|e| store_failure("put attachment", e))?;
+                tracing::info!(attachment_id = %attachment.id, "upload landed");
+            }
+            replies::UploadCheck::Missing(reason) => attachment.unavailable_reason = Some(reason),
+        }
+        Ok(())
     }
 }
 

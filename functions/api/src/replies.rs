@@ -29,6 +29,15 @@ pub const MAX_REPLY_CHARS: usize = 4 * reply::TEXT_MAX_CHARS;
 /// Why a staff upload is not available yet.
 pub const NOT_UPLOADED: &str = "the file has not been uploaded yet";
 
+/// What the bucket holds for an announced upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadCheck {
+    /// The bytes are there, with the announced size.
+    Landed,
+    /// Not (or not rightly) uploaded: why, for the staff member.
+    Missing(String),
+}
+
 /// `POST /api/attachments`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -198,6 +207,7 @@ impl Api {
             size: new.size,
             available: false,
             unavailable_reason: Some(NOT_UPLOADED.to_owned()),
+            awaiting_upload: true,
             created_at: Timestamp::now(),
         };
         let expires_at = Timestamp::now().plus_seconds(UPLOAD_URL_TTL_SECONDS);
@@ -278,14 +288,15 @@ impl Api {
                     "the client unsubscribed from the bot; Viber delivers nothing until they write again".into(),
                 ));
             }
-            let plan = OutboundPlan {
+            let mut plan = OutboundPlan {
                 integration_id: integration.id.clone(),
                 contact_id: contact.id.clone(),
                 viber_user_id: contact.viber_user_id.clone(),
                 as_staff: integration.options.send_as_staff.then(|| caller.clone()),
                 attachments,
+                part_count: 0,
             };
-            check_sendable(&plan, integration, comment.text.as_deref())?;
+            plan.part_count = count_sendable_parts(&plan, integration, comment.text.as_deref())?;
             comment.status = CommentStatus::Queued;
             comment.outbound = Some(plan);
             let job = OutboundJob {
@@ -307,7 +318,8 @@ impl Api {
         }
     }
 
-    /// The attachments a reply names, each announced and uploaded with the size announced.
+    /// The attachments a reply names, each announced and uploaded with the size announced. An
+    /// upload already confirmed (by `GET /api/attachments/{id}`) is not checked again.
     async fn uploaded_attachments(&self, ids: &[AttachmentId]) -> Result<Vec<Attachment>, ApiError> {
         let mut attachments = Vec::with_capacity(ids.len());
         for id in ids {
@@ -316,39 +328,40 @@ impl Api {
                 Ok(None) => return Err(ApiError::BadRequest(never_uploaded(id.as_str()))),
                 Err(error) => return Err(store_failure("get attachment", error)),
             };
-            match self.blobs.stat(&attachment.blob_key).await {
-                Ok(Some(size)) if size == attachment.size => {}
-                Ok(Some(size)) => {
-                    return Err(ApiError::BadRequest(bad(
-                        "attachment_not_uploaded",
-                        format!(
-                            "\"{}\" was announced as {} bytes but {size} were uploaded",
-                            attachment.file_name, attachment.size
-                        ),
-                    )));
-                }
-                Ok(None) => {
-                    return Err(ApiError::BadRequest(bad(
-                        "attachment_not_uploaded",
-                        format!("\"{}\" ({id}) was never uploaded", attachment.file_name),
-                    )));
-                }
-                Err(BlobError::NotFound(_)) => {
-                    return Err(ApiError::BadRequest(bad(
-                        "attachment_not_uploaded",
-                        format!("\"{}\" ({id}) was never uploaded", attachment.file_name),
-                    )));
-                }
-                Err(error @ BlobError::Unavailable(_)) => {
-                    tracing::error!(attachment_id = %id, %error, "upload not checked");
-                    return Err(ApiError::Unavailable);
+            if !attachment.available {
+                match self.check_upload_landed(&attachment).await? {
+                    UploadCheck::Landed => {}
+                    UploadCheck::Missing(reason) => {
+                        return Err(ApiError::BadRequest(bad("attachment_not_uploaded", reason)));
+                    }
                 }
             }
             attachment.available = true;
             attachment.unavailable_reason = None;
+            attachment.awaiting_upload = false;
             attachments.push(attachment);
         }
         Ok(attachments)
+    }
+
+    /// Whether an announced upload's bytes are in the bucket with the announced size (one
+    /// `HeadObject`). `Missing` says why not, for the staff member.
+    pub(crate) async fn check_upload_landed(&self, attachment: &Attachment) -> Result<UploadCheck, ApiError> {
+        match self.blobs.stat(&attachment.blob_key).await {
+            Ok(Some(size)) if size == attachment.size => Ok(UploadCheck::Landed),
+            Ok(Some(size)) => Ok(UploadCheck::Missing(format!(
+                "\"{}\" was announced as {} bytes but {size} were uploaded",
+                attachment.file_name, attachment.size
+            ))),
+            Ok(None) | Err(BlobError::NotFound(_)) => Ok(UploadCheck::Missing(format!(
+                "\"{}\" ({}) was never uploaded",
+                attachment.file_name, attachment.id
+            ))),
+            Err(error @ BlobError::Unavailable(_)) => {
+                tracing::error!(attachment_id = %attachment.id, %error, "upload not checked");
+                Err(ApiError::Unavailable)
+            }
+        }
     }
 
     async fn requester(&self, task: &Task) -> Result<Contact, ApiError> {
@@ -394,8 +407,9 @@ impl Api {
 }
 
 /// Builds the Viber messages with stand-in links (the sender signs the real ones), so a reply
-/// Viber would refuse is a 400 now rather than a `failed` comment later.
-fn check_sendable(plan: &OutboundPlan, integration: &Integration, text: Option<&str>) -> Result<(), ApiError> {
+/// Viber would refuse is a 400 now rather than a `failed` comment later; answers how many
+/// messages the reply is sent as (its status counts every one of them).
+fn count_sendable_parts(plan: &OutboundPlan, integration: &Integration, text: Option<&str>) -> Result<usize, ApiError> {
     let attachments: Vec<(Attachment, String)> = plan
         .attachments
         .iter()
@@ -403,7 +417,7 @@ fn check_sendable(plan: &OutboundPlan, integration: &Integration, text: Option<&
         .collect();
     let sender = reply::sender_for(&integration.bot, plan.as_staff.is_some(), plan.as_staff.as_ref());
     reply::build_messages(&plan.viber_user_id, sender, text, &attachments, None)
-        .map(drop)
+        .map(|messages| messages.len())
         .map_err(|error| ApiError::BadRequest(bad("not_sendable", error.to_string())))
 }
 

@@ -177,6 +177,8 @@ pub struct AttachmentView<'a> {
     pub content_type: &'a str,
     pub size: u64,
     pub available: bool,
+    /// Why the file is not available (not uploaded yet, expired at Viber, too large…).
+    pub unavailable_reason: Option<&'a str>,
 }
 
 impl<'a> From<&'a Attachment> for AttachmentView<'a> {
@@ -187,6 +189,10 @@ impl<'a> From<&'a Attachment> for AttachmentView<'a> {
             content_type: &attachment.content_type,
             size: attachment.size,
             available: attachment.available,
+            unavailable_reason: attachment
+                .unavailable_reason
+                .as_deref()
+                .filter(|_| !attachment.available),
         }
     }
 }
@@ -246,13 +252,14 @@ mod tests {
 
     #[test]
     fn a_comment_shows_its_effective_status_and_attachments_in_order() {
-        let attachment = |id: &str, available| Attachment {
+        let attachment = |id: &str, available: bool| Attachment {
             id: AttachmentId::parse(id).unwrap(),
             file_name: format!("{id}.pdf"),
             content_type: "application/pdf".into(),
             size: 42,
             available,
-            unavailable_reason: None,
+            unavailable_reason: (!available).then(|| "the link expired at Viber".to_owned()),
+            awaiting_upload: false,
             blob_key: format!("blobs/{id}"),
             created_at: at(0),
         };
@@ -288,8 +295,10 @@ mod tests {
             json!({
                 "id": "k1", "task_id": "t1", "author": {"type": "staff", "id": "ivan"}, "text": "hi",
                 "attachments": [
-                    {"id": "a2", "file_name": "a2.pdf", "content_type": "application/pdf", "size": 42, "available": false},
-                    {"id": "a1", "file_name": "a1.pdf", "content_type": "application/pdf", "size": 42, "available": true}
+                    {"id": "a2", "file_name": "a2.pdf", "content_type": "application/pdf", "size": 42, "available": false,
+                     "unavailable_reason": "the link expired at Viber"},
+                    {"id": "a1", "file_name": "a1.pdf", "content_type": "application/pdf", "size": 42, "available": true,
+                     "unavailable_reason": null}
                 ],
                 "notify_client": true, "status": "delivered", "status_reason": null,
                 "created_at": "1970-01-01T00:00:00.000Z"

@@ -389,6 +389,7 @@ fn attachment(id: &str, available: bool) -> Attachment {
         size: 1234,
         available,
         unavailable_reason: (!available).then(|| "Viber's link had expired".to_owned()),
+        awaiting_upload: false,
         blob_key: format!("attachments/{id}"),
         created_at: at(0),
     }
@@ -804,13 +805,16 @@ async fn comments_are_oldest_first_with_their_delivery_status() {
     assert_eq!(items[1]["author"], json!({"type": "staff", "id": "ivan"}));
     assert_eq!(
         items[3]["attachments"],
-        json!([{"id": "file1", "file_name": "file1 report.pdf", "content_type": "application/pdf", "size": 1234, "available": true}])
+        json!([{"id": "file1", "file_name": "file1 report.pdf", "content_type": "application/pdf", "size": 1234, "available": true,
+                "unavailable_reason": null}])
     );
     assert_eq!(
         items[5]["attachments"],
         json!([
-            {"id": "photo2", "file_name": "photo2 report.pdf", "content_type": "application/pdf", "size": 1234, "available": false},
-            {"id": "photo1", "file_name": "photo1 report.pdf", "content_type": "application/pdf", "size": 1234, "available": true}
+            {"id": "photo2", "file_name": "photo2 report.pdf", "content_type": "application/pdf", "size": 1234, "available": false,
+             "unavailable_reason": "Viber's link had expired"},
+            {"id": "photo1", "file_name": "photo1 report.pdf", "content_type": "application/pdf", "size": 1234, "available": true,
+             "unavailable_reason": null}
         ]),
         "in the comment's order"
     );
@@ -939,7 +943,7 @@ async fn an_attachment_comes_with_a_short_lived_download_url() {
         reply,
         json!({
             "id": "ready", "file_name": "ready report.pdf", "content_type": "application/pdf",
-            "size": 1234, "available": true,
+            "size": 1234, "available": true, "unavailable_reason": null,
             "download_url": format!("https://blobs.test/attachments/ready?name=ready report.pdf&expires={}", expires_at.millis()),
             "expires_at": expires_at.to_rfc3339()
         })
@@ -949,17 +953,20 @@ async fn an_attachment_comes_with_a_short_lived_download_url() {
 #[tokio::test]
 async fn an_unavailable_attachment_has_no_download_url() {
     let world = world_with_attachments().await;
-    let expected = |id: &str| {
+    let expected = |id: &str, reason: &str| {
         json!({
             "id": id, "file_name": format!("{id} report.pdf"), "content_type": "application/pdf",
-            "size": 1234, "available": false, "download_url": null, "expires_at": null
+            "size": 1234, "available": false, "unavailable_reason": reason, "download_url": null, "expires_at": null
         })
     };
-    assert_eq!(world.get_ok("/api/attachments/expired").await, expected("expired"));
+    assert_eq!(
+        world.get_ok("/api/attachments/expired").await,
+        expected("expired", "Viber's link had expired")
+    );
     world.blobs.missing.lock().unwrap().insert("attachments/ready".into());
     assert_eq!(
         world.get_ok("/api/attachments/ready").await,
-        expected("ready"),
+        expected("ready", "the file is no longer stored"),
         "a file missing from the bucket is unavailable"
     );
 }

@@ -289,6 +289,36 @@ async fn an_upload_is_announced_with_a_short_lived_signed_put_url() {
 }
 
 #[tokio::test]
+async fn the_first_read_after_an_upload_records_it_available() {
+    use shared::ports::TaskStore;
+    let world = World::new(false).await;
+    let id = world.upload("scan.pdf", "application/pdf", b"%PDF-1.7 scan").await;
+    let attachment_id = shared::ids::AttachmentId::parse(&id).unwrap();
+    let announced = world.store.get_attachment(&attachment_id).await.unwrap().unwrap();
+    assert!(!announced.available && announced.awaiting_upload);
+
+    let got = world.call(Method::GET, &format!("/api/attachments/{id}"), None).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.json["available"], true, "{}", got.json);
+    assert!(
+        got.json["download_url"].as_str().unwrap().contains("/blobs/"),
+        "{}",
+        got.json
+    );
+    // Recorded: later reads and the reply that names it need no look into the bucket.
+    let recorded = world.store.get_attachment(&attachment_id).await.unwrap().unwrap();
+    assert!(recorded.available && !recorded.awaiting_upload && recorded.unavailable_reason.is_none());
+    let answer = world
+        .call(
+            Method::POST,
+            &world.comments_uri(),
+            Some(json!({"attachment_ids": [id], "notify_client": true})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.json);
+}
+
+#[tokio::test]
 async fn uploads_viber_cannot_take_are_refused_before_upload() {
     let world = World::new(false).await;
     for (body, code) in [

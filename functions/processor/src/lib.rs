@@ -297,6 +297,7 @@ impl Processor {
                             size,
                             available: true,
                             unavailable_reason: None,
+                            awaiting_upload: false,
                             blob_key,
                             created_at,
                         });
@@ -335,6 +336,7 @@ impl Processor {
             size: media.size.unwrap_or(0),
             available: false,
             unavailable_reason: Some(reason),
+            awaiting_upload: false,
             created_at,
         })
     }

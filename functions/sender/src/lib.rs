@@ -204,6 +204,16 @@ impl Sender {
             Err(reason) => return self.fail(&target, reason).await,
         };
         let total = messages.len();
+        if plan.part_count != 0 && plan.part_count != total {
+            // The reply's status counts `part_count` parts; sending another number would leave it
+            // `queued` forever or call it `sent` early. Only a change of the splitting rules
+            // between posting and sending can cause this.
+            let reason = format!(
+                "the reply was posted as {} Viber messages but would now be sent as {total}; post it again",
+                plan.part_count
+            );
+            return self.fail(&target, reason).await;
+        }
         let mut newly_sent = 0;
         let mut completed = false;
         for (index, message) in messages.iter().enumerate() {

@@ -21,6 +21,7 @@ use shared::ports::{
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::ViberClient;
+use shared::viber::reply;
 use testkit::FakeViber;
 use testkit::fake_viber::Answer;
 
@@ -109,6 +110,7 @@ fn attachment(id: &str, file_name: &str, content_type: &str, size: u64) -> Attac
         size,
         available: true,
         unavailable_reason: None,
+        awaiting_upload: false,
         blob_key: format!("attachments/{id}/{file_name}"),
         created_at: at(),
     }
@@ -179,6 +181,8 @@ fn reply_write(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) 
             viber_user_id: RECEIVER.into(),
             as_staff: setup.send_as_staff.then(anna),
             attachments: attachments.clone(),
+            // As the staff API counts it: the text's parts, then one message per attachment.
+            part_count: text.map_or(0, |text| reply::split_text(text, reply::TEXT_MAX_CHARS).len()) + attachments.len(),
         }),
     };
     let job = OutboundJob {
@@ -420,6 +424,112 @@ async fn a_rate_limit_is_retried_without_resending_accepted_parts() {
                 .is_some()
         );
     }
+}
+
+/// The status staff see for the reply (`rules::effective_status`).
+async fn shown(setup: &Setup, job: &OutboundJob) -> CommentStatus {
+    shared::rules::effective_status(&comment(setup, job).await)
+}
+
+#[tokio::test]
+async fn a_500_on_the_picture_keeps_the_reply_queued_until_the_retry_sends_the_rest() {
+    let setup = setup(false).await;
+    let files = vec![
+        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
+        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
+    ];
+    let job = queue_reply(&setup, Some("Here are the documents"), files).await;
+    // The text goes through; the picture meets an HTTP 500.
+    setup
+        .viber
+        .script("send_message", Answer::Delay(std::time::Duration::ZERO));
+    setup.viber.script("send_message", Answer::Http(500));
+
+    let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 1)])).await;
+    assert_eq!(failed_ids(&response), ["m1"]);
+    // One part of three accepted: the reply is queued, not sent, and says why it waits.
+    assert_eq!(shown(&setup, &job).await, CommentStatus::Queued);
+    let reason = comment(&setup, &job).await.status_reason.unwrap();
+    assert!(reason.contains("500"), "{reason}");
+    let first_tokens = sent_parts(&setup, &job).await;
+    assert_eq!(first_tokens.len(), 1);
+
+    let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 2)])).await;
+    assert!(failed_ids(&response).is_empty());
+    let types: Vec<String> = sends(&setup)
+        .iter()
+        .map(|b| b["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        ["text", "picture", "picture", "file"],
+        "the text is not sent again"
+    );
+    let tokens = sent_parts(&setup, &job).await;
+    assert_eq!(tokens.len(), 3);
+    assert_eq!(tokens[0], first_tokens[0]);
+    assert_eq!(shown(&setup, &job).await, CommentStatus::Sent);
+    assert_eq!(comment(&setup, &job).await.status_reason, None);
+}
+
+#[tokio::test]
+async fn receipts_for_the_first_parts_leave_the_reply_queued_until_the_last_part_is_sent() {
+    use CommentStatus::{Delivered, Queued, Seen, Sent};
+    let setup = setup(false).await;
+    let files = vec![
+        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
+        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
+    ];
+    let job = queue_reply(&setup, Some("Here are the documents"), files).await;
+    for _ in 0..2 {
+        setup
+            .viber
+            .script("send_message", Answer::Delay(std::time::Duration::ZERO));
+    }
+    setup.viber.script("send_message", Answer::Http(503));
+    setup.sender.send(&job, 1).await.unwrap_err();
+    let early = sent_parts(&setup, &job).await;
+    assert_eq!(early.len(), 2);
+
+    // Viber's receipts for parts 1 and 2 are processed before part 3 is recorded.
+    let reply = target(&job);
+    for token in &early {
+        let part = setup.store.find_part(&setup.integration_id, *token).await.unwrap();
+        assert_eq!(part.as_ref(), Some(&reply));
+        setup.store.advance_part(&reply, *token, Delivered, None).await.unwrap();
+    }
+    assert_eq!(shown(&setup, &job).await, Queued, "the file was never delivered");
+
+    setup.sender.send(&job, 2).await.unwrap();
+    let tokens = sent_parts(&setup, &job).await;
+    assert_eq!(shown(&setup, &job).await, Sent);
+    // The last part's receipts arrive out of order: `seen` before `delivered`.
+    setup.store.advance_part(&reply, tokens[2], Seen, None).await.unwrap();
+    setup
+        .store
+        .advance_part(&reply, tokens[2], Delivered, None)
+        .await
+        .unwrap();
+    assert_eq!(shown(&setup, &job).await, Delivered);
+    for token in &tokens[..2] {
+        setup.store.advance_part(&reply, *token, Seen, None).await.unwrap();
+    }
+    assert_eq!(shown(&setup, &job).await, Seen);
+}
+
+#[tokio::test]
+async fn a_reply_counted_as_other_parts_than_it_now_builds_fails_without_sending() {
+    let setup = setup(false).await;
+    let (job, mut write) = reply_write(&setup, Some("Hello"), vec![]);
+    write.comment.outbound.as_mut().unwrap().part_count = 2;
+    setup.store.apply_message(&write).await.unwrap();
+    let outcome = setup.sender.send(&job, 1).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Failed(reason) if reason.contains("posted as 2 Viber messages")),
+        "{outcome:?}"
+    );
+    assert!(sends(&setup).is_empty());
+    assert_eq!(shown(&setup, &job).await, CommentStatus::Failed);
 }
 
 #[tokio::test]

@@ -1203,6 +1203,7 @@ mod tests {
             size,
             available: true,
             unavailable_reason: None,
+            awaiting_upload: false,
             blob_key: format!("attachments/a1/{file_name}"),
             created_at: Timestamp::from_millis(0),
         }
