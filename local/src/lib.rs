@@ -234,7 +234,7 @@ struct AppState {
 
 /// Parses the command line, runs until Ctrl-C, and turns the outcome into an exit code.
 pub async fn main_with_args() -> ExitCode {
-    shared::telemetry::init_text();
+    shared::telemetry::init_text(shared::config::process_env("RUST_LOG").as_deref());
     let options = Options::parse();
     match run(options, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -66,6 +66,11 @@ pub fn check_variables<C>(
     config
 }
 
+/// A lookup over `pairs` (a name not among them is unset), for `Config::from_lookup` in tests.
+pub fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| value(pairs, name, None)
+}
+
 /// `name`'s value in `complete`, unless `replaced` says otherwise for one variable.
 fn value(complete: &[(&str, &str)], name: &str, replaced: Option<(&str, Option<&str>)>) -> Option<String> {
     match replaced {
