@@ -122,32 +122,6 @@ impl<L: Fn(&str) -> Option<String>> Environment<L> {
     }
 }
 
-// The helpers below are replaced by the typed `Config`s and go once nothing calls them.
-
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {0} must be set")]
-pub struct MissingVariable(pub &'static str);
-
-pub fn required(name: &'static str) -> Result<String, MissingVariable> {
-    Environment::new(process_env)
-        .required(Variable::required(name))
-        .map_err(|_| MissingVariable(name))
-}
-
-pub fn viber_api_url() -> String {
-    Environment::new(process_env).viber_api_url()
-}
-
-pub fn max_receives(variable: &'static str, default: u32) -> Result<u32, String> {
-    Environment::new(process_env)
-        .max_receives(Variable::optional(variable), default)
-        .map_err(|e| e.to_string())
-}
-
-pub fn public_base_url() -> Option<String> {
-    Environment::new(process_env).public_base_url()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,6 +181,34 @@ fn the_checker_flags_a_broken_template() {
     }
 }
 
+/// What the first test relies on: a function reads its environment through its `Config` only, so
+/// `Config::VARIABLES` is everything it reads. `shared::config::process_env` is the one read.
+#[test]
+fn nothing_but_shared_config_reads_the_environment() {
+    let allowed = root().join("shared/src/config.rs");
+    let mut stack: Vec<PathBuf> = ["functions", "shared/src", "local/src"]
+        .iter()
+        .map(|d| root().join(d))
+        .collect();
+    let mut readers = Vec::new();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            // A function crate's tests may set up their own environment.
+            let entries = std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            stack.extend(entries.map(|e| e.unwrap().path()).filter(|p| !p.ends_with("tests")));
+        } else if path.extension().is_some_and(|e| e == "rs") && path != allowed {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("env::var") {
+                readers.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        readers.is_empty(),
+        "read the environment through a Config (shared::config), not directly: {readers:?}"
+    );
+}
+
 // ---------------------------------------------------------------- the template's functions
 
 struct Function {
