@@ -1,8 +1,9 @@
 //! `viberdesk-local`: the whole stack in one process, for development, demos and tests. It serves
 //! `/viber/{id}` and `/api/…` through the same handler functions the Lambdas run, on in-memory
 //! adapters by default, or on AWS (or an emulator) when `AWS_ENDPOINT_URL` and the resource
-//! variables are set.
+//! variables are set (see [`config`]).
 
+pub mod config;
 mod gateway;
 mod workers;
 
@@ -20,7 +21,7 @@ use clap::Parser;
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config};
 use shared::blobs::MemoryBlobStore;
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
-use shared::config::DEFAULT_VIBER_API_URL;
+use shared::config::{ConfigError, DEFAULT_VIBER_API_URL, VIBER_API_URL};
 use shared::ids::{IntegrationId, StaffId};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url};
@@ -33,6 +34,8 @@ use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::{ViberClient, ViberError};
 use webhook::{INTEGRATION_ID_PARAMETER, Webhook};
+
+use crate::config::{AwsResources, BackendConfig, Config};
 
 /// The integration id `--viber-token` connects.
 pub const DEFAULT_INTEGRATION: &str = "default";
@@ -50,7 +53,7 @@ pub struct Options {
     #[arg(long)]
     pub public_base_url: Option<String>,
     /// The Viber Bot API base URL.
-    #[arg(long, env = "VIBER_API_URL", default_value = DEFAULT_VIBER_API_URL)]
+    #[arg(long, env = VIBER_API_URL.name, default_value = DEFAULT_VIBER_API_URL)]
     pub viber_api_url: String,
     /// Connect the bot with this auth token at start, as integration `default` (`/viber/default`).
     #[arg(long, env = "VIBERDESK_VIBER_TOKEN", hide_env_values = true)]
@@ -65,7 +68,7 @@ pub enum LocalError {
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
     #[error("{0}")]
-    Config(#[from] shared::config::MissingVariable),
+    Config(#[from] ConfigError),
     #[error("storage: {0}")]
     Store(#[from] StoreError),
     #[error("Viber refused the bot token given with --viber-token: {0}")]
@@ -199,28 +202,21 @@ impl Backend {
         }
     }
 
-    async fn aws() -> Result<Self, LocalError> {
+    async fn aws(resources: AwsResources) -> Self {
         let sdk = load_sdk_config().await;
-        let queue = |variable| shared::config::required(variable).map(|url| SqsQueue::from_config(&sdk, url));
-        Ok(Self::with_store(
+        Self::with_store(
             "AWS",
-            Arc::new(DynamoStore::from_config(&sdk, shared::config::required("TABLE_NAME")?)),
-            Arc::new(S3BlobStore::from_config(
-                &sdk,
-                shared::config::required("ATTACHMENTS_BUCKET")?,
-            )),
-            LocalQueue::Sqs(queue("INBOUND_QUEUE_URL")?),
-            LocalQueue::Sqs(queue("OUTBOUND_QUEUE_URL")?),
-        ))
+            Arc::new(DynamoStore::from_config(&sdk, resources.table_name)),
+            Arc::new(S3BlobStore::from_config(&sdk, resources.attachments_bucket)),
+            LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.inbound_queue_url)),
+            LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.outbound_queue_url)),
+        )
     }
 
-    /// AWS when an endpoint and a table are configured; in memory otherwise.
-    async fn from_env() -> Result<Self, LocalError> {
-        let configured = |name| std::env::var(name).is_ok_and(|v: String| !v.is_empty());
-        if configured("AWS_ENDPOINT_URL") && configured("TABLE_NAME") {
-            Self::aws().await
-        } else {
-            Ok(Self::memory())
+    async fn from_config(config: BackendConfig) -> Self {
+        match config {
+            BackendConfig::Aws(resources) => Self::aws(resources).await,
+            BackendConfig::Memory => Self::memory(),
         }
     }
 }
@@ -234,9 +230,15 @@ struct AppState {
 
 /// Parses the command line, runs until Ctrl-C, and turns the outcome into an exit code.
 pub async fn main_with_args() -> ExitCode {
-    shared::telemetry::init_text();
     let options = Options::parse();
-    match run(options, shutdown_signal()).await {
+    let outcome = match Config::from_env() {
+        Ok(config) => {
+            shared::telemetry::init_text(config.log_filter.as_deref());
+            run(options, config.backend, shutdown_signal()).await
+        }
+        Err(error) => Err(error.into()),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error}");
@@ -246,8 +248,12 @@ pub async fn main_with_args() -> ExitCode {
     }
 }
 
-pub async fn run(options: Options, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), LocalError> {
-    let backend = Backend::from_env().await?;
+pub async fn run(
+    options: Options,
+    backend: BackendConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), LocalError> {
+    let backend = Backend::from_config(backend).await;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| LocalError::Listen(options.listen, e))?;

@@ -1,4 +1,5 @@
-//! Logging: JSON lines in Lambda (CloudWatch), readable lines locally. `RUST_LOG` filters.
+//! Logging: JSON lines in Lambda (CloudWatch), readable lines locally. `RUST_LOG` filters (each
+//! `Config` reads it, see `shared::config::RUST_LOG`).
 
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -6,26 +7,31 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// `RUST_LOG` as a list of `target=level` directives (e.g. `info,shared=debug`); `info` otherwise.
 /// `Targets` rather than `EnvFilter`: no regex engine in the Lambda binaries.
-fn filter() -> Targets {
-    std::env::var("RUST_LOG")
-        .ok()
+fn filter(directives: Option<&str>) -> Targets {
+    directives
         .and_then(|directives| directives.parse().ok())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// For Lambda: one JSON object per line; CloudWatch adds the time.
-pub fn init_json() {
+pub fn init_json(log_filter: Option<&str>) {
     let format = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(false)
         .with_ansi(false)
         .without_time()
         .with_target(false);
-    let _ = tracing_subscriber::registry().with(format).with(filter()).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(format)
+        .with(filter(log_filter))
+        .try_init();
 }
 
 /// For the local stack.
-pub fn init_text() {
+pub fn init_text(log_filter: Option<&str>) {
     let format = tracing_subscriber::fmt::layer().with_target(false);
-    let _ = tracing_subscriber::registry().with(format).with(filter()).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(format)
+        .with(filter(log_filter))
+        .try_init();
 }

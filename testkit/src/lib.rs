@@ -1,6 +1,7 @@
 //! Test support shared by every crate's tests: Viber's fixtures and signatures, a fake Viber API
-//! on loopback, and the moto harness for the AWS adapters.
+//! on loopback, the moto harness for the AWS adapters, and the check of a typed `Config`.
 
+pub mod config;
 pub mod fake_viber;
 pub mod fixtures;
 pub mod media_server;

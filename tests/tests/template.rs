@@ -2,15 +2,12 @@
 //! cfn-lint and checkov cannot know (they run in `scripts/check-infra`):
 //!
 //! - **Environment.** Every variable a function's code reads is set in that function's
-//!   `Environment` (with `Globals`). "What the code reads" is found by scanning the function
-//!   crate's `src/` (see [`scan_reads`]): the first argument of `required(…)`, `env::var(…)`,
-//!   `env::var_os(…)` and `max_receives(…)`, as a string literal or a `const NAME: &str = "…"`
-//!   of the crate or of `shared`; plus every `shared` helper the crate calls that reads a fixed
-//!   variable itself, directly or through another helper (`viber_api_url()` → `VIBER_API_URL`,
-//!   `telemetry::init_json()` → `RUST_LOG`). A read whose variable cannot be resolved fails the
-//!   test rather than being skipped. Variables with a default in the code (`VIBER_API_URL`,
-//!   `*_MAX_RECEIVES`, `RUST_LOG`) must be set too: the template states every setting.
-//!   Only `AWS_*` (set by Lambda itself) is exempt.
+//!   `Environment` (with `Globals`). "What the code reads" is its crate's `Config::VARIABLES`
+//!   (`functions/<f>/src/config.rs`): `main` reads nothing but its `Config`, and each crate's
+//!   unit test checks that `Config::from_lookup` reads exactly the variables it declares.
+//!   Variables with a default in the code (`VIBER_API_URL`, `PUBLIC_BASE_URL`, `*_MAX_RECEIVES`,
+//!   `RUST_LOG`) must be set too: the template states every setting. Only `AWS_*` (set by Lambda
+//!   itself, read by the SDK) is exempt. Variables set but not read are printed, not refused.
 //! - **IAM.** No `Allow` statement anywhere grants a wildcard action on a wildcard resource (or
 //!   uses `NotAction` / `NotResource`); each function runs under its own role from this template
 //!   (no managed policies, whose contents are not visible here) and that role allows exactly the
@@ -22,7 +19,7 @@
 //! - **Operations.** Every function has its own log group with a retention, JSON logs, the
 //!   runtime/architecture/build method of the issue, and error and throttle alarms; every DLQ
 //!   has a depth alarm and the inbound queue an age alarm; routes and outputs exist; the table
-//!   mirrors `shared/src/aws/schema.rs`.
+//!   mirrors `shared::aws::schema`.
 //!
 //! The negative tests feed the same checker deliberately broken input, so it cannot pass by
 //! checking nothing.
@@ -31,6 +28,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
+use shared::aws::schema::{EXPIRES_AT, INDEXES, PARTITION_KEY, SORT_KEY};
+use shared::config::{INBOUND_QUEUE_URL, RUST_LOG, TABLE_NAME, Variable};
+
+/// Each function's variables, by crate name, as its `Config` declares them.
+fn declared_variables() -> BTreeMap<String, Vec<Variable>> {
+    [
+        ("api", api::config::Config::VARIABLES),
+        ("processor", processor::config::Config::VARIABLES),
+        ("sender", sender::config::Config::VARIABLES),
+        ("webhook", webhook::config::Config::VARIABLES),
+    ]
+    .into_iter()
+    .map(|(name, variables)| (name.to_owned(), variables.to_vec()))
+    .collect()
+}
 
 /// Each function's IAM actions: exactly what its code calls (DESIGN.md, docs/data-model.md).
 /// `logs:*` for its own log group are checked separately. TransactWriteItems has no IAM action
@@ -100,27 +112,27 @@ fn the_template_matches_the_code() {
         ["api", "processor", "sender", "webhook"],
         "the template's functions (by crate)"
     );
-    let shared = SourceTree::read(&root().join("shared/src"));
-    let mut reads = BTreeMap::new();
+    let reads = declared_variables();
     for (name, function) in &functions {
-        let code = SourceTree::read(&root().join(&function.crate_dir).join("src"));
-        let found = scan_reads(&code, &shared).unwrap_or_else(|problems| panic!("{name}: {}", problems.join("\n")));
+        let found: BTreeSet<&str> = reads[name].iter().map(|v| v.name).collect();
         // Not vacuous: every function needs its table.
-        assert!(found.contains("TABLE_NAME"), "{name}: the scan found {found:?}");
+        assert!(
+            reads[name].contains(&TABLE_NAME),
+            "{name}: its Config declares {found:?}"
+        );
         println!("{name} reads {found:?}");
         // Set but not (yet) read is allowed: the template may lead the code.
         let unread: Vec<String> = environment(&template, function)
             .into_keys()
-            .filter(|variable| !found.contains(variable))
+            .filter(|variable| !found.contains(variable.as_str()))
             .collect();
         if !unread.is_empty() {
             println!("{name}: set in the template, not read by its code: {unread:?}");
         }
-        reads.insert(name.clone(), found);
     }
     let problems = check(&template, &reads);
     assert!(problems.is_empty(), "infra/template.yaml:\n  {}", problems.join("\n  "));
-    let problems = check_table(&template, &shared);
+    let problems = check_table(&template);
     assert!(
         problems.is_empty(),
         "infra/template.yaml table:\n  {}",
@@ -132,12 +144,16 @@ fn the_template_matches_the_code() {
 fn the_checker_flags_a_broken_template() {
     let template: Value = serde_yaml::from_str(BROKEN).unwrap();
     let reads = BTreeMap::from([
-        ("webhook".to_owned(), set(&["TABLE_NAME", "INBOUND_QUEUE_URL"])),
-        ("processor".to_owned(), set(&["TABLE_NAME", "INBOUND_MAX_RECEIVES"])),
+        ("webhook".to_owned(), vec![TABLE_NAME, INBOUND_QUEUE_URL, RUST_LOG]),
+        (
+            "processor".to_owned(),
+            vec![TABLE_NAME, processor::config::INBOUND_MAX_RECEIVES],
+        ),
     ]);
     let problems = check(&template, &reads);
     let expected = [
-        "webhook: its code reads INBOUND_QUEUE_URL",
+        "webhook: its code reads INBOUND_QUEUE_URL, which",
+        "webhook: its code reads RUST_LOG (it has a default",
         "grants wildcard action \"*\" on resource \"*\"",
         "grants wildcard action \"sqs:*\" on resource \"*\"",
         "ProcessorRole.Properties.Policies.PolicyDocument: an Allow with NotAction/NotResource",
@@ -165,55 +181,32 @@ fn the_checker_flags_a_broken_template() {
     }
 }
 
+/// What the first test relies on: a function reads its environment through its `Config` only, so
+/// `Config::VARIABLES` is everything it reads. `shared::config::process_env` is the one read.
 #[test]
-fn the_scan_finds_every_kind_of_read_and_refuses_unknown_ones() {
-    let shared = SourceTree::from_files(&[(
-        "config.rs",
-        r#"
-pub fn required(name: &'static str) -> Result<String, ()> { std::env::var(name).map_err(|_| ()) }
-pub fn viber_api_url() -> String { std::env::var("VIBER_API_URL").unwrap_or_default() }
-fn filter() -> String { std::env::var("RUST_LOG").unwrap_or_default() }
-pub fn init_json() { let _ = (filter()); }
-pub fn max_receives(variable: &'static str, default: u32) -> u32 { std::env::var(variable).map(|_| default).unwrap_or(default) }
-pub const SHARED_NAME: &str = "FROM_SHARED";
-"#,
-    )]);
-    let code = SourceTree::from_files(&[(
-        "main.rs",
-        r#"
-pub const MAX_RECEIVES_VARIABLE: &str = "X_MAX_RECEIVES";
-fn main() {
-    shared::telemetry::init_json();
-    let a = required("TABLE_NAME")?;
-    let b = std::env::var("PLAIN").ok();
-    let c = std::env::var_os("OS_VAR");
-    let d = shared::config::max_receives(MAX_RECEIVES_VARIABLE, 5);
-    let e = ViberClient::new(&viber_api_url());
-    let f = required(shared::config::SHARED_NAME)?;
-    let g = value.filter(|v| !v.is_empty());
-}
-#[cfg(test)]
-mod tests {
-    fn t() { std::env::var("ONLY_IN_TESTS").ok(); }
-}
-"#,
-    )]);
-    assert_eq!(
-        scan_reads(&code, &shared).unwrap(),
-        set(&[
-            "FROM_SHARED",
-            "OS_VAR",
-            "PLAIN",
-            "RUST_LOG",
-            "TABLE_NAME",
-            "VIBER_API_URL",
-            "X_MAX_RECEIVES"
-        ])
+fn nothing_but_shared_config_reads_the_environment() {
+    let allowed = root().join("shared/src/config.rs");
+    let mut stack: Vec<PathBuf> = ["functions", "shared/src", "local/src"]
+        .iter()
+        .map(|d| root().join(d))
+        .collect();
+    let mut readers = Vec::new();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            // A function crate's tests may set up their own environment.
+            let entries = std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            stack.extend(entries.map(|e| e.unwrap().path()).filter(|p| !p.ends_with("tests")));
+        } else if path.extension().is_some_and(|e| e == "rs") && path != allowed {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("env::var") {
+                readers.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        readers.is_empty(),
+        "read the environment through a Config (shared::config), not directly: {readers:?}"
     );
-
-    let unknown = SourceTree::from_files(&[("main.rs", "fn main() { let name = pick(); std::env::var(name); }")]);
-    let problems = scan_reads(&unknown, &shared).unwrap_err();
-    assert!(problems[0].contains("cannot tell which variable"), "{problems:?}");
 }
 
 // ---------------------------------------------------------------- the template's functions
@@ -221,8 +214,6 @@ mod tests {
 struct Function {
     /// The resource's logical id.
     logical_id: String,
-    /// Relative to the repository root (`functions/webhook`).
-    crate_dir: String,
     properties: Value,
     metadata: Value,
 }
@@ -245,7 +236,6 @@ fn functions(template: &Value) -> BTreeMap<String, Function> {
             name,
             Function {
                 logical_id: logical_id.clone(),
-                crate_dir,
                 properties,
                 metadata: resource.get("Metadata").cloned().unwrap_or(Value::Null),
             },
@@ -300,7 +290,7 @@ fn environment(template: &Value, function: &Function) -> BTreeMap<String, Value>
 // ---------------------------------------------------------------- the checker
 
 /// Every problem found; `reads` maps a function (crate name) to the variables its code reads.
-fn check(template: &Value, reads: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+fn check(template: &Value, reads: &BTreeMap<String, Vec<Variable>>) -> Vec<String> {
     let mut problems = Vec::new();
     let resources = resources(template);
     let functions = functions(template);
@@ -312,12 +302,17 @@ fn check(template: &Value, reads: &BTreeMap<String, BTreeSet<String>>) -> Vec<St
 
         // Environment: everything the code reads.
         for variable in reads.get(name).into_iter().flatten() {
-            if variable.starts_with("AWS_") {
+            if variable.name.starts_with("AWS_") {
                 continue;
             }
-            if !env.contains_key(variable) {
+            if !env.contains_key(variable.name) {
+                let default = match variable.required {
+                    true => "",
+                    false => " (it has a default, but the template states every setting)",
+                };
                 problems.push(p(format!(
-                    "its code reads {variable}, which its Environment does not set"
+                    "its code reads {}{default}, which its Environment does not set",
+                    variable.name
                 )));
             }
         }
@@ -665,33 +660,11 @@ fn alarms(template: &Value) -> Vec<Alarm> {
         .collect()
 }
 
-/// The table mirrors `shared/src/aws/schema.rs`: keys, TTL attribute, indexes; on-demand,
+/// The table mirrors `shared::aws::schema`: keys, TTL attribute, indexes; on-demand,
 /// point-in-time recovery, deletion protection from a parameter. Also the routes and outputs.
-fn check_table(template: &Value, shared: &SourceTree) -> Vec<String> {
+fn check_table(template: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let resources = resources(template);
-    let schema = shared
-        .files
-        .iter()
-        .find(|(path, _)| path.ends_with("aws/schema.rs"))
-        .map(|(_, text)| text.as_str())
-        .unwrap_or_default();
-    let constants = constants(schema);
-    let fields = |field: &str| -> Vec<String> {
-        let needle = format!("{field}: \"");
-        schema
-            .match_indices(&needle)
-            .filter_map(|(at, _)| {
-                let rest = &schema[at + needle.len()..];
-                Some(rest[..rest.find('"')?].to_owned())
-            })
-            .collect()
-    };
-    let index_names = fields("name");
-    let index_keys = fields("partition_key");
-    if index_names.len() != 4 || index_keys.len() != 4 {
-        problems.push(format!("schema.rs scan found indexes {index_names:?} / {index_keys:?}"));
-    }
     let tables: Vec<&Value> = resources
         .values()
         .filter(|r| str_at(r, &["Type"]) == Some("AWS::DynamoDB::Table"))
@@ -715,7 +688,7 @@ fn check_table(template: &Value, shared: &SourceTree) -> Vec<String> {
     if table.get("DeletionProtectionEnabled").and_then(reference).is_none() {
         problems.push("DeletionProtectionEnabled must come from a parameter".into());
     }
-    if str_at(table, &["TimeToLiveSpecification", "AttributeName"]) != constants.get("EXPIRES_AT").map(String::as_str) {
+    if str_at(table, &["TimeToLiveSpecification", "AttributeName"]) != Some(EXPIRES_AT) {
         problems.push("TTL attribute differs from schema.rs EXPIRES_AT".into());
     }
     let key_schema = |value: Option<&Value>| -> Vec<String> {
@@ -726,10 +699,7 @@ fn check_table(template: &Value, shared: &SourceTree) -> Vec<String> {
             .filter_map(|k| str_at(k, &["AttributeName"]).map(str::to_owned))
             .collect()
     };
-    let expected_key = ["PARTITION_KEY", "SORT_KEY"]
-        .iter()
-        .filter_map(|c| constants.get(*c).cloned())
-        .collect::<Vec<_>>();
+    let expected_key = [PARTITION_KEY, SORT_KEY].map(str::to_owned);
     if key_schema(table.get("KeySchema")) != expected_key {
         problems.push(format!("KeySchema differs from schema.rs {expected_key:?}"));
     }
@@ -745,11 +715,14 @@ fn check_table(template: &Value, shared: &SourceTree) -> Vec<String> {
             )
         })
         .collect();
-    let recency = constants.get("RECENCY_KEY").cloned().unwrap_or_default();
-    let expected: Vec<(String, Vec<String>)> = index_names
+    let expected: Vec<(String, Vec<String>)> = INDEXES
         .iter()
-        .zip(&index_keys)
-        .map(|(n, k)| (n.clone(), vec![k.clone(), recency.clone()]))
+        .map(|i| {
+            (
+                i.name.to_owned(),
+                vec![i.partition_key.to_owned(), i.sort_key.to_owned()],
+            )
+        })
         .collect();
     if indexes != expected {
         problems.push(format!("indexes {indexes:?} differ from schema.rs {expected:?}"));
@@ -847,264 +820,11 @@ fn reference(value: &Value) -> Option<(String, Option<String>)> {
     }
 }
 
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|n| n.to_string()).collect()
-}
-
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ is inside the workspace")
         .to_path_buf()
-}
-
-// ---------------------------------------------------------------- the source scan
-
-/// Rust sources, test modules cut off (`#[cfg(test)]` to the end of the file: the repository
-/// keeps unit tests last), comments removed.
-struct SourceTree {
-    files: Vec<(String, String)>,
-}
-
-impl SourceTree {
-    fn read(dir: &Path) -> Self {
-        let mut files = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-            for entry in entries {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    let text = std::fs::read_to_string(&path).unwrap();
-                    files.push((path.display().to_string(), text));
-                }
-            }
-        }
-        files.sort();
-        Self::from_owned(files)
-    }
-
-    fn from_files(files: &[(&str, &str)]) -> Self {
-        Self::from_owned(files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect())
-    }
-
-    fn from_owned(files: Vec<(String, String)>) -> Self {
-        let files = files
-            .into_iter()
-            .map(|(path, text)| {
-                let text = match text.find("#[cfg(test)]") {
-                    Some(at) => text[..at].to_owned(),
-                    None => text,
-                };
-                let code: String = text
-                    .lines()
-                    .map(|line| match line.trim_start().starts_with("//") {
-                        true => "",
-                        false => line,
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                (path, code)
-            })
-            .collect();
-        Self { files }
-    }
-
-    fn all(&self) -> impl Iterator<Item = &str> {
-        self.files.iter().map(|(_, t)| t.as_str())
-    }
-}
-
-/// The functions that read an environment variable by their first argument.
-const READERS: &[&str] = &["required", "env::var", "env::var_os", "max_receives"];
-
-/// The variables `code` reads (see the module docs), or why some read cannot be resolved.
-fn scan_reads(code: &SourceTree, shared: &SourceTree) -> Result<BTreeSet<String>, Vec<String>> {
-    let mut constants = BTreeMap::new();
-    for text in shared.all().chain(code.all()) {
-        constants.extend(self::constants(text));
-    }
-    let helpers = helper_reads(shared, &constants);
-    let mut reads = BTreeSet::new();
-    let mut problems = Vec::new();
-    for (path, text) in &code.files {
-        for (argument, line) in reader_arguments(text) {
-            match resolve(&argument, &constants) {
-                Some(variable) => {
-                    reads.insert(variable);
-                }
-                None => problems.push(format!(
-                    "{path}:{line}: cannot tell which variable `{argument}` names; use a string literal or a `const NAME: &str`"
-                )),
-            }
-        }
-        for name in called_functions(text) {
-            if let Some(variables) = helpers.get(&name) {
-                reads.extend(variables.iter().cloned());
-            }
-        }
-    }
-    if problems.is_empty() { Ok(reads) } else { Err(problems) }
-}
-
-/// `shared`'s functions that read fixed variables, directly or through each other (by name).
-fn helper_reads(shared: &SourceTree, constants: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
-    let mut bodies: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for text in shared.all() {
-        for (name, body) in function_bodies(text) {
-            bodies.entry(name).or_default().push(body);
-        }
-    }
-    let mut reads: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (name, versions) in &bodies {
-        for body in versions {
-            for (argument, _) in reader_arguments(body) {
-                if let Some(variable) = resolve(&argument, constants) {
-                    reads.entry(name.clone()).or_default().insert(variable);
-                }
-            }
-        }
-    }
-    // Through other helpers, until nothing changes.
-    loop {
-        let mut changed = false;
-        for (name, versions) in &bodies {
-            for body in versions {
-                for callee in called_functions(body) {
-                    if &callee == name {
-                        continue;
-                    }
-                    let inherited = reads.get(&callee).cloned().unwrap_or_default();
-                    let own = reads.entry(name.clone()).or_default();
-                    for variable in inherited {
-                        changed |= own.insert(variable);
-                    }
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    reads.retain(|_, v| !v.is_empty());
-    reads
-}
-
-/// `const NAME: &str = "VALUE";` (also `pub`, `pub(crate)`, `&'static str`).
-fn constants(text: &str) -> BTreeMap<String, String> {
-    let mut found = BTreeMap::new();
-    for line in text.lines() {
-        let Some(at) = line.find("const ") else { continue };
-        let rest = &line[at + "const ".len()..];
-        let Some((name, rest)) = rest.split_once(':') else {
-            continue;
-        };
-        let Some((kind, value)) = rest.split_once('=') else {
-            continue;
-        };
-        if !kind.contains("str") {
-            continue;
-        }
-        let value = value.trim().trim_end_matches(';').trim();
-        if let Some(value) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-            found.insert(name.trim().to_owned(), value.to_owned());
-        }
-    }
-    found
-}
-
-/// The raw first argument of every call to a [`READERS`] function, with its line number.
-fn reader_arguments(text: &str) -> Vec<(String, usize)> {
-    let mut found = Vec::new();
-    for reader in READERS {
-        let needle = format!("{reader}(");
-        for (at, _) in text.match_indices(&needle) {
-            let before = text[..at].chars().next_back();
-            // `env::var(` inside `std::env::var(` is fine; `xrequired(` or `.required(` is not ours,
-            // nor is the definition `fn required(`.
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') || text[..at].ends_with("fn ") {
-                continue;
-            }
-            let args = &text[at + needle.len()..];
-            let end = args.find([',', ')']).unwrap_or(args.len());
-            let argument = args[..end].trim().to_owned();
-            let line = text[..at].lines().count().max(1);
-            found.push((argument, line));
-        }
-    }
-    found
-}
-
-/// A literal, a known constant (by its last path segment), or nothing. Parameters of the helpers
-/// themselves (`required(name)`) resolve to nothing and are left to their callers.
-fn resolve(argument: &str, constants: &BTreeMap<String, String>) -> Option<String> {
-    if let Some(literal) = argument.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
-        return Some(literal.to_owned());
-    }
-    let name = argument.trim_start_matches('&').rsplit("::").next()?;
-    constants.get(name).cloned()
-}
-
-/// Names of free functions or paths called in `text` (`foo(`, `a::b::foo(`), not methods.
-fn called_functions(text: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let bytes = text.as_bytes();
-    for (at, _) in text.match_indices('(') {
-        let mut start = at;
-        while start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
-            start -= 1;
-        }
-        if start == at {
-            continue;
-        }
-        let before = &text[..start];
-        if before.ends_with('.') || before.ends_with("fn ") {
-            continue;
-        }
-        names.insert(text[start..at].to_owned());
-    }
-    names
-}
-
-/// Every `fn name(…) … { body }` in `text`, by brace matching.
-fn function_bodies(text: &str) -> Vec<(String, String)> {
-    let mut bodies = Vec::new();
-    for (at, _) in text.match_indices("fn ") {
-        if at > 0 && text.as_bytes()[at - 1].is_ascii_alphanumeric() {
-            continue;
-        }
-        let rest = &text[at + 3..];
-        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-        if name.is_empty() {
-            continue;
-        }
-        let Some(open) = rest.find('{') else { continue };
-        // A declaration without a body (`fn x();` in a trait) ends before its `{`.
-        if rest[..open].contains(';') {
-            continue;
-        }
-        let mut depth = 0usize;
-        let mut end = None;
-        for (i, c) in rest[open..].char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(open + i);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        if let Some(end) = end {
-            bodies.push((name, rest[open..=end].to_owned()));
-        }
-    }
-    bodies
 }
 
 // ---------------------------------------------------------------- the broken template

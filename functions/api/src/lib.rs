@@ -22,6 +22,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod config;
 pub mod integrations;
 pub mod query;
 pub mod quick_replies;

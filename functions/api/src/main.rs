@@ -2,24 +2,20 @@ use std::sync::Arc;
 
 use api::Api;
 use api::admin::Admin;
+use api::config::Config;
 use lambda_http::{Error, service_fn};
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config};
-use shared::config::required;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init_json();
+    let config = Config::from_env()?;
+    shared::telemetry::init_json(config.log_filter.as_deref());
     let sdk = load_sdk_config().await;
-    let store = Arc::new(DynamoStore::from_config(&sdk, required("TABLE_NAME")?));
-    let blobs = Arc::new(S3BlobStore::from_config(&sdk, required("ATTACHMENTS_BUCKET")?));
-    let outbound = Arc::new(SqsQueue::from_config(&sdk, required("OUTBOUND_QUEUE_URL")?));
+    let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
+    let blobs = Arc::new(S3BlobStore::from_config(&sdk, config.attachments_bucket));
+    let outbound = Arc::new(SqsQueue::from_config(&sdk, config.outbound_queue_url));
     store.warm_up().await;
-    // Without PUBLIC_BASE_URL, webhook URLs are built from the Host the API was called at.
-    let admin = Admin::new(
-        store.clone(),
-        &shared::config::viber_api_url(),
-        shared::config::public_base_url(),
-    );
+    let admin = Admin::new(store.clone(), &config.viber_api_url, config.public_base_url);
     let api = Api::new(store, blobs, outbound, admin);
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(api.handle(request).await)

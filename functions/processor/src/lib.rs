@@ -1,6 +1,8 @@
 //! The processor Lambda's handler: applies queued Viber callbacks to contacts, tasks and
 //! comments, exactly once in effect however often a callback arrives.
 
+pub mod config;
+
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -27,12 +29,6 @@ const CONFLICT_ATTEMPTS: usize = 3;
 
 /// The inbound queue's `maxReceiveCount` when `INBOUND_MAX_RECEIVES` does not say.
 pub const DEFAULT_MAX_RECEIVES: u32 = 5;
-pub const MAX_RECEIVES_VARIABLE: &str = "INBOUND_MAX_RECEIVES";
-
-/// `INBOUND_MAX_RECEIVES` (the inbound queue's `maxReceiveCount`), default 5.
-pub fn max_receives_from_env() -> Result<u32, String> {
-    shared::config::max_receives(MAX_RECEIVES_VARIABLE, DEFAULT_MAX_RECEIVES)
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {

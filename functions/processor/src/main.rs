@@ -3,17 +3,18 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use processor::Processor;
+use processor::config::Config;
 use shared::aws::{DynamoStore, S3BlobStore, load_sdk_config, s3_client};
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
-use shared::config::required;
 use shared::media::{MAX_MEDIA_BYTES, MediaFetcher};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init_json();
+    let config = Config::from_env()?;
+    shared::telemetry::init_json(config.log_filter.as_deref());
     let sdk = load_sdk_config().await;
-    let store = Arc::new(DynamoStore::from_config(&sdk, required("TABLE_NAME")?));
-    let blobs = Arc::new(S3BlobStore::new(s3_client(&sdk), required("ATTACHMENTS_BUCKET")?));
+    let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
+    let blobs = Arc::new(S3BlobStore::new(s3_client(&sdk), config.attachments_bucket));
     let processor = Processor {
         integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
         contacts: store.clone(),
@@ -22,7 +23,7 @@ async fn main() -> Result<(), Error> {
         staff: store,
         blobs,
         media: MediaFetcher::new(),
-        max_receives: processor::max_receives_from_env()?,
+        max_receives: config.max_receives,
         max_media_bytes: MAX_MEDIA_BYTES,
     };
     let processor = &processor;

@@ -6,6 +6,8 @@
 //! staff API, so a reply costs one read and one write per part; the bot comes from the
 //! integration cache.
 
+pub mod config;
+
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +27,6 @@ use tracing::Instrument;
 
 /// The outbound queue's `maxReceiveCount` when `OUTBOUND_MAX_RECEIVES` does not say.
 pub const DEFAULT_MAX_RECEIVES: u32 = 5;
-pub const MAX_RECEIVES_VARIABLE: &str = "OUTBOUND_MAX_RECEIVES";
 /// How long a media link handed to Viber stays valid: Viber may fetch it late (a client who is
 /// offline downloads it when they come back), so hours rather than minutes.
 pub const MEDIA_URL_LIFETIME_SECONDS: i64 = 24 * 3600;
@@ -41,11 +42,6 @@ pub const BACKOFF: Backoff = Backoff {
     first: Duration::from_secs(5),
     max: Duration::from_secs(300),
 };
-
-/// `OUTBOUND_MAX_RECEIVES` (the outbound queue's `maxReceiveCount`), default 5.
-pub fn max_receives_from_env() -> Result<u32, String> {
-    shared::config::max_receives(MAX_RECEIVES_VARIABLE, DEFAULT_MAX_RECEIVES)
-}
 
 /// Why a job is to be retried (the record is reported as failed; the comment stays `queued`).
 #[derive(Debug, thiserror::Error)]

@@ -3,26 +3,27 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sender::Sender;
+use sender::config::Config;
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config, s3_client};
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
-use shared::config::{required, viber_api_url};
 use shared::retry::random_unit;
 use shared::viber::client::ViberClient;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init_json();
+    let config = Config::from_env()?;
+    shared::telemetry::init_json(config.log_filter.as_deref());
     let sdk = load_sdk_config().await;
-    let store = Arc::new(DynamoStore::from_config(&sdk, required("TABLE_NAME")?));
-    let blobs = Arc::new(S3BlobStore::new(s3_client(&sdk), required("ATTACHMENTS_BUCKET")?));
-    let outbound = SqsQueue::from_config(&sdk, required("OUTBOUND_QUEUE_URL")?);
+    let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
+    let blobs = Arc::new(S3BlobStore::new(s3_client(&sdk), config.attachments_bucket));
+    let outbound = SqsQueue::from_config(&sdk, config.outbound_queue_url);
     store.warm_up().await;
     let sender = Sender {
         integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
         replies: store,
         blobs,
-        viber: ViberClient::new(&viber_api_url()),
-        max_receives: sender::max_receives_from_env()?,
+        viber: ViberClient::new(&config.viber_api_url),
+        max_receives: config.max_receives,
     };
     let (sender, outbound) = (&sender, &outbound);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

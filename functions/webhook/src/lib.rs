@@ -4,6 +4,8 @@
 //! integration (404), signature (401), JSON (400). A verified callback goes to the inbound FIFO
 //! queue, and Viber gets its 200 only once the queue has it, so a failure makes Viber re-send.
 
+pub mod config;
+
 use std::sync::Arc;
 
 use lambda_http::http::{Method, StatusCode, header};

@@ -1,0 +1,84 @@
+//! The processor Lambda's settings, read once at INIT.
+
+use shared::config::{ATTACHMENTS_BUCKET, ConfigError, Environment, RUST_LOG, TABLE_NAME, Variable, process_env};
+
+/// The inbound queue's `maxReceiveCount`, as its redrive policy sets it.
+pub const INBOUND_MAX_RECEIVES: Variable = Variable::optional("INBOUND_MAX_RECEIVES");
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    /// Where clients' media files are copied.
+    pub attachments_bucket: String,
+    /// `INBOUND_MAX_RECEIVES`, else [`crate::DEFAULT_MAX_RECEIVES`].
+    pub max_receives: u32,
+    /// `RUST_LOG`, for `shared::telemetry`.
+    pub log_filter: Option<String>,
+}
+
+impl Config {
+    /// Every variable [`Config::from_lookup`] reads.
+    pub const VARIABLES: &[Variable] = &[TABLE_NAME, ATTACHMENTS_BUCKET, INBOUND_MAX_RECEIVES, RUST_LOG];
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Environment::new(lookup);
+        Ok(Self {
+            table_name: env.required(TABLE_NAME)?,
+            attachments_bucket: env.required(ATTACHMENTS_BUCKET)?,
+            max_receives: env.max_receives(INBOUND_MAX_RECEIVES, crate::DEFAULT_MAX_RECEIVES)?,
+            log_filter: env.log_filter(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use testkit::config::{check_variables, lookup};
+
+    use super::*;
+
+    const COMPLETE: &[(&str, &str)] = &[
+        ("TABLE_NAME", "viberdesk"),
+        ("ATTACHMENTS_BUCKET", "attachments"),
+        ("INBOUND_MAX_RECEIVES", "7"),
+        ("RUST_LOG", "info"),
+    ];
+
+    #[test]
+    fn reads_exactly_its_variables() {
+        let config = check_variables(Config::VARIABLES, COMPLETE, |env| Config::from_lookup(env));
+        assert_eq!(
+            config,
+            Config {
+                table_name: "viberdesk".into(),
+                attachments_bucket: "attachments".into(),
+                max_receives: 7,
+                log_filter: Some("info".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn max_receives_defaults_and_refuses_zero() {
+        let unset = &[("TABLE_NAME", "viberdesk"), ("ATTACHMENTS_BUCKET", "attachments")];
+        let config = Config::from_lookup(lookup(unset)).unwrap();
+        assert_eq!(config.max_receives, crate::DEFAULT_MAX_RECEIVES);
+
+        let zero = &[
+            ("TABLE_NAME", "viberdesk"),
+            ("ATTACHMENTS_BUCKET", "attachments"),
+            ("INBOUND_MAX_RECEIVES", "0"),
+        ];
+        assert!(matches!(
+            Config::from_lookup(lookup(zero)),
+            Err(ConfigError::Invalid {
+                name: "INBOUND_MAX_RECEIVES",
+                ..
+            })
+        ));
+    }
+}
