@@ -287,7 +287,7 @@ pub struct Attachment {
 }
 
 /// A canned answer staff can send as a reply's text (with placeholders, see
-/// `viber::reply::render_quick_reply`).
+/// `rules::render_quick_reply`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuickReply {
     pub id: QuickReplyId,

@@ -1,5 +1,6 @@
 //! Viber's Bot REST API: callbacks, signatures, outbound messages and the HTTP client.
 
+pub mod attachments;
 pub mod callback;
 pub mod client;
 pub mod outbound;
