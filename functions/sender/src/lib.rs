@@ -19,7 +19,7 @@ use shared::ports::{BlobError, BlobStore, OutgoingReply, PartRef, ReplyStore, Se
 use shared::retry::Backoff;
 use shared::time::Timestamp;
 use shared::viber::client::{ViberClient, ViberError};
-use shared::viber::outbound::OutboundMessage;
+use shared::viber::message::OutboundMessage;
 use shared::viber::reply;
 use tracing::Instrument;
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::MessageToken;
-use super::outbound::OutboundMessage;
+use super::message::OutboundMessage;
 use crate::model::BotProfile;
 use crate::secret::AuthToken;
 

@@ -1,18 +1,18 @@
 //! Who a reply shows as from in Viber: the bot, or the replying staff member.
 
 use crate::model::{BotProfile, StaffMember};
-use crate::viber::outbound::Sender;
+use crate::viber::message::SenderIdentity;
 
 /// Who a reply shows as from. With the integration's "send as staff member" option on and the
 /// replying staff member known (and named), their name, cut to Viber's 28 characters, and their
 /// avatar — or the bot's icon when they have none, so the message never shows a blank avatar.
 /// Otherwise the bot's name and icon.
-pub fn sender_for(integration_bot: &BotProfile, send_as_staff: bool, staff: Option<&StaffMember>) -> Sender {
+pub fn sender_for(integration_bot: &BotProfile, send_as_staff: bool, staff: Option<&StaffMember>) -> SenderIdentity {
     let present = |url: Option<&String>| url.map(|u| u.trim()).filter(|u| !u.is_empty()).map(str::to_owned);
     let bot_icon = present(integration_bot.icon.as_ref());
     let mut sender = match staff.filter(|s| send_as_staff && !s.name.trim().is_empty()) {
-        Some(staff) => Sender::new(staff.name.trim(), present(staff.avatar_url.as_ref()).or(bot_icon)),
-        None => Sender::new(integration_bot.name.trim(), bot_icon),
+        Some(staff) => SenderIdentity::new(staff.name.trim(), present(staff.avatar_url.as_ref()).or(bot_icon)),
+        None => SenderIdentity::new(integration_bot.name.trim(), bot_icon),
     };
     // A cut may leave a space at the end ("Customer Care Department of |Acme").
     let kept = sender.name.trim_end().len();
@@ -48,7 +48,7 @@ mod tests {
     #[test]
     fn the_bot_sends_unless_the_option_is_on() {
         let ivan = staff("Іван", Some("https://cdn.example.com/staff/ivan-720.jpg"));
-        let expected = Sender::new(
+        let expected = SenderIdentity::new(
             "Acme Support",
             Some("https://cdn.example.com/bot-avatar-720.jpg".into()),
         );
@@ -62,7 +62,7 @@ mod tests {
         let ivan = staff("Support · Іван", Some("https://cdn.example.com/staff/ivan-720.jpg"));
         assert_eq!(
             sender_for(&bot(), true, Some(&ivan)),
-            Sender::new(
+            SenderIdentity::new(
                 "Support · Іван",
                 Some("https://cdn.example.com/staff/ivan-720.jpg".into())
             )
@@ -84,6 +84,9 @@ mod tests {
             "Customer Care Department of"
         );
         let no_icon = BotProfile { icon: None, ..bot() };
-        assert_eq!(sender_for(&no_icon, false, None), Sender::new("Acme Support", None));
+        assert_eq!(
+            sender_for(&no_icon, false, None),
+            SenderIdentity::new("Acme Support", None)
+        );
     }
 }

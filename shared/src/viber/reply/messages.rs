@@ -5,7 +5,7 @@ use super::ReplyError;
 use super::text::{TEXT_MAX_CHARS, split_text, viber_len};
 use crate::model::Attachment;
 use crate::viber::attachments::{MediaKind, check_file, link_fits, media_kind, viber_file_name};
-use crate::viber::outbound::{Content, OutboundMessage, Sender};
+use crate::viber::message::{Content, OutboundMessage, SenderIdentity};
 
 /// Viber's limit on `tracking_data` (API.md §6).
 pub const TRACKING_DATA_MAX_CHARS: usize = 4000;
@@ -27,7 +27,7 @@ pub const REQUEST_MAX_BYTES: usize = 30_000;
 /// [`TRACKING_DATA_MAX_CHARS`], a message over the size limit.
 pub fn build_messages(
     receiver: &str,
-    sender: Sender,
+    sender: SenderIdentity,
     text: Option<&str>,
     attachments: &[(Attachment, String)],
     tracking_data: Option<String>,
@@ -156,8 +156,8 @@ mod tests {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
-    fn fixture_sender() -> Sender {
-        Sender::new(
+    fn fixture_sender() -> SenderIdentity {
+        SenderIdentity::new(
             "Support · Іван",
             Some("https://cdn.example.com/staff/ivan-720.jpg".into()),
         )
@@ -393,7 +393,7 @@ mod tests {
             build(None, &[(attachment("f.pdf", "application/pdf", 10), url)]),
             Err(ReplyError::MessageTooLarge { .. })
         ));
-        let huge_avatar = Sender::new("Acme", Some(format!("https://x.example/{}.jpg", "a".repeat(31_000))));
+        let huge_avatar = SenderIdentity::new("Acme", Some(format!("https://x.example/{}.jpg", "a".repeat(31_000))));
         assert!(matches!(
             build_messages(RECEIVER, huge_avatar, Some("hi"), &[], None),
             Err(ReplyError::MessageTooLarge { .. })
