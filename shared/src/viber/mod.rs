@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod callback;
 pub mod client;
 pub mod message;
+pub mod policy;
 pub mod reply;
 pub mod signature;
 
