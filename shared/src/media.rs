@@ -1,5 +1,5 @@
 //! Copying media a Viber user sent (picture, video, file) before Viber's link expires (links
-//! live one hour, API.md §3.5): a bounded, streaming download, and the id of each copy. What a
+//! live one hour, docs/viber-api.md §3.2): a bounded, streaming download, and the id of each copy. What a
 //! copy is named and where it is stored is decided in [`crate::viber::attachments`].
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use crate::ids::{AttachmentId, IntegrationId};
 use crate::time::Timestamp;
 
 /// The largest media file copied: Viber's largest documented media limit (files and, in older
-/// docs, videos: 50 MB, API.md §6), read generously as 50 MiB.
+/// docs, videos: 50 MB, docs/viber-api.md §6.1), read generously as 50 MiB.
 pub const MAX_MEDIA_BYTES: u64 = 50 * 1024 * 1024;
 
 /// A Viber link whose `Expires` passed more than this long ago is not even tried (clock skew).

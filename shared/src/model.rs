@@ -85,7 +85,7 @@ pub struct BotProfile {
 }
 
 impl BotProfile {
-    /// `viber://pa?chatURI={uri}` (API.md §13).
+    /// `viber://pa?chatURI={uri}` (docs/viber-api.md §9).
     pub fn deep_link(&self) -> String {
         format!("viber://pa?chatURI={}", urlencoding::encode(&self.uri))
     }

@@ -401,7 +401,7 @@ impl Processor {
         status: CommentStatus,
         reason: Option<&str>,
     ) -> Result<Outcome, ProcessError> {
-        // Receipts also arrive for messages viberdesk did not send (API.md §3.7): ignored.
+        // Receipts also arrive for messages viberdesk did not send (docs/viber-api.md §3): ignored.
         let Some(part) = self.deliveries.find_part(&integration.id, token).await? else {
             return Ok(Outcome::Ignored("receipt for an unknown message token"));
         };

@@ -1,6 +1,6 @@
-//! The sender Lambda's handler: turns a queued staff reply into Viber messages (DESIGN.md data
-//! flow step 3). Each part's `message_token` is recorded as soon as Viber returns it, and a part
-//! that has one is never sent again, however often the job is delivered.
+//! The sender Lambda's handler: turns a queued staff reply into Viber messages (docs/outbox.md).
+//! Each part's `message_token` is recorded as soon as Viber returns it, and a part that has one
+//! is never sent again, however often the job is delivered.
 //!
 //! The reply's comment carries its [`OutboundPlan`] (receiver, sender, attachments), fixed by the
 //! staff API, so a reply costs one read and one write per part; the bot comes from the

@@ -8,7 +8,7 @@
 use super::reply::{ReplyError, fitting_prefix};
 use crate::ids::AttachmentId;
 
-/// Viber's limit on a `file` message's `file_name` (API.md §6).
+/// Viber's limit on a `file` message's `file_name` (docs/viber-api.md §6).
 pub const FILE_NAME_MAX_CHARS: usize = 256;
 
 /// Sizes are decimal (1 MB = 1,000,000 bytes): the stricter reading of Viber's limits.
@@ -27,7 +27,7 @@ pub const VIDEO_MAX_BYTES: u64 = 26 * MB;
 /// Viber's largest media limit: a `file` of at most 50 MB.
 pub const FILE_MAX_BYTES: u64 = 50 * MB;
 
-/// Extensions Viber refuses in a `file` message (API.md §6, creators-hub), lowercase.
+/// Extensions Viber refuses in a `file` message (docs/viber-api.md §6), lowercase.
 /// Windows first, then macOS (`action app command csh osx workflow`; `bin` is in both lists),
 /// Linux (`ksh out run`; `bin csh` again), Android (`apk`) and iOS (`ipa`).
 pub const FORBIDDEN_EXTENSIONS: &[&str] = &[
@@ -162,7 +162,7 @@ fn picture_extension(essence: &str) -> Option<&'static str> {
 }
 
 /// The extension (without the dot) the media link of an attachment sent as `kind` must end
-/// with (API.md §6: Viber checks the last path segment of a `picture` or `video` link):
+/// with (docs/viber-api.md §6: Viber checks the last path segment of a `picture` or `video` link):
 /// - picture: the file's own extension when it names the same format (`jpg`/`jpeg`, `png`,
 ///   `gif`, any case), else `jpeg`, `png` or `gif` for the content type;
 /// - video: `mp4`;

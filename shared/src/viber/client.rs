@@ -1,5 +1,5 @@
 //! The Viber REST client: `POST {base}/{endpoint}` with `X-Viber-Auth-Token`, errors read from the
-//! JSON `status` (API.md §1, §11). The token never appears in an error.
+//! JSON `status` (docs/viber-api.md §1, §7). The token never appears in an error.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! Messages the bot sends (`send_message` bodies, and the welcome message that answers
-//! `conversation_started`), API.md §6. `None` fields are left out: Viber refuses `null`s.
+//! `conversation_started`), docs/viber-api.md §4, §6. `None` fields are left out: Viber refuses `null`s.
 
 use serde::{Deserialize, Serialize};
 

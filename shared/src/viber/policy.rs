@@ -1,6 +1,6 @@
 //! The one retry policy for Viber's answers: what a failed call means for a staff reply, as the
 //! staff member should read it, and whether a later attempt may succeed. The numeric `status`
-//! decides, never the message (API.md §11); an answer with no `status` (timeout, refused
+//! decides, never the message (docs/viber-api.md §7); an answer with no `status` (timeout, refused
 //! connection, HTTP 5xx) is always worth another attempt.
 
 use super::client::ViberError;

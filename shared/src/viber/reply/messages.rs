@@ -7,9 +7,9 @@ use crate::model::Attachment;
 use crate::viber::attachments::{MediaKind, check_file, link_fits, media_kind, viber_file_name};
 use crate::viber::message::{Content, OutboundMessage, SenderIdentity};
 
-/// Viber's limit on `tracking_data` (API.md §6).
+/// Viber's limit on `tracking_data` (docs/viber-api.md §6).
 pub const TRACKING_DATA_MAX_CHARS: usize = 4000;
-/// Viber's limit on any request body: 30 KB of JSON (API.md §1), read as 30,000 bytes.
+/// Viber's limit on any request body: 30 KB of JSON (docs/viber-api.md §1), read as 30,000 bytes.
 pub const REQUEST_MAX_BYTES: usize = 30_000;
 
 /// The Viber messages a reply is sent as, in order: the text parts ([`split_text`] at

@@ -1,4 +1,4 @@
-//! What a staff reply becomes in Viber (DESIGN.md data flow step 3, API.md §6), by concern:
+//! What a staff reply becomes in Viber (docs/outbox.md, docs/viber-api.md §6), by concern:
 //! - `text`: the text cut into parts Viber accepts ([`split_text`], [`viber_len`]);
 //! - `identity`: the sender the client sees ([`sender_for`]);
 //! - `messages`: the `send_message` bodies, text parts first, then one message per attachment
@@ -9,10 +9,11 @@
 //! Pure functions, no I/O.
 //!
 //! Where the documents disagree or are vague, the stricter reading is taken, because a message
-//! Viber refuses (or a client cannot open) is worse than one that is split or sent as a file:
+//! Viber refuses (or a client cannot open) is worse than one that is split or sent as a file
+//! (docs/viber-api.md §6.1):
 //! - sizes are decimal: 1 MB = 1,000,000 bytes, 30 KB = 30,000 bytes;
 //! - lengths are counted in UTF-16 code units ([`viber_len`]): never fewer than characters, so a
-//!   text fits whether Viber counts characters or UTF-16 units (API.md §14 ⚠);
+//!   text fits whether Viber counts characters or UTF-16 units;
 //! - pictures up to 1 MB (the iOS limit; the receiver's device is unknown), videos up to 26 MB.
 //!
 //! Every [`ReplyError`] is permanent: sending the same reply again fails the same way.

@@ -1,6 +1,6 @@
 //! A reply's text cut into `text` messages: lengths as Viber counts them, and where to cut.
 
-/// Viber's limit on a `text` message (API.md §6).
+/// Viber's limit on a `text` message (docs/viber-api.md §6).
 pub const TEXT_MAX_CHARS: usize = 7000;
 
 /// A length as Viber may count it: UTF-16 code units. Equal to the number of characters except
