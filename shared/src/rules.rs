@@ -7,6 +7,10 @@ use crate::model::{Comment, CommentStatus, Contact, CurrentTask, TaskState};
 use crate::time::Timestamp;
 use crate::viber::callback::{Message, UserProfile};
 
+mod quick_replies;
+
+pub use quick_replies::render_quick_reply;
+
 /// A contact's id, derived from the integration and the Viber user id (unique per bot), so the
 /// same user always maps to the same contact without an index lookup.
 pub fn contact_id(integration_id: &IntegrationId, viber_user_id: &str) -> ContactId {
