@@ -13,6 +13,7 @@ use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId
 use crate::model::{
     Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, Task, TaskState,
 };
+use crate::ports::{Conflict, Record};
 use crate::ports::{
     ContactStore, DeliveryStore, IntegrationStore, MessageQueue, MessageStore, MessageWrite, Page, PageRequest,
     PartRef, QueueError, QueueMessage, StaffStore, StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome,
@@ -132,7 +133,7 @@ impl ContactStore for MemoryStore {
     async fn put_contact(&self, contact: &Contact, expected_version: Option<u64>) -> Result<(), StoreError> {
         let mut state = self.state();
         if !version_matches(state.contacts.get(&contact.id), expected_version) {
-            return Err(StoreError::Conflict(format!("contact {} changed", contact.id)));
+            return Err(Conflict::ContactChanged(contact.id.clone()).into());
         }
         state.contacts.insert(contact.id.clone(), contact.clone());
         Ok(())
@@ -158,16 +159,16 @@ impl MessageStore for MemoryStore {
             return Ok(WriteOutcome::Duplicate);
         }
         if !version_matches(state.contacts.get(&write.contact.id), write.expected_contact_version) {
-            return Err(StoreError::Conflict(format!("contact {} changed", write.contact.id)));
+            return Err(Conflict::ContactChanged(write.contact.id.clone()).into());
         }
         let comment_key = (write.comment.task_id.clone(), write.comment.id.clone());
         if state.comments.contains_key(&comment_key) {
-            return Err(StoreError::Conflict(format!("comment {} exists", write.comment.id)));
+            return Err(Conflict::AlreadyExists(Record::Comment(write.comment.id.clone())).into());
         }
         match &write.task {
             TaskWrite::Create(task) => {
                 if state.tasks.contains_key(&task.id) {
-                    return Err(StoreError::Conflict(format!("task {} exists", task.id)));
+                    return Err(Conflict::AlreadyExists(Record::Task(task.id.clone())).into());
                 }
                 state.tasks.insert(task.id.clone(), task.clone());
             }
@@ -184,7 +185,7 @@ impl MessageStore for MemoryStore {
                         TaskState::Inactive => !require_active,
                         TaskState::Deleted => false,
                     })
-                    .ok_or_else(|| StoreError::Conflict(format!("task {task_id} changed state")))?;
+                    .ok_or_else(|| Conflict::TaskChanged(task_id.clone()))?;
                 task.last_message_at = *last_message_at;
                 task.updated_at = *last_message_at;
             }
@@ -278,7 +279,7 @@ impl DeliveryStore for MemoryStore {
         let comment = state
             .comments
             .get_mut(&(part.task_id.clone(), part.comment_id.clone()))
-            .ok_or_else(|| StoreError::Conflict(format!("comment {} not found", part.comment_id)))?;
+            .ok_or_else(|| Conflict::UnknownComment(part.comment_id.clone()))?;
         let key = message_token.to_string();
         let current = comment.parts.get(&key).copied();
         if current.is_none_or(|c| c != CommentStatus::Failed && c < status) {
@@ -313,19 +314,17 @@ impl crate::ports::ReplyStore for MemoryStore {
         let mut state = self.state();
         let key = (comment.task_id.clone(), comment.comment_id.clone());
         if !state.comments.contains_key(&key) {
-            return Err(StoreError::Conflict(format!(
-                "comment {} not found",
-                comment.comment_id
-            )));
+            return Err(Conflict::UnknownComment(comment.comment_id.clone()).into());
         }
         let recorded = state.sent_parts.entry(key.clone()).or_default();
         match recorded.get(&part_index) {
             Some(&known) if known == message_token => return Ok(()),
-            Some(&known) => {
-                return Err(StoreError::Conflict(format!(
-                    "part {part_index} of comment {} was already sent as {known}",
-                    comment.comment_id
-                )));
+            Some(_) => {
+                return Err(Conflict::PartTokenTaken {
+                    comment_id: comment.comment_id.clone(),
+                    part_index,
+                }
+                .into());
             }
             None => {
                 recorded.insert(part_index, message_token);
@@ -352,7 +351,7 @@ impl crate::ports::ReplyStore for MemoryStore {
         let stored = state
             .comments
             .get_mut(&key)
-            .ok_or_else(|| StoreError::Conflict(format!("comment {} not found", comment.comment_id)))?;
+            .ok_or_else(|| Conflict::UnknownComment(comment.comment_id.clone()))?;
         if stored.status == CommentStatus::Queued {
             stored.status_reason = Some(reason.to_owned());
         }
@@ -370,7 +369,7 @@ impl crate::ports::ReplyStore for MemoryStore {
         let stored = state
             .comments
             .get_mut(&key)
-            .ok_or_else(|| StoreError::Conflict(format!("comment {} not found", comment.comment_id)))?;
+            .ok_or_else(|| Conflict::UnknownComment(comment.comment_id.clone()))?;
         if stored.status < status {
             stored.status = status;
             stored.status_reason = reason.map(str::to_owned);
@@ -394,14 +393,14 @@ impl crate::ports::CommentStore for MemoryStore {
     async fn add_staff_comment(&self, comment: &Comment, uploaded: &[AttachmentId]) -> Result<(), StoreError> {
         let mut state = self.state();
         if state.tasks.get(&comment.task_id).is_none_or(|task| task.deleted) {
-            return Err(StoreError::Conflict(format!("task {} not found", comment.task_id)));
+            return Err(Conflict::TaskGone(comment.task_id.clone()).into());
         }
         let key = (comment.task_id.clone(), comment.id.clone());
         if state.comments.contains_key(&key) {
-            return Err(StoreError::Conflict(format!("comment {} exists", comment.id)));
+            return Err(Conflict::AlreadyExists(Record::Comment(comment.id.clone())).into());
         }
         if let Some(missing) = uploaded.iter().find(|id| !state.attachments.contains_key(*id)) {
-            return Err(StoreError::Conflict(format!("attachment {missing} not found")));
+            return Err(Conflict::UnknownAttachment(missing.clone()).into());
         }
         for id in uploaded {
             if let Some(attachment) = state.attachments.get_mut(id) {

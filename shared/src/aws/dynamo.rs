@@ -22,6 +22,7 @@ use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId
 use crate::model::{
     Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, Task, TaskStatus,
 };
+use crate::ports::{Conflict, Record};
 use crate::ports::{
     ContactStore, DeliveryStore, IntegrationStore, MessageStore, MessageWrite, Page, PageRequest, PartRef, StaffStore,
     StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome, decode_cursor, encode_cursor, recency_key,
@@ -360,33 +361,36 @@ impl DynamoStore {
         TransactWriteItem::builder().update(update).build()
     }
 
-    /// The transaction's items with a label each (for error messages). The dedup marker comes
-    /// first: cancellation reasons follow this order, and the marker's tells a re-delivery from
-    /// a real conflict.
-    fn message_items(&self, write: &MessageWrite) -> Result<Vec<(&'static str, TransactWriteItem)>, StoreError> {
+    /// The transaction's items, each with the conflict its refusal means (none for the dedup
+    /// marker and the attachments). The dedup marker comes first: cancellation reasons follow
+    /// this order, and the marker's tells a re-delivery from a real conflict.
+    fn message_items(&self, write: &MessageWrite) -> Result<Vec<(Option<Conflict>, TransactWriteItem)>, StoreError> {
         let task = match &write.task {
-            TaskWrite::Create(task) => self.transact_put(task_item(task)?, Some(item_absent())),
+            TaskWrite::Create(task) => (
+                Conflict::AlreadyExists(Record::Task(task.id.clone())),
+                self.transact_put(task_item(task)?, Some(item_absent())),
+            ),
             TaskWrite::Append {
                 task_id,
                 last_message_at,
                 require_active,
-            } => self.transact_append(task_id, *last_message_at, *require_active),
+            } => (
+                Conflict::TaskChanged(task_id.clone()),
+                self.transact_append(task_id, *last_message_at, *require_active),
+            ),
         };
         let mut items = vec![
+            (None, self.transact_put(inbound_marker(write)?, Some(item_absent()))),
             (
-                "dedup marker",
-                self.transact_put(inbound_marker(write)?, Some(item_absent())),
-            ),
-            (
-                "contact",
+                Some(Conflict::ContactChanged(write.contact.id.clone())),
                 self.transact_put(
                     contact_item(&write.contact)?,
                     Some(contact_version_is(write.expected_contact_version)),
                 ),
             ),
-            ("task", task),
+            (Some(task.0), task.1),
             (
-                "comment",
+                Some(Conflict::AlreadyExists(Record::Comment(write.comment.id.clone()))),
                 self.transact_put(comment_item(&write.comment)?, Some(item_absent())),
             ),
         ];
@@ -394,7 +398,7 @@ impl DynamoStore {
         // comment text (≤ 7000 characters) keeps the request far below 4 MB.
         for attachment in &write.attachments {
             let item = to_item(attachment_pk(&attachment.id), ATTACHMENT_SK, attachment)?;
-            items.push(("attachment", self.transact_put(item, None)));
+            items.push((None, self.transact_put(item, None)));
         }
         Ok(items)
     }
@@ -404,7 +408,7 @@ impl DynamoStore {
 /// before; another condition failed → the state read changed; anything else → retry later.
 fn message_outcome<R: std::fmt::Debug>(
     error: SdkError<TransactWriteItemsError, R>,
-    labels: &[&str],
+    conflicts: &[Option<Conflict>],
 ) -> Result<WriteOutcome, StoreError> {
     let reasons = match error.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled.cancellation_reasons(),
@@ -413,20 +417,15 @@ fn message_outcome<R: std::fmt::Debug>(
     if reasons.first().is_some_and(is_conditional_check_failure) {
         return Ok(WriteOutcome::Duplicate);
     }
-    let failed: Vec<&str> = reasons
+    let first_refused = reasons
         .iter()
-        .zip(labels)
-        .filter(|(reason, _)| is_conditional_check_failure(reason))
-        .map(|(_, label)| *label)
-        .collect();
-    if failed.is_empty() {
+        .zip(conflicts)
+        .find(|(reason, _)| is_conditional_check_failure(reason))
+        .and_then(|(_, conflict)| conflict.clone());
+    match first_refused {
+        Some(conflict) => Err(conflict.into()),
         // e.g. TransactionConflict: another request held an item; retrying may succeed.
-        Err(StoreError::Unavailable(describe(&error)))
-    } else {
-        Err(StoreError::Conflict(format!(
-            "changed since read: {}",
-            failed.join(", ")
-        )))
+        None => Err(StoreError::Unavailable(describe(&error))),
     }
 }
 
@@ -650,7 +649,7 @@ impl ContactStore for DynamoStore {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception())
                 {
-                    StoreError::Conflict(format!("contact {} changed", contact.id))
+                    Conflict::ContactChanged(contact.id.clone()).into()
                 } else {
                     StoreError::Unavailable(describe(&error))
                 }
@@ -667,7 +666,8 @@ impl ContactStore for DynamoStore {
 #[async_trait]
 impl MessageStore for DynamoStore {
     async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
-        let (labels, items): (Vec<&str>, Vec<TransactWriteItem>) = self.message_items(write)?.into_iter().unzip();
+        let (conflicts, items): (Vec<Option<Conflict>>, Vec<TransactWriteItem>) =
+            self.message_items(write)?.into_iter().unzip();
         match self
             .client
             .transact_write_items()
@@ -676,7 +676,7 @@ impl MessageStore for DynamoStore {
             .await
         {
             Ok(_) => Ok(WriteOutcome::Applied),
-            Err(error) => message_outcome(error, &labels),
+            Err(error) => message_outcome(error, &conflicts),
         }
     }
 }
@@ -721,7 +721,7 @@ impl TaskStore for DynamoStore {
                 (PARTITION_KEY.to_owned(), AttributeValue::S(task_pk(task_id))),
                 (SORT_KEY.to_owned(), AttributeValue::S(sk)),
             ])),
-            Some(_) => return Err(StoreError::Corrupt("invalid cursor".into())),
+            Some(_) => return Err(StoreError::InvalidCursor),
             None => None,
         };
         self.page(query, start, page, SORT_KEY, false).await
@@ -841,7 +841,7 @@ impl DynamoStore {
         let comment: Option<IgnoredAny> = self.get(task_pk(&part.task_id), &comment_sk(&part.comment_id)).await?;
         match comment {
             Some(_) => Ok(()),
-            None => Err(StoreError::Conflict(format!("comment {} not found", part.comment_id))),
+            None => Err(Conflict::UnknownComment(part.comment_id.clone()).into()),
         }
     }
 }
@@ -1011,16 +1011,12 @@ impl crate::ports::ReplyStore for DynamoStore {
         }
         let comment = sent.comment;
         match self.get_comment_item(comment).await? {
-            None => Err(StoreError::Conflict(format!(
-                "comment {} not found",
-                comment.comment_id
-            ))),
-            Some(item) => Err(StoreError::Conflict(format!(
-                "part {} of comment {} was already sent as {:?}",
-                sent.part_index,
-                comment.comment_id,
-                sent_parts_of(&item)?.get(&sent.part_index)
-            ))),
+            None => Err(Conflict::UnknownComment(comment.comment_id.clone()).into()),
+            Some(_) => Err(Conflict::PartTokenTaken {
+                comment_id: comment.comment_id.clone(),
+                part_index: sent.part_index,
+            }
+            .into()),
         }
     }
 
@@ -1097,7 +1093,10 @@ impl crate::ports::CommentStore for DynamoStore {
             .set_expression_attribute_values(task_live.values())
             .build()
             .expect("table, key and condition are set");
-        let mut labels = vec!["task".to_owned(), "comment".to_owned()];
+        let mut conflicts = vec![
+            Conflict::TaskGone(comment.task_id.clone()),
+            Conflict::AlreadyExists(Record::Comment(comment.id.clone())),
+        ];
         let mut items = vec![
             TransactWriteItem::builder().condition_check(check).build(),
             self.transact_put(comment_item(comment)?, Some(item_absent())),
@@ -1118,7 +1117,7 @@ impl crate::ports::CommentStore for DynamoStore {
                 .set_expression_attribute_values(exists.values())
                 .build()
                 .expect("table, key and expression are set");
-            labels.push(format!("attachment {id}"));
+            conflicts.push(Conflict::UnknownAttachment(id.clone()));
             items.push(TransactWriteItem::builder().update(update).build());
         }
         let result = self
@@ -1134,16 +1133,13 @@ impl crate::ports::CommentStore for DynamoStore {
             Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled.cancellation_reasons(),
             _ => return Err(StoreError::Unavailable(describe(&error))),
         };
-        let refused: Vec<&str> = reasons
+        match reasons
             .iter()
-            .zip(&labels)
-            .filter(|(reason, _)| is_conditional_check_failure(reason))
-            .map(|(_, label)| label.as_str())
-            .collect();
-        if refused.is_empty() {
-            Err(StoreError::Unavailable(describe(&error)))
-        } else {
-            Err(StoreError::Conflict(format!("not written: {}", refused.join(", "))))
+            .zip(conflicts)
+            .find(|(reason, _)| is_conditional_check_failure(reason))
+        {
+            Some((_, conflict)) => Err(conflict.into()),
+            None => Err(StoreError::Unavailable(describe(&error))),
         }
     }
 }

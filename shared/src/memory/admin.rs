@@ -6,8 +6,8 @@ use super::{MemoryStore, StoreState, paginate};
 use crate::ids::{IntegrationId, StaffId, TaskId};
 use crate::model::{Integration, Role, StaffMember, Task, TaskState};
 use crate::ports::{
-    IntegrationAdmin, Page, PageRequest, StaffAdmin, StaffChange, StaffOutcome, StoreError, TaskChange, TaskWorkflow,
-    recency_key,
+    Conflict, IntegrationAdmin, Page, PageRequest, Record, StaffAdmin, StaffChange, StaffOutcome, StoreError,
+    TaskChange, TaskWorkflow, recency_key,
 };
 use crate::time::Timestamp;
 
@@ -58,7 +58,7 @@ impl IntegrationAdmin for MemoryStore {
     async fn create_integration(&self, integration: &Integration) -> Result<(), StoreError> {
         let mut state = self.state();
         if state.integrations.contains_key(&integration.id) {
-            return Err(StoreError::Conflict(format!("integration {} exists", integration.id)));
+            return Err(Conflict::AlreadyExists(Record::Integration(integration.id.clone())).into());
         }
         state.integrations.insert(integration.id.clone(), integration.clone());
         Ok(())

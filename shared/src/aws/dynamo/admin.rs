@@ -14,6 +14,7 @@ use super::{
 use crate::aws::schema::{ASSIGNEE_INDEX, INDEXES, KIND_INDEX, STATUS_INDEX};
 use crate::ids::{IntegrationId, StaffId, TaskId};
 use crate::model::{Contact, Integration, Role, StaffMember, Task, TaskState};
+use crate::ports::{Conflict, Record};
 use crate::ports::{
     IntegrationAdmin, Page, PageRequest, StaffAdmin, StaffChange, StaffOutcome, StoreError, TaskChange, TaskStore,
     TaskWorkflow, decode_cursor, recency_key,
@@ -284,7 +285,7 @@ impl IntegrationAdmin for DynamoStore {
         {
             Ok(())
         } else {
-            Err(StoreError::Conflict(format!("integration {} exists", integration.id)))
+            Err(Conflict::AlreadyExists(Record::Integration(integration.id.clone())).into())
         }
     }
 
@@ -368,7 +369,7 @@ impl StaffAdmin for DynamoStore {
                 None => continue,
             }
         }
-        Err(StoreError::Conflict(format!("staff member {id} kept changing")))
+        Err(Conflict::KeptChanging(Record::StaffMember(id.clone())).into())
     }
 
     async fn delete_staff(&self, id: &StaffId) -> Result<StaffOutcome, StoreError> {
@@ -391,7 +392,7 @@ impl StaffAdmin for DynamoStore {
                 None => continue,
             }
         }
-        Err(StoreError::Conflict(format!("staff member {id} kept changing")))
+        Err(Conflict::KeptChanging(Record::StaffMember(id.clone())).into())
     }
 }
 
@@ -445,7 +446,7 @@ impl DynamoStore {
                 Some(_) => continue,
             }
         }
-        Err(StoreError::Conflict(format!("task {id} kept changing")))
+        Err(Conflict::KeptChanging(Record::Task(id.clone())).into())
     }
 }
 
