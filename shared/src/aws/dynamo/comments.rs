@@ -10,6 +10,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{COMMENT_PREFIX, Key, task_partition};
+use super::tasks::task_is_live;
 use super::writes::{Expression, item_absent, item_exists};
 use super::{DynamoStore, Item, from_item, to_item, to_value};
 use crate::aws::schema::{PARTITION_KEY, SORT_KEY};
@@ -66,14 +67,11 @@ fn with_lower_statuses(mut expression: Expression, status: CommentStatus) -> (Ex
 /// The condition under which a part may take `status`: the comment exists and the part is
 /// unknown or at a lower status. `failed` is the greatest status, so nothing replaces it.
 fn part_may_advance(status: CommentStatus) -> Expression {
-    let (mut expression, lower) = with_lower_statuses(Expression::default(), status);
-    expression.text = match lower {
-        Some(lower) => format!(
-            "attribute_exists({PARTITION_KEY}) AND (attribute_not_exists(#parts.#token) OR #parts.#token IN ({lower}))"
-        ),
-        None => format!("attribute_exists({PARTITION_KEY}) AND (attribute_not_exists(#parts.#token))"),
-    };
-    expression
+    let (expression, lower) = with_lower_statuses(item_exists(), status);
+    expression.and(&match lower {
+        Some(lower) => format!("(attribute_not_exists(#parts.#token) OR #parts.#token IN ({lower}))"),
+        None => "(attribute_not_exists(#parts.#token))".to_owned(),
+    })
 }
 
 /// The comment item's attribute holding part `index`'s Viber token (`sent_part_0`, …). Flat
@@ -148,18 +146,16 @@ impl DynamoStore {
         let comment = sent.comment;
         let mut update = "SET #sent = :token, #parts.#token = if_not_exists(#parts.#token, :sent)".to_owned();
         let mut expression = item_exists()
+            .and("(attribute_not_exists(#sent) OR #sent = :token)")
             .name("#sent", &sent_part_attribute(sent.part_index))
             .name("#parts", "parts")
             .name("#token", &sent.message_token.to_string())
             .value(":token", AttributeValue::N(sent.message_token.to_string()))
             .value(":sent", to_value(&CommentStatus::Sent));
-        expression
-            .text
-            .push_str(" AND (attribute_not_exists(#sent) OR #sent = :token)");
         if complete {
-            expression.text.push_str(" AND #status = :queued");
             update.push_str(", #status = :sent, #reason = :no_reason");
             expression = expression
+                .and("#status = :queued")
                 .name("#status", "status")
                 .name("#reason", "status_reason")
                 .value(":queued", to_value(&CommentStatus::Queued))
@@ -197,7 +193,7 @@ impl CommentStore for DynamoStore {
             Some(Conflict::AlreadyExists(Record::Comment(comment.id.clone()))),
         ];
         let mut items = vec![
-            self.check_op(Key::task(&comment.task_id), &super::tasks::task_is_live()),
+            self.check_op(Key::task(&comment.task_id), &task_is_live()),
             self.put_op(comment_item(comment)?, Some(&item_absent())),
         ];
         for id in uploaded {
@@ -299,12 +295,12 @@ impl ReplyStore for DynamoStore {
     }
 
     async fn note_waiting(&self, comment: &PartRef, reason: &str) -> Result<(), StoreError> {
-        let mut expression = item_exists()
+        let expression = item_exists()
+            .and("#status = :queued")
             .name("#status", "status")
             .name("#reason", "status_reason")
             .value(":queued", to_value(&CommentStatus::Queued))
             .value(":reason", AttributeValue::S(reason.to_owned()));
-        expression.text.push_str(" AND #status = :queued");
         self.update_status(comment, "SET #reason = :reason", &expression).await
     }
 
@@ -319,10 +315,10 @@ impl ReplyStore for DynamoStore {
             .name("#reason", "status_reason")
             .value(":status", to_value(&status))
             .value(":reason", to_value(&reason));
-        let (mut expression, Some(lower)) = with_lower_statuses(expression, status) else {
+        let (expression, Some(lower)) = with_lower_statuses(expression, status) else {
             return self.status_not_moved(comment).await;
         };
-        expression.text.push_str(&format!(" AND #status IN ({lower})"));
+        let expression = expression.and(&format!("#status IN ({lower})"));
         self.update_status(comment, "SET #status = :status, #reason = :reason", &expression)
             .await
     }

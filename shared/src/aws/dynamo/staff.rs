@@ -36,9 +36,10 @@ fn staff_item(member: &StaffMember, token_hash: &str) -> Result<Item, StoreError
 /// The member's own write is conditional on the role read, so a concurrent role change makes
 /// the change decided again.
 fn role_is(read: Role) -> Expression {
-    let mut expression = item_exists().name("#role", "role").value(":read_role", to_value(&read));
-    expression.text.push_str(" AND #role = :read_role");
-    expression
+    item_exists()
+        .and("#role = :read_role")
+        .name("#role", "role")
+        .value(":read_role", to_value(&read))
 }
 
 impl DynamoStore {

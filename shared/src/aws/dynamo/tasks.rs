@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use super::keys::{Key, List, Listing, recency_key};
-use super::writes::{ATTEMPTS, Expression};
+use super::writes::{ATTEMPTS, Expression, item_exists};
 use super::{DynamoStore, Item, Order, to_item, to_value};
-use crate::aws::schema::{ASSIGNEE_INDEX, INDEXES, PARTITION_KEY, RECENCY_KEY, STATUS_INDEX};
+use crate::aws::schema::{ASSIGNEE_INDEX, INDEXES, RECENCY_KEY, STATUS_INDEX};
 use crate::ids::{AttachmentId, TaskId};
 use crate::model::{Attachment, Comment, Contact, Task, TaskStatus};
 use crate::ports::{Conflict, Page, PageRequest, Record, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow};
@@ -26,7 +26,8 @@ pub(super) fn task_item(task: &Task) -> Result<Item, StoreError> {
 
 /// The task exists and is not deleted.
 pub(super) fn task_is_live() -> Expression {
-    Expression::new(format!("attribute_exists({PARTITION_KEY}) AND #deleted = :false"))
+    item_exists()
+        .and("#deleted = :false")
         .name("#deleted", "deleted")
         .value(":false", AttributeValue::Bool(false))
 }
@@ -60,10 +61,8 @@ impl DynamoStore {
     pub(super) fn append_op(&self, task_id: &TaskId, at: Timestamp, require_active: bool) -> TransactWriteItem {
         let mut expression = task_is_live();
         if require_active {
-            expression
-                .text
-                .push_str(" AND #status IN (:new, :in_progress, :waiting)");
             expression = expression
+                .and("#status IN (:new, :in_progress, :waiting)")
                 .name("#status", "status")
                 .value(":new", to_value(&TaskStatus::New))
                 .value(":in_progress", to_value(&TaskStatus::InProgress))

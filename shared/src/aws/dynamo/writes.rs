@@ -35,6 +35,13 @@ impl Expression {
         }
     }
 
+    /// This condition and `condition` too.
+    pub fn and(mut self, condition: &str) -> Self {
+        self.text.push_str(" AND ");
+        self.text.push_str(condition);
+        self
+    }
+
     pub fn name(mut self, placeholder: &str, name: &str) -> Self {
         self.names.insert(placeholder.into(), name.into());
         self
@@ -297,6 +304,7 @@ mod tests {
         assert_eq!(condition.text, "attribute_not_exists(pk)");
         assert_eq!((condition.names(), condition.values()), (None, None));
         assert_eq!(item_exists().text, "attribute_exists(pk)");
+        assert_eq!(item_exists().and("#a = :a").text, "attribute_exists(pk) AND #a = :a");
         let named = Expression::new("#a = :a")
             .name("#a", "status")
             .value(":a", AttributeValue::S("new".into()));
