@@ -13,7 +13,7 @@ use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, OutboundPlan, StaffMember, Task,
 };
 use shared::outbound::OutboundJob;
-use shared::ports::{BlobError, StoreError};
+use shared::ports::{BlobError, Conflict, StoreError};
 use shared::rules::render_quick_reply;
 use shared::time::Timestamp;
 use shared::viber::reply::{self, ReplyError};
@@ -314,7 +314,7 @@ impl Api {
         }
         match self.comments.add_staff_comment(&comment, &new.attachment_ids).await {
             Ok(()) => Ok(comment),
-            Err(StoreError::Conflict(reason)) if reason.contains("task") => Err(ApiError::NotFound("no such task")),
+            Err(StoreError::Conflict(Conflict::TaskGone(_))) => Err(ApiError::NotFound("no such task")),
             Err(error) => Err(store_failure("add comment", error)),
         }
     }
