@@ -5,7 +5,7 @@
 import { html, useEffect, useLayoutEffect, useRef, useState } from './vendor/preact-htm.mjs';
 import { call, get, query } from './api.js';
 import { formatFull, formatSize, formatTime, t } from './i18n.js';
-import { attachmentKind, clientName, linkify, mapLink, mergeComments, messageKind, tick } from './model.js';
+import { attachmentKind, awaitingTicks, clientName, linkify, mapLink, mergeComments, messageKind, tick } from './model.js';
 import { Avatar, ErrorBox, Lightbox, useApp, useVisibilityPoll } from './ui.js';
 import { Composer } from './composer.js';
 
@@ -187,7 +187,9 @@ function useComments(taskId, changed) {
       return undefined;
     },
     [taskId],
-    (visible) => (visible ? 4000 : 30000),
+    // New client messages come with the change feed (which refreshes at once); the poll is for
+    // ticks, fast only while a recent reply is still moving.
+    (visible) => (!visible ? 60000 : awaitingTicks(current.current, Date.now()) ? 4000 : 20000),
   );
   return { comments, error, refresh };
 }

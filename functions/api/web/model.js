@@ -240,6 +240,15 @@ export function mergeComments(kept, fresh) {
   return out;
 }
 
+/** Whether a reply of the last 15 minutes may still change its tick (queued, sent or delivered). */
+export function awaitingTicks(comments, now = Date.now()) {
+  return comments.some(
+    (comment) =>
+      ['queued', 'sent', 'delivered'].includes(comment.status) &&
+      now - (Date.parse(comment.created_at) || 0) < 15 * 60 * 1000,
+  );
+}
+
 /** The newest client message of a conversation, or null. */
 export function lastClientComment(comments) {
   for (let i = comments.length - 1; i >= 0; i -= 1) {
