@@ -305,6 +305,20 @@ async fn replies_reach_viber_tick_to_delivered_and_notes_stay_internal() {
             "document.querySelector('[aria-label=Conversation] article .thumb img')",
         )
         .await;
+    // … which opens full size over the page; Escape closes it.
+    browser.click("button", "Open full size: parcel.png").await;
+    browser.by_role("dialog", "parcel.png").await;
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&char::from(Key::Escape).to_string())
+        .await
+        .unwrap();
+    browser
+        .wait_for_js("the picture closed", "!document.querySelector('.lightbox')")
+        .await;
 
     // A quick reply picked from the list: the server fills the placeholders.
     browser.click("button", "Quick replies").await;
@@ -404,6 +418,20 @@ async fn staff_change_status_and_assignee_from_the_task_panel() {
     browser.wait_for_text(".list-pane", "No conversations match").await;
     browser.click("tab", "Unassigned").await;
     browser.wait_for_text(".list-pane", "No conversations match").await;
+    browser.click("tab", "All").await;
+    task_item(&browser, &title).await;
+    // Search by the client's name (or the title); a miss says so.
+    browser.fill("searchbox", "Search", "коваленко").await;
+    task_item(&browser, &title).await;
+    browser.fill("searchbox", "Search", "nobody like this").await;
+    browser.wait_for_text(".list-pane", "No conversations match").await;
+    browser
+        .by_role("searchbox", "Search")
+        .await
+        .send_keys(&format!("{}a{}", char::from(Key::Control), char::from(Key::Backspace)))
+        .await
+        .unwrap();
+    browser.click("tab", "Unassigned").await;
     browser.click("tab", "All").await;
     task_item(&browser, &title).await;
     browser.choose("Assignee", "Unassigned").await;
@@ -532,6 +560,22 @@ async fn refused_sends_and_uploads_show_the_apis_reason() {
         .unwrap();
     browser.wait_for_text(".toasts", "setup.exe").await;
     browser.wait_for_text(".file-chip.refused", "setup.exe").await;
+
+    // A file dropped on the conversation is uploaded like a picked one.
+    browser
+        .client
+        .execute(
+            "const data = new DataTransfer();
+             data.items.add(new File(['%PDF-1.4 invoice'], 'Рахунок 48213.pdf', { type: 'application/pdf' }));
+             const pane = document.querySelector('[aria-label=Conversation]');
+             pane.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+             pane.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_text(".file-chip.ready", "Рахунок 48213.pdf").await;
+    browser.click("button", "Remove Рахунок 48213.pdf").await;
 
     // The client unsubscribed: the reply is refused with the API's 409 message.
     let unsubscribed = format!(

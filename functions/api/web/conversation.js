@@ -137,6 +137,7 @@ function useComments(taskId, changed) {
   const [error, setError] = useState(null);
   const lastPage = useRef({ cursor: null, etag: null, start: 0 });
   const current = useRef([]);
+  const lastFetch = useRef(0);
 
   const fetchFrom = async (cursor, etag) => {
     const items = [];
@@ -156,6 +157,7 @@ function useComments(taskId, changed) {
   };
 
   const refresh = async () => {
+    lastFetch.current = Date.now();
     const page = lastPage.current;
     const fresh = await fetchFrom(page.cursor, page.etag);
     if (!fresh) return;
@@ -176,8 +178,12 @@ function useComments(taskId, changed) {
   useEffect(() => {
     if (changed) refresh().catch(() => {});
   }, [changed]);
+  // New client messages come with the change feed (which refreshes at once); this poll is for
+  // ticks: every 4 s while a recent reply can still move, every 20 s otherwise, 60 s hidden.
   useVisibilityPoll(
     async () => {
+      const due = awaitingTicks(current.current, Date.now()) || Date.now() - lastFetch.current >= 20000;
+      if (!due) return undefined;
       try {
         await refresh();
       } catch (failure) {
@@ -187,9 +193,7 @@ function useComments(taskId, changed) {
       return undefined;
     },
     [taskId],
-    // New client messages come with the change feed (which refreshes at once); the poll is for
-    // ticks, fast only while a recent reply is still moving.
-    (visible) => (!visible ? 60000 : awaitingTicks(current.current, Date.now()) ? 4000 : 20000),
+    (visible) => (visible ? 4000 : 60000),
   );
   return { comments, error, refresh };
 }

@@ -5,7 +5,7 @@
 // no change feed yet (404), the first page of the list is polled and merged instead.
 
 import { ApiError, call, get, query } from './api.js';
-import { listParams, matchesFilter, mergeTasks, pollDelay } from './model.js';
+import { isNewer, listParams, matchesFilter, mergeTasks, pollDelay } from './model.js';
 
 export function createInbox(meId) {
   let state = {
@@ -82,8 +82,10 @@ export function createInbox(meId) {
 
   function apply(items) {
     if (items.length === 0) return;
+    const known = new Map(state.items.map((task) => [task.id, task]));
+    const changed = items.filter((task) => isNewer(task, known.get(task.id)));
     set({ items: mergeTasks(state.items, items, state.filter, meId) });
-    for (const listener of changeListeners) listener(items);
+    if (changed.length) for (const listener of changeListeners) listener(changed);
   }
 
   async function poll() {

@@ -83,6 +83,13 @@ export function mergeTasks(list, incoming, filter, meId) {
   return [...byId.values()].sort(compareTasks);
 }
 
+/** Whether `task` says something `known` (the copy the page has, or none) does not. */
+export function isNewer(task, known) {
+  if (!known) return true;
+  if (task.unread === true && known.unread !== true) return true;
+  return ['last_message_at', 'updated_at', 'status', 'assignee_id'].some((field) => task[field] !== known[field]);
+}
+
 /** How a reply's delivery status shows: its tick and class. */
 export function tick(status) {
   switch (status) {

@@ -46,6 +46,11 @@ Promise.all([import(base + 'model.js'), import(base + 'i18n.js')])
     eq('merge drops a task that left the filter', m.mergeTasks([t1, t2], [{ ...t1, assignee_id: 'x' }], { ...all, tab: 'unassigned' }, me).map((t) => t.id), ['t2']);
     eq('merge keeps fields a change does not carry', m.mergeTasks([{ ...t1, requester: { name: 'A' } }], [{ ...t1, status: 'waiting' }], all, me)[0].requester, { name: 'A' });
 
+    eq('a task never seen is news', m.isNewer(t1, undefined), true);
+    eq('the same task is not', m.isNewer({ ...t1 }, t1), false);
+    eq('a page without unread is not', m.isNewer({ ...t1 }, { ...t1, unread: false }), false);
+    eq('unread again is', m.isNewer({ ...t1, unread: true }, { ...t1, unread: false }), true);
+    eq('a new client message is', m.isNewer({ ...t1, last_message_at: '2025-01-01T10:05:00Z' }, t1), true);
     eq('ticks', ['queued', 'sent', 'delivered', 'seen', 'failed', 'received', 'internal'].map((s) => m.tick(s) && m.tick(s).cls), ['queued', 'sent', 'delivered', 'seen', 'failed', null, null]);
     const now = Date.parse('2025-01-02T12:00:00Z');
     eq('inside the window', m.replyWindow('2025-01-02T02:00:00Z', now), { open: true, since: 10 * 3600000, left: 14 * 3600000 });
