@@ -148,6 +148,12 @@ async fn staff_sign_in_and_client_messages_appear_live_as_text() {
     browser.fill("textbox", "Staff token", "not-a-token").await;
     browser.click("button", "Sign in").await;
     browser.wait_for_text("[role=alert]", "This token is not valid").await;
+    let notices = browser
+        .client
+        .execute("return document.querySelectorAll('.notice').length", vec![])
+        .await
+        .unwrap();
+    assert_eq!(notices, json!(0), "a wrong token is refused, not a session that ended");
     browser.fill("textbox", "Staff token", OWNER_TOKEN).await;
     browser.click("button", "Sign in").await;
     browser.by_role("button", "Sign out").await;
@@ -455,7 +461,6 @@ async fn an_owner_connects_a_bot_adds_staff_and_quick_replies() {
     browser.fill("textbox", "Bot token", SALES_TOKEN).await;
     browser.click("button", "Connect").await;
     browser.wait_for_text("[role=status]", "Acme Sales is connected").await;
-    browser.screenshot("07-bots").await;
     let mut links = Vec::new();
     for field in browser.all_by_role("textbox", "Deep link").await {
         links.extend(field.prop("value").await.unwrap());
@@ -560,6 +565,8 @@ async fn refused_sends_and_uploads_show_the_apis_reason() {
         .unwrap();
     browser.wait_for_text(".toasts", "setup.exe").await;
     browser.wait_for_text(".file-chip.refused", "setup.exe").await;
+    browser.screenshot("11-refused-upload").await;
+    browser.click("button", "Remove setup.exe").await;
 
     // A file dropped on the conversation is uploaded like a picked one.
     browser
@@ -577,6 +584,30 @@ async fn refused_sends_and_uploads_show_the_apis_reason() {
     browser.wait_for_text(".file-chip.ready", "Рахунок 48213.pdf").await;
     browser.click("button", "Remove Рахунок 48213.pdf").await;
 
+    // Viber refuses a reply for good: it ends failed, in red, with the reason.
+    viber.script(
+        "send_message",
+        testkit::fake_viber::Answer::Status(5, "receiverNotRegistered"),
+    );
+    browser.fill("textbox", "Reply", "Can you read this?").await;
+    browser.click("button", "Send").await;
+    let failed = browser
+        .wait_for_message("the refused reply", |m| {
+            m.contains("Can you read this?") && m.contains("failed")
+        })
+        .await;
+    assert!(failed.contains("not a Viber user"), "{failed}");
+    let colour = browser
+        .client
+        .find(Locator::Css("[aria-label=Conversation] .tick.failed"))
+        .await
+        .unwrap()
+        .css_value("color")
+        .await
+        .unwrap();
+    assert_eq!(colour, "rgba(209, 59, 59, 1)", "failed is red");
+    browser.screenshot("12-failed-reply").await;
+
     // The client unsubscribed: the reply is refused with the API's 409 message.
     let unsubscribed = format!(
         r#"{{"event":"unsubscribed","timestamp":1732529470339,"chat_hostname":"SN-CHAT-05_","user_id":"{CLIENT}","message_token":5000000032}}"#
@@ -584,7 +615,6 @@ async fn refused_sends_and_uploads_show_the_apis_reason() {
     support::post_signed(&stack, unsubscribed.as_bytes()).await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     eventually(&stack, &path, |t| t["requester"]["subscribed"] == false).await;
-    browser.click("button", "Remove setup.exe").await;
     browser.fill("textbox", "Reply", "Are you there?").await;
     browser.click("button", "Send").await;
     browser.wait_for_text(".toast.error", "unsubscribed").await;
@@ -593,10 +623,14 @@ async fn refused_sends_and_uploads_show_the_apis_reason() {
     browser
         .wait_for_text(".composer-notes", "unsubscribed from the bot")
         .await;
-    assert!(viber.bodies("send_message").is_empty());
+    assert_eq!(
+        viber.bodies("send_message").len(),
+        1,
+        "only the refused reply reached Viber"
+    );
     let kept = browser.by_role("textbox", "Reply").await.prop("value").await.unwrap();
     assert_eq!(kept.as_deref(), Some("Are you there?"), "a refused reply is not lost");
-    browser.screenshot("11-refused").await;
+    browser.screenshot("12-refused-send").await;
     let _ = std::fs::remove_dir_all(&dir);
     browser.close().await;
 }
@@ -629,13 +663,13 @@ async fn the_inbox_in_russian_and_on_a_phone() {
     browser
         .wait_for_text("[aria-label='Диалог'] article", "ааааааааааааааа")
         .await;
-    browser.screenshot("12-russian").await;
+    browser.screenshot("13-russian").await;
 
     browser.client.set_window_size(390, 844).await.unwrap();
-    browser.screenshot("13-phone-conversation").await;
+    browser.screenshot("14-phone-conversation").await;
     browser.click("link", "Задачи").await;
     browser.by_role("list", "Задачи").await;
-    browser.screenshot("14-phone-list").await;
+    browser.screenshot("15-phone-list").await;
     browser.choose("Язык", "English").await;
     browser.by_role("button", "Sign out").await;
     browser.close().await;
@@ -769,7 +803,7 @@ async fn the_first_tasks_show_within_a_second_with_1000_tasks() {
          {reload:.0} ms from navigation start on a reload; {shown} tasks shown",
         wall.as_millis()
     );
-    browser.screenshot("15-thousand-tasks").await;
+    browser.screenshot("16-thousand-tasks").await;
     assert_eq!(
         shown,
         json!(50),
@@ -912,7 +946,7 @@ async fn locations_and_shared_contacts_show_sensibly() {
     browser
         .wait_for_message("the contact", |m| m.contains("+380501234567"))
         .await;
-    browser.screenshot("16-location-and-contact").await;
+    browser.screenshot("17-location-and-contact").await;
     browser.close().await;
 }
 

@@ -52,8 +52,10 @@ export async function call(method, path, { body, etag, token = session.token() }
     throw new ApiError(0, 'network', 'network');
   }
   if (response.status === 401) {
+    // A session ends only if there was one: a wrong token typed on the sign-in page is just refused.
+    const signedIn = session.token() !== null;
     session.clear();
-    unauthorized();
+    if (signedIn) unauthorized();
     throw new ApiError(401, 'unauthorized', 'unauthorized');
   }
   if (response.status === 204 || response.status === 304) {

@@ -101,8 +101,9 @@ function Status({ comment }) {
   if (!shown) return null;
   return html`<span class=${`tick ${shown.cls}`}>
     <span class="tick-mark" aria-hidden="true">${shown.symbol}</span>
-    <span class="tick-text">${t(`st_${comment.status}`)}</span>
-    ${comment.status === 'failed' && comment.status_reason && html`<span class="tick-reason">: ${comment.status_reason}</span>`}
+    <span class="tick-text">${t(`st_${comment.status}`)}${comment.status === 'failed' && comment.status_reason
+      ? html`<span class="tick-reason">: ${comment.status_reason}</span>`
+      : ''}</span>
   </span>`;
 }
 
