@@ -61,6 +61,10 @@ pub struct Options {
     /// Seed an owner staff member with this bearer token (otherwise one is generated and printed once).
     #[arg(long, env = "VIBERDESK_OWNER_TOKEN", hide_env_values = true)]
     pub owner_token: Option<String>,
+    /// Do not copy contacts' avatars from Viber into the blob store (nothing is fetched from
+    /// outside; the inbox shows initials). Tests use it.
+    #[arg(long)]
+    pub no_avatar_copy: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -291,7 +295,7 @@ pub async fn run(
         },
     });
     let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
-    let inbound_worker = start_processor(&backend, cache.clone());
+    let inbound_worker = start_processor(&backend, cache.clone(), &options);
     let outbound_worker = start_sender(&backend, cache.clone(), &options.viber_api_url);
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
@@ -375,7 +379,11 @@ async fn web_request(State(state): State<AppState>, request: axum::extract::Requ
 
 /// Runs the processor on the inbound queue (embedded, or SQS when the backend is AWS), as the SQS
 /// event source mapping does in AWS.
-fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> tokio::task::JoinHandle<()> {
+fn start_processor(
+    backend: &Backend,
+    integrations: Arc<IntegrationCache>,
+    options: &Options,
+) -> tokio::task::JoinHandle<()> {
     let policy = workers::RetryPolicy::default();
     let processor = Arc::new(processor::Processor {
         integrations,
@@ -387,6 +395,7 @@ fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> to
         media: shared::media::MediaFetcher::new(),
         max_receives: policy.max_receives,
         max_media_bytes: shared::media::MAX_MEDIA_BYTES,
+        copy_avatars: !options.no_avatar_copy,
     });
     let handler = move |event| {
         let processor = processor.clone();

@@ -281,6 +281,8 @@ fn task(id: &str, status: TaskStatus, assignee: Option<&str>, last_ms: i64) -> T
         updated_at: at(last_ms),
         last_message_at: at(last_ms),
         deleted: false,
+        last_message: None,
+        requester_name: None,
     }
 }
 
@@ -302,6 +304,7 @@ fn comment(task_id: &TaskId, id: &str, ms: i64) -> Comment {
         viber_message_token: None,
         parts: Default::default(),
         outbound: None,
+        details: None,
     }
 }
 
@@ -323,6 +326,7 @@ async fn open<S: MessageStore + ContactStore>(store: &S, task: &Task, contact_id
         updated_at: task.last_message_at,
         current_task: None,
         version: 1,
+        avatar: None,
     };
     let existing = store.get_contact(&contact.id).await.unwrap();
     if let Some(existing) = &existing {
@@ -417,6 +421,8 @@ where
             task_id: opened.id.clone(),
             last_message_at: at(6_000),
             require_active: true,
+            last_message: None,
+            requester_name: None,
         },
         comment: comment(&opened.id, "m-late", 6_000),
         attachments: Vec::new(),

@@ -82,6 +82,7 @@ fn contact(id: &str, integration_id: &IntegrationId, updated_ms: i64, version: u
         updated_at: at(updated_ms),
         current_task: None,
         version,
+        avatar: None,
     }
 }
 
@@ -105,6 +106,8 @@ fn task(id: &str, integration_id: &IntegrationId, status: TaskStatus, assignee: 
         updated_at: at(last_ms),
         last_message_at: at(last_ms),
         deleted: false,
+        last_message: None,
+        requester_name: None,
     }
 }
 
@@ -127,6 +130,7 @@ fn client_comment(task_id: &TaskId, id: &str, created_ms: i64) -> Comment {
         viber_message_token: Some(5_000_000_000_000_000_000 + created_ms as u64),
         parts: Default::default(),
         outbound: None,
+        details: None,
     }
 }
 
@@ -176,6 +180,8 @@ fn follow_up(read: &Contact, task_id: &TaskId, comment_id: &str, ms: i64, requir
             task_id: task_id.clone(),
             last_message_at: at(ms),
             require_active,
+            last_message: None,
+            requester_name: None,
         },
         comment: client_comment(task_id, comment_id, ms),
         attachments: Vec::new(),
@@ -435,6 +441,9 @@ async fn tasks_filter_by_status_assignee_and_integration<S: MessageStore + TaskS
         status,
         assignee_id: assignee.map(staff),
         integration_id: integration_id.map(integration),
+        requester_id: None,
+        search: None,
+        unassigned: false,
     };
     let new = Some(TaskStatus::New);
     assert_eq!(list(store, filter(new, None, None)).await, ["t5", "t3", "t1"]);

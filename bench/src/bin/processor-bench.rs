@@ -110,6 +110,8 @@ async fn run(callbacks: u64) -> Result<(), String> {
         media: shared::media::MediaFetcher::new(),
         max_receives: processor::DEFAULT_MAX_RECEIVES,
         max_media_bytes: shared::media::MAX_MEDIA_BYTES,
+        // The fixtures' avatars are on Viber's CDN: nothing is fetched from outside here.
+        copy_avatars: false,
     };
     // The integration is cached per instance: one read, paid once, not per callback.
     processor

@@ -83,6 +83,8 @@ async fn seed_task<S: MessageStore>(store: &S, integration_id: &IntegrationId, n
         updated_at: now,
         last_message_at: now,
         deleted: false,
+        last_message: None,
+        requester_name: None,
     };
     let contact = Contact {
         id: contact_id.clone(),
@@ -103,6 +105,7 @@ async fn seed_task<S: MessageStore>(store: &S, integration_id: &IntegrationId, n
             state: shared::model::TaskState::Active,
         }),
         version: 1,
+        avatar: None,
     };
     let comment = Comment {
         id: CommentId::generate(),
@@ -121,6 +124,7 @@ async fn seed_task<S: MessageStore>(store: &S, integration_id: &IntegrationId, n
         viber_message_token: Some(n as u64 + 1),
         parts: Default::default(),
         outbound: None,
+        details: None,
     };
     store
         .apply_message(&MessageWrite {
@@ -368,6 +372,7 @@ fn cpu_per_reply(replies: usize) -> Result<(), Error> {
                         part_count: 1 + attachments.len(),
                         attachments,
                     }),
+                    details: None,
                 };
                 shared::ports::CommentStore::add_staff_comment(store.as_ref(), &comment, &[]).await?;
                 jobs.push(OutboundJob {

@@ -100,6 +100,9 @@ pub fn task_filter(params: &Params<'_>) -> Result<TaskFilter, QueryError> {
             .get("integration_id")?
             .map(|raw| IntegrationId::parse(raw).map_err(|e| QueryError::invalid("integration_id", e)))
             .transpose()?,
+        requester_id: None,
+        search: None,
+        unassigned: false,
     })
 }
 
@@ -171,6 +174,9 @@ mod tests {
                 status: Some(TaskStatus::Waiting),
                 assignee_id: Some(StaffId::parse("ivan").unwrap()),
                 integration_id: None,
+                requester_id: None,
+                search: None,
+                unassigned: false,
             }
         );
         assert_eq!(task_filter(&Params::new(None)).unwrap(), TaskFilter::default());

@@ -278,6 +278,7 @@ impl Api {
             viber_message_token: None,
             parts: Default::default(),
             outbound: None,
+            details: None,
         };
         if let (Some(contact), Some(integration)) = (&contact, &integration)
             && new.notify_client

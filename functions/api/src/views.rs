@@ -238,6 +238,7 @@ mod tests {
             updated_at: at(1000),
             current_task: None,
             version: 3,
+            avatar: None,
         };
         assert_eq!(
             serde_json::to_value(ContactView::from(&contact)).unwrap(),
@@ -288,6 +289,7 @@ mod tests {
                 ("2".into(), CommentStatus::Delivered),
             ]),
             outbound: None,
+            details: None,
         };
         let view = CommentView::new(&comment, |id| stored.iter().find(|a| &a.id == id));
         assert_eq!(

@@ -199,6 +199,8 @@ impl<S: Store> World<S> {
             updated_at: at,
             last_message_at: at,
             deleted: false,
+            last_message: None,
+            requester_name: None,
         };
         let contact = Contact {
             id: task.requester_id.clone(),
@@ -219,6 +221,7 @@ impl<S: Store> World<S> {
                 state: TaskState::Active,
             }),
             version: 1,
+            avatar: None,
         };
         let comment = Comment {
             id: CommentId::parse(&format!("m-{id}")).unwrap(),
@@ -237,6 +240,7 @@ impl<S: Store> World<S> {
             viber_message_token: None,
             parts: Default::default(),
             outbound: None,
+            details: None,
         };
         self.store
             .apply_message(&MessageWrite {

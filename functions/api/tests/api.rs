@@ -127,6 +127,9 @@ impl TaskStore for Down {
     async fn get_attachment(&self, _: &AttachmentId) -> Result<Option<Attachment>, StoreError> {
         down()
     }
+    async fn list_changed_tasks(&self, _: &str, _: usize) -> Result<shared::ports::ChangedTasks, StoreError> {
+        down()
+    }
 }
 
 #[async_trait]
@@ -273,6 +276,8 @@ impl World {
             updated_at: at(seconds),
             last_message_at: at(seconds),
             deleted: false,
+            last_message: None,
+            requester_name: None,
         };
         let mut contact = existing.clone().unwrap_or_else(|| Contact {
             id: contact_id.clone(),
@@ -290,6 +295,7 @@ impl World {
             updated_at: at(seconds),
             current_task: None,
             version: 0,
+            avatar: None,
         });
         contact.version += 1;
         contact.updated_at = at(seconds);
@@ -326,6 +332,8 @@ impl World {
                     task_id: task.id.clone(),
                     last_message_at: comment.created_at,
                     require_active: false,
+                    last_message: None,
+                    requester_name: None,
                 },
                 comment,
                 attachments,
@@ -357,6 +365,7 @@ fn client_comment(task: &Task, seconds: i64, text: &str) -> Comment {
         viber_message_token: Some(seconds as u64),
         parts: Default::default(),
         outbound: None,
+        details: None,
     }
 }
 
@@ -378,6 +387,7 @@ fn staff_comment(task: &Task, seconds: i64, text: &str, status: CommentStatus) -
         viber_message_token: None,
         parts: Default::default(),
         outbound: None,
+        details: None,
     }
 }
 

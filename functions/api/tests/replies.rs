@@ -106,6 +106,7 @@ impl World {
             updated_at: now(),
             current_task: None,
             version: 1,
+            avatar: None,
         };
         let task = Task {
             id: TaskId::generate(),
@@ -121,6 +122,8 @@ impl World {
             updated_at: now(),
             last_message_at: now(),
             deleted: false,
+            last_message: None,
+            requester_name: None,
         };
         let contact = Contact {
             current_task: Some(CurrentTask {
@@ -146,6 +149,7 @@ impl World {
             viber_message_token: Some(1),
             parts: Default::default(),
             outbound: None,
+            details: None,
         };
         store
             .apply_message(&MessageWrite {

@@ -25,6 +25,7 @@ async fn main() -> Result<(), Error> {
         media: MediaFetcher::new(),
         max_receives: config.max_receives,
         max_media_bytes: MAX_MEDIA_BYTES,
+        copy_avatars: true,
     };
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

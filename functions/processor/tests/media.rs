@@ -74,6 +74,7 @@ async fn setup_with(messages: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn MessageSt
         media: MediaFetcher::new(),
         max_receives: 5,
         max_media_bytes: MAX_MEDIA_BYTES,
+        copy_avatars: false,
     };
     Setup {
         store,

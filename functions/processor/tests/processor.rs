@@ -61,6 +61,7 @@ async fn setup(options: IntegrationOptions) -> Setup {
         media: MediaFetcher::new(),
         max_receives: processor::DEFAULT_MAX_RECEIVES,
         max_media_bytes: MAX_MEDIA_BYTES,
+        copy_avatars: false,
     };
     Setup { store, processor }
 }

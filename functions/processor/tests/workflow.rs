@@ -94,6 +94,7 @@ async fn setup(new_task_if_no_active: bool) -> (Arc<MemoryStore>, Arc<CompletedM
         media: MediaFetcher::new(),
         max_receives: processor::DEFAULT_MAX_RECEIVES,
         max_media_bytes: MAX_MEDIA_BYTES,
+        copy_avatars: false,
     };
     (store, contacts, processor)
 }

@@ -143,6 +143,7 @@ fn reply_write(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) 
         updated_at: at(),
         current_task: None,
         version: 1,
+        avatar: None,
     };
     let task = Task {
         id: TaskId::parse("t1").unwrap(),
@@ -158,6 +159,8 @@ fn reply_write(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) 
         updated_at: at(),
         last_message_at: at(),
         deleted: false,
+        last_message: None,
+        requester_name: None,
     };
     let comment = Comment {
         id: CommentId::parse("r1").unwrap(),
@@ -184,6 +187,7 @@ fn reply_write(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) 
             // As the staff API counts it: the text's parts, then one message per attachment.
             part_count: text.map_or(0, |text| reply::split_text(text, reply::TEXT_MAX_CHARS).len()) + attachments.len(),
         }),
+        details: None,
     };
     let job = OutboundJob {
         task_id: task.id.clone(),

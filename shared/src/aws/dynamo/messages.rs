@@ -58,9 +58,17 @@ impl DynamoStore {
                 task_id,
                 last_message_at,
                 require_active,
+                last_message,
+                requester_name,
             } => (
                 Conflict::TaskChanged(task_id.clone()),
-                self.append_op(task_id, *last_message_at, *require_active),
+                self.append_op(
+                    task_id,
+                    *last_message_at,
+                    *require_active,
+                    last_message.as_ref(),
+                    requester_name.as_deref(),
+                ),
             ),
         };
         let mut items = vec![
