@@ -25,6 +25,8 @@ impl LocalStack {
         let mut command = Command::new(env!("CARGO_BIN_EXE_viberdesk-local-e2e"));
         command
             .args(["--listen", &listen, "--owner-token", OWNER_TOKEN])
+            // The fixtures' avatars are on Viber's CDN: tests fetch nothing from outside.
+            .arg("--no-avatar-copy")
             .args(extra_args)
             .env_remove("AWS_ENDPOINT_URL")
             .env_remove("TABLE_NAME")
