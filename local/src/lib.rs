@@ -25,11 +25,7 @@ use shared::config::{ConfigError, DEFAULT_VIBER_API_URL, VIBER_API_URL};
 use shared::ids::{IntegrationId, StaffId};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url};
-use shared::ports::{
-    AttachmentStore, BlobStore, CommentStore, ContactStore, DeliveryStore, IntegrationStore, MessageQueue,
-    MessageStore, QuickReplyStore, ReplyStore, StaffStore, StoreError, TaskStore, token_hash,
-};
-use shared::ports::{IntegrationAdmin, StaffAdmin, TaskWorkflow};
+use shared::ports::{BlobStore, MessageQueue, StaffStore, Store, StoreError, token_hash};
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::{ViberClient, ViberError};
@@ -80,20 +76,8 @@ pub enum LocalError {
 /// The adapters every handler uses, chosen once at start.
 struct Backend {
     kind: &'static str,
-    integrations: Arc<dyn IntegrationStore>,
-    staff: Arc<dyn StaffStore>,
-    tasks: Arc<dyn TaskStore>,
-    contacts: Arc<dyn ContactStore>,
-    messages: Arc<dyn MessageStore>,
-    deliveries: Arc<dyn DeliveryStore>,
-    comments: Arc<dyn CommentStore>,
-    attachments: Arc<dyn AttachmentStore>,
-    quick_replies: Arc<dyn QuickReplyStore>,
-    replies: Arc<dyn ReplyStore>,
-    /// The staff API's management ports (integrations, staff, task workflow).
-    integration_admin: Arc<dyn IntegrationAdmin>,
-    staff_admin: Arc<dyn StaffAdmin>,
-    workflow: Arc<dyn TaskWorkflow>,
+    /// One store for every handler, each seeing it as its own consumer's store.
+    store: Arc<dyn Store>,
     blobs: Arc<dyn BlobStore>,
     /// The embedded blob store (in-memory backend only), told the public base URL at start.
     memory_blobs: Option<Arc<MemoryBlobStore>>,
@@ -101,43 +85,6 @@ struct Backend {
     inbound: LocalQueue,
     /// Staff replies for the local sender.
     outbound: LocalQueue,
-}
-
-/// Every store port one adapter serves (the in-memory store, the DynamoDB store).
-trait LocalStore:
-    IntegrationStore
-    + StaffStore
-    + TaskStore
-    + ContactStore
-    + MessageStore
-    + DeliveryStore
-    + CommentStore
-    + AttachmentStore
-    + QuickReplyStore
-    + ReplyStore
-    + IntegrationAdmin
-    + StaffAdmin
-    + TaskWorkflow
-    + 'static
-{
-}
-
-impl<S> LocalStore for S where
-    S: IntegrationStore
-        + StaffStore
-        + TaskStore
-        + ContactStore
-        + MessageStore
-        + DeliveryStore
-        + CommentStore
-        + AttachmentStore
-        + QuickReplyStore
-        + ReplyStore
-        + IntegrationAdmin
-        + StaffAdmin
-        + TaskWorkflow
-        + 'static
-{
 }
 
 /// A queue of the local stack: embedded, or SQS (AWS or an emulator).
@@ -158,28 +105,16 @@ impl LocalQueue {
 }
 
 impl Backend {
-    fn with_store<S: LocalStore>(
+    fn new(
         kind: &'static str,
-        store: Arc<S>,
+        store: Arc<dyn Store>,
         blobs: Arc<dyn BlobStore>,
         inbound: LocalQueue,
         outbound: LocalQueue,
     ) -> Self {
         Self {
             kind,
-            integrations: store.clone(),
-            staff: store.clone(),
-            tasks: store.clone(),
-            contacts: store.clone(),
-            messages: store.clone(),
-            deliveries: store.clone(),
-            comments: store.clone(),
-            attachments: store.clone(),
-            quick_replies: store.clone(),
-            replies: store.clone(),
-            integration_admin: store.clone(),
-            staff_admin: store.clone(),
-            workflow: store,
+            store,
             blobs,
             memory_blobs: None,
             inbound,
@@ -189,7 +124,7 @@ impl Backend {
 
     fn memory() -> Self {
         let blobs = Arc::new(MemoryBlobStore::new(""));
-        let backend = Self::with_store(
+        let backend = Self::new(
             "in-memory",
             Arc::new(MemoryStore::new()),
             blobs.clone(),
@@ -204,7 +139,7 @@ impl Backend {
 
     async fn aws(resources: AwsResources) -> Self {
         let sdk = load_sdk_config().await;
-        Self::with_store(
+        Self::new(
             "AWS",
             Arc::new(DynamoStore::from_config(&sdk, resources.table_name)),
             Arc::new(S3BlobStore::from_config(&sdk, resources.attachments_bucket)),
@@ -264,33 +199,27 @@ pub async fn run(
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
-    let cache = Arc::new(IntegrationCache::new(backend.integrations.clone(), DEFAULT_TTL));
+    let cache = Arc::new(IntegrationCache::new(backend.store.clone(), DEFAULT_TTL));
     let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.port()));
     if let Some(blobs) = &backend.memory_blobs {
         blobs.set_base_url(&public_base_url);
     }
-    let api = Arc::new(Api {
-        staff: backend.staff.clone(),
-        tasks: backend.tasks.clone(),
-        contacts: backend.contacts.clone(),
-        integrations: backend.integrations.clone(),
-        comments: backend.comments.clone(),
-        attachments: backend.attachments.clone(),
-        quick_replies: backend.quick_replies.clone(),
-        blobs: backend.blobs.clone(),
-        outbound: backend.outbound.port(),
-        // Integrations created through the API are served at once: the webhook shares this
-        // process's cache, which the API updates on every change.
-        admin: api::admin::Admin {
-            integrations: backend.integration_admin.clone(),
-            staff: backend.staff_admin.clone(),
-            workflow: backend.workflow.clone(),
-            viber: ViberClient::new(&options.viber_api_url),
-            public_base_url: Some(public_base_url.clone()),
-            webhook_cache: Some(cache.clone()),
-        },
-    });
-    let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
+    // Integrations created through the API are served at once: the webhook shares this
+    // process's cache, which the API updates on every change.
+    let settings = api::Settings {
+        viber_api_url: options.viber_api_url.clone(),
+        public_base_url: Some(public_base_url.clone()),
+    };
+    let api = Arc::new(
+        Api::new(
+            backend.store.clone(),
+            backend.blobs.clone(),
+            backend.outbound.port(),
+            settings,
+        )
+        .with_webhook_cache(cache.clone()),
+    );
+    let owner = seed_owner(backend.store.as_ref(), options.owner_token.as_deref()).await?;
     let inbound_worker = start_processor(&backend, cache.clone());
     let outbound_worker = start_sender(&backend, cache.clone(), &options.viber_api_url);
 
@@ -365,17 +294,10 @@ async fn api_request(
 /// event source mapping does in AWS.
 fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> tokio::task::JoinHandle<()> {
     let policy = workers::RetryPolicy::default();
-    let processor = Arc::new(processor::Processor {
-        integrations,
-        contacts: backend.contacts.clone(),
-        messages: backend.messages.clone(),
-        deliveries: backend.deliveries.clone(),
-        staff: backend.staff.clone(),
-        blobs: backend.blobs.clone(),
-        media: shared::media::MediaFetcher::new(),
-        max_receives: policy.max_receives,
-        max_media_bytes: shared::media::MAX_MEDIA_BYTES,
-    });
+    let processor = Arc::new(
+        processor::Processor::new(backend.store.clone(), backend.blobs.clone(), policy.max_receives)
+            .with_cache(integrations),
+    );
     let handler = move |event| {
         let processor = processor.clone();
         async move { processor.handle_batch(event).await }
@@ -391,13 +313,15 @@ fn start_sender(
     viber_api_url: &str,
 ) -> tokio::task::JoinHandle<()> {
     let policy = workers::RetryPolicy::default();
-    let sender = Arc::new(sender::Sender {
-        replies: backend.replies.clone(),
-        integrations,
-        blobs: backend.blobs.clone(),
-        viber: ViberClient::new(viber_api_url),
-        max_receives: policy.max_receives,
-    });
+    let sender = Arc::new(
+        sender::Sender::new(
+            backend.store.clone(),
+            backend.blobs.clone(),
+            ViberClient::new(viber_api_url),
+            policy.max_receives,
+        )
+        .with_cache(integrations),
+    );
     let handler = move |event| {
         let sender = sender.clone();
         async move { sender.handle_batch(event).await }
@@ -522,7 +446,7 @@ async fn store_default_bot(
         connected_by: Some(owner.clone()),
         created_at: Timestamp::now(),
     };
-    backend.integrations.put_integration(&integration).await?;
+    backend.store.put_integration(&integration).await?;
     tracing::info!(bot = %integration.bot.name, deep_link = %integration.deep_link(), "bot connected as integration `default`");
     Ok(integration)
 }

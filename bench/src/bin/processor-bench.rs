@@ -15,7 +15,6 @@ mod aws_requests;
 use aws_requests::RequestCounter;
 use processor::Processor;
 use shared::aws::DynamoStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{IntegrationId, StaffId};
 use shared::inbound::queue_message;
 use shared::model::{BotProfile, Integration, IntegrationOptions, Role, StaffMember, TaskTemplate};
@@ -100,17 +99,11 @@ async fn run(callbacks: u64) -> Result<(), String> {
         .put_staff(&owner, "bench-token-hash")
         .await
         .map_err(|e| e.to_string())?;
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: store.clone(),
-        messages: store.clone(),
-        deliveries: store.clone(),
-        staff: store.clone(),
-        blobs: Arc::new(shared::aws::S3BlobStore::new(s3, testkit::moto::bucket(&config).await)),
-        media: shared::media::MediaFetcher::new(),
-        max_receives: processor::DEFAULT_MAX_RECEIVES,
-        max_media_bytes: shared::media::MAX_MEDIA_BYTES,
-    };
+    let processor = Processor::new(
+        store.clone(),
+        Arc::new(shared::aws::S3BlobStore::new(s3, testkit::moto::bucket(&config).await)),
+        processor::DEFAULT_MAX_RECEIVES,
+    );
     // The integration is cached per instance: one read, paid once, not per callback.
     processor
         .process(&envelope(&integration_id, &text_message(1, "warm-up")), 1)

@@ -19,14 +19,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::Api;
+use api::{Api, Settings};
 use aws_requests::RequestCounter;
 use lambda_http::http::{Method, header};
 use lambda_http::{Body, RequestExt};
 use sender::{Outcome, Sender};
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue};
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{AttachmentId, CommentId, IntegrationId, StaffId, TaskId};
 use shared::memory::MemoryStore;
 use shared::model::{
@@ -189,15 +188,17 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
         created_at: Timestamp::now(),
     };
     store.put_staff(&staff, &token_hash(STAFF_TOKEN)).await?;
-    let admin = api::admin::Admin::new(store.clone(), &viber.api_url(), Some("https://viberdesk.test".into()));
-    let api = Api::new(store.clone(), blobs.clone(), outbound, admin);
-    let sender = Sender {
-        replies: store.clone(),
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        blobs: blobs.clone(),
-        viber: ViberClient::new(&viber.api_url()),
-        max_receives: sender::DEFAULT_MAX_RECEIVES,
+    let settings = Settings {
+        viber_api_url: viber.api_url(),
+        public_base_url: Some("https://viberdesk.test".into()),
     };
+    let api = Api::new(store.clone(), blobs.clone(), outbound, settings);
+    let sender = Sender::new(
+        store.clone(),
+        blobs.clone(),
+        ViberClient::new(&viber.api_url()),
+        sender::DEFAULT_MAX_RECEIVES,
+    );
     let jobs = testkit::moto::sdk_config().await;
     let plain_sqs = aws_sdk_sqs::Client::new(&jobs);
 
@@ -316,13 +317,12 @@ fn cpu_per_reply(replies: usize) -> Result<(), Error> {
             let integration_id = IntegrationId::parse("bench").expect("valid id");
             store.put_integration(&integration(&integration_id)).await?;
             let blobs = Arc::new(MemoryBlobStore::new("http://127.0.0.1:3000"));
-            let sender = Sender {
-                replies: store.clone(),
-                integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+            let sender = Sender::new(
+                store.clone(),
                 blobs,
-                viber: ViberClient::new(&viber_url),
-                max_receives: sender::DEFAULT_MAX_RECEIVES,
-            };
+                ViberClient::new(&viber_url),
+                sender::DEFAULT_MAX_RECEIVES,
+            );
             let mut jobs = Vec::with_capacity(replies);
             for n in 0..replies {
                 let task = seed_task(store.as_ref(), &integration_id, n).await?;

@@ -1,55 +1,17 @@
-//! What the issue-5 routes (integrations, staff, task workflow) share: their ports, the Viber
-//! client, the public base URL, role checks, and reading JSON bodies.
-
-use std::sync::Arc;
+//! What the issue-5 routes (integrations, staff, task workflow) share: the public base URL, role
+//! checks, and reading JSON bodies.
 
 use lambda_http::Request;
 use lambda_http::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use shared::cache::IntegrationCache;
 use shared::ids::{IntegrationId, StaffId};
 use shared::model::{Role, StaffMember};
-use shared::ports::{IntegrationAdmin, StaffAdmin, StoreError, TaskWorkflow};
-use shared::viber::client::ViberClient;
+use shared::ports::{StaffStore, StoreError};
 
 use crate::{ApiError, store_failure};
 
-/// The ports and settings of the management routes, built once with the rest of [`crate::Api`].
-pub struct Admin {
-    pub integrations: Arc<dyn IntegrationAdmin>,
-    pub staff: Arc<dyn StaffAdmin>,
-    pub workflow: Arc<dyn TaskWorkflow>,
-    pub viber: ViberClient,
-    /// `PUBLIC_BASE_URL`: the base of webhook URLs. When unset, `https://{Host}` of the request.
-    pub public_base_url: Option<String>,
-    /// The webhook's integration cache when the webhook runs in this process (the local stack):
-    /// a changed or removed integration is dropped from it at once.
-    pub webhook_cache: Option<Arc<IntegrationCache>>,
-}
-
-impl Admin {
-    /// All three ports from one store (both adapters implement them all).
-    pub fn new<S>(store: Arc<S>, viber_api_url: &str, public_base_url: Option<String>) -> Self
-    where
-        S: IntegrationAdmin + StaffAdmin + TaskWorkflow + 'static,
-    {
-        Self {
-            integrations: store.clone(),
-            staff: store.clone(),
-            workflow: store,
-            viber: ViberClient::new(viber_api_url),
-            public_base_url: public_base_url.filter(|url| !url.trim().is_empty()),
-            webhook_cache: None,
-        }
-    }
-
-    /// Shares the webhook's cache (local stack), so changes reach callbacks at once.
-    pub fn with_webhook_cache(mut self, cache: Arc<IntegrationCache>) -> Self {
-        self.webhook_cache = Some(cache);
-        self
-    }
-
+impl crate::Api {
     pub(crate) fn forget(&self, id: &IntegrationId) {
         if let Some(cache) = &self.webhook_cache {
             cache.forget(id);
@@ -124,7 +86,7 @@ pub(crate) fn name(field: &str, raw: &str) -> Result<String, ApiError> {
 }
 
 /// Staff ids a template or a task names must belong to existing staff members (422 otherwise).
-pub(crate) async fn existing_staff(staff: &dyn StaffAdmin, ids: Vec<StaffId>) -> Result<(), ApiError> {
+pub(crate) async fn existing_staff(staff: &dyn StaffStore, ids: Vec<StaffId>) -> Result<(), ApiError> {
     let mut unknown = Vec::new();
     for id in &ids {
         match staff.get_staff(id).await {

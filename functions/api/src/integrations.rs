@@ -177,8 +177,7 @@ impl Api {
     pub(crate) async fn list_integrations(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
         let integrations = self
-            .admin
-            .integrations
+            .store
             .list_integrations(&page)
             .await
             .map_err(|e| list_failure("list integrations", e))?;
@@ -193,8 +192,7 @@ impl Api {
     async fn integration(&self, raw_id: &str) -> Result<Integration, ApiError> {
         const UNKNOWN: ApiError = ApiError::NotFound("no such integration");
         let id = IntegrationId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        self.admin
-            .integrations
+        self.store
             .get_integration(&id)
             .await
             .map_err(store_error("get integration"))?
@@ -210,8 +208,7 @@ impl Api {
         let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
         loop {
             let integrations = self
-                .admin
-                .integrations
+                .store
                 .list_integrations(&page)
                 .await
                 .map_err(store_error("list integrations"))?;
@@ -252,7 +249,7 @@ impl Api {
         let name = name("name", &fields.name)?;
         let (template, options) = checked(fields.template, fields.options)?;
         existing_staff(
-            self.admin.staff.as_ref(),
+            self.store.as_ref(),
             template
                 .assignee_id
                 .iter()
@@ -261,10 +258,9 @@ impl Api {
                 .collect(),
         )
         .await?;
-        let base_url = self.admin.base_url(request)?;
+        let base_url = self.base_url(request)?;
 
         let info = self
-            .admin
             .viber
             .get_account_info(&token)
             .await
@@ -282,13 +278,11 @@ impl Api {
             connected_by: Some(caller.id.clone()),
             created_at: Timestamp::now(),
         };
-        self.admin
-            .integrations
+        self.store
             .create_integration(&integration)
             .await
             .map_err(store_error("create integration"))?;
         if let Err(viber_error) = self
-            .admin
             .viber
             .set_webhook(&integration.auth_token, &integration.webhook_url)
             .await
@@ -302,10 +296,10 @@ impl Api {
 
     /// Removes a stored integration after Viber refused it (its webhook was not set).
     async fn disconnect_locally(&self, id: &IntegrationId) {
-        if let Err(store_error) = self.admin.integrations.delete_integration(id).await {
+        if let Err(store_error) = self.store.delete_integration(id).await {
             tracing::error!(integration_id = %id, error = %store_error, "a refused integration could not be removed");
         }
-        self.admin.forget(id);
+        self.forget(id);
     }
 
     pub(crate) async fn update_integration(
@@ -352,7 +346,7 @@ impl Api {
         }
         let (template, options) = checked(template, options)?;
         existing_staff(
-            self.admin.staff.as_ref(),
+            self.store.as_ref(),
             template
                 .assignee_id
                 .iter()
@@ -370,7 +364,6 @@ impl Api {
         // A new token: verified first (nothing changes if Viber refuses it), stored before the
         // webhook is set (Viber's check is signed with it), and put back if Viber refuses that.
         let info = self
-            .admin
             .viber
             .get_account_info(&token)
             .await
@@ -378,21 +371,16 @@ impl Api {
         self.bot_not_connected_elsewhere(&info, Some(&stored.id)).await?;
         changed.auth_token = token;
         changed.bot = info.bot_profile();
-        changed.webhook_url = webhook_url(&self.admin.base_url(request)?, &stored.id);
+        changed.webhook_url = webhook_url(&self.base_url(request)?, &stored.id);
         let response = self.store_change(&changed).await?;
-        if let Err(viber_error) = self
-            .admin
-            .viber
-            .set_webhook(&changed.auth_token, &changed.webhook_url)
-            .await
-        {
-            match self.admin.integrations.replace_integration(&stored).await {
+        if let Err(viber_error) = self.viber.set_webhook(&changed.auth_token, &changed.webhook_url).await {
+            match self.store.replace_integration(&stored).await {
                 Ok(_) => {}
                 Err(store_error) => {
                     tracing::error!(integration_id = %stored.id, error = %store_error, "the previous token could not be put back")
                 }
             }
-            self.admin.forget(&stored.id);
+            self.forget(&stored.id);
             return Err(viber_refusal(
                 viber_error,
                 &changed.auth_token,
@@ -401,7 +389,7 @@ impl Api {
         }
         if stored.bot.uri != changed.bot.uri {
             // Another bot now: the previous one stops calling this URL (best effort).
-            if let Err(viber_error) = self.admin.viber.remove_webhook(&stored.auth_token).await {
+            if let Err(viber_error) = self.viber.remove_webhook(&stored.auth_token).await {
                 tracing::warn!(integration_id = %stored.id, error = %viber_error, "the previous bot's webhook was not unset");
             }
         }
@@ -411,12 +399,11 @@ impl Api {
 
     async fn store_change(&self, changed: &Integration) -> Result<Response<Body>, ApiError> {
         let replaced = self
-            .admin
-            .integrations
+            .store
             .replace_integration(changed)
             .await
             .map_err(store_error("update integration"))?;
-        self.admin.forget(&changed.id);
+        self.forget(&changed.id);
         if !replaced {
             return Err(ApiError::NotFound("no such integration"));
         }
@@ -433,7 +420,7 @@ impl Api {
     ) -> Result<Response<Body>, ApiError> {
         require_owner(caller)?;
         let stored = self.integration(raw_id).await?;
-        match self.admin.viber.remove_webhook(&stored.auth_token).await {
+        match self.viber.remove_webhook(&stored.auth_token).await {
             Ok(()) => {}
             Err(error @ ViberError::Transport(_)) => {
                 return Err(viber_refusal(error, &stored.auth_token, "unsetting the webhook"));
@@ -443,12 +430,11 @@ impl Api {
             }
         }
         let deleted = self
-            .admin
-            .integrations
+            .store
             .delete_integration(&stored.id)
             .await
             .map_err(store_error("delete integration"))?;
-        self.admin.forget(&stored.id);
+        self.forget(&stored.id);
         if !deleted {
             return Err(ApiError::NotFound("no such integration"));
         }

@@ -38,14 +38,13 @@ use futures::future::join_all;
 use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use shared::cache::IntegrationCache;
 use shared::http::error_json;
 use shared::ids::{AttachmentId, ContactId, QuickReplyId, TaskId};
 use shared::model::{Attachment, Comment, QuickReply, StaffMember, Task};
-use shared::ports::{
-    AttachmentStore, BlobError, BlobStore, CommentStore, ContactStore, IntegrationStore, MessageQueue, QuickReplyStore,
-    StaffStore, StoreError, TaskStore, token_hash,
-};
+use shared::ports::{ApiStore, BlobError, BlobStore, MessageQueue, StoreError, token_hash};
 use shared::time::Timestamp;
+use shared::viber::client::ViberClient;
 
 use crate::query::{Params, QueryError};
 use crate::quick_replies::QuickReplyView;
@@ -56,61 +55,61 @@ use crate::views::{
 /// How long a download URL from `GET /api/attachments/{id}` works.
 pub const DOWNLOAD_URL_TTL_SECONDS: i64 = 15 * 60;
 
-/// The staff API over its ports, built once per Lambda instance (or once in the local stack).
+/// The staff API over its store, built once per Lambda instance (or once in the local stack).
 pub struct Api {
-    pub staff: Arc<dyn StaffStore>,
-    pub tasks: Arc<dyn TaskStore>,
-    pub contacts: Arc<dyn ContactStore>,
+    store: Arc<dyn ApiStore>,
     /// The attachments bucket, for download and upload URLs.
-    pub blobs: Arc<dyn BlobStore>,
-    pub integrations: Arc<dyn IntegrationStore>,
-    pub comments: Arc<dyn CommentStore>,
-    pub attachments: Arc<dyn AttachmentStore>,
-    pub quick_replies: Arc<dyn QuickReplyStore>,
+    blobs: Arc<dyn BlobStore>,
     /// The outbound queue: staff replies for the sender.
-    pub outbound: Arc<dyn MessageQueue>,
-    /// Integrations, staff and the task workflow.
-    pub admin: admin::Admin,
+    outbound: Arc<dyn MessageQueue>,
+    /// For connecting bots (account info, webhooks).
+    viber: ViberClient,
+    /// `PUBLIC_BASE_URL`: the base of webhook URLs. When unset, `https://{Host}` of the request.
+    public_base_url: Option<String>,
+    /// The webhook's integration cache when the webhook runs in this process (the local stack):
+    /// a changed or removed integration is dropped from it at once.
+    webhook_cache: Option<Arc<IntegrationCache>>,
 }
 
-/// Every store port an adapter serves at once (the DynamoDB store, the in-memory store).
-pub trait ApiStore:
-    StaffStore + TaskStore + ContactStore + IntegrationStore + CommentStore + AttachmentStore + QuickReplyStore + 'static
-{
+/// What the API takes from its [`config::Config`] besides its resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Viber's Bot API, for connecting bots.
+    pub viber_api_url: String,
+    /// The base of webhook URLs; without it, `https://{Host}` of the request.
+    pub public_base_url: Option<String>,
 }
 
-impl<S> ApiStore for S where
-    S: StaffStore
-        + TaskStore
-        + ContactStore
-        + IntegrationStore
-        + CommentStore
-        + AttachmentStore
-        + QuickReplyStore
-        + 'static
-{
+impl From<&config::Config> for Settings {
+    fn from(config: &config::Config) -> Self {
+        Self {
+            viber_api_url: config.viber_api_url.clone(),
+            public_base_url: config.public_base_url.clone(),
+        }
+    }
 }
 
 impl Api {
-    /// The API with every store port served by `store`.
-    pub fn new<S: ApiStore>(
-        store: Arc<S>,
+    pub fn new(
+        store: Arc<dyn ApiStore>,
         blobs: Arc<dyn BlobStore>,
         outbound: Arc<dyn MessageQueue>,
-        admin: admin::Admin,
+        settings: Settings,
     ) -> Self {
         Self {
-            staff: store.clone(),
-            tasks: store.clone(),
-            contacts: store.clone(),
-            integrations: store.clone(),
-            comments: store.clone(),
-            attachments: store.clone(),
-            quick_replies: store,
+            store,
             blobs,
             outbound,
-            admin,
+            viber: ViberClient::new(&settings.viber_api_url),
+            public_base_url: settings.public_base_url.filter(|url| !url.trim().is_empty()),
+            webhook_cache: None,
         }
+    }
+
+    /// Shares the webhook's cache (local stack), so changes reach callbacks at once.
+    pub fn with_webhook_cache(mut self, cache: Arc<IntegrationCache>) -> Self {
+        self.webhook_cache = Some(cache);
+        self
     }
 }
 
@@ -302,7 +301,7 @@ impl Api {
                 BearerError::Malformed => "the Authorization header must be 'Bearer <token>'",
             })
         })?;
-        match self.staff.staff_by_token_hash(&token_hash(token)).await {
+        match self.store.staff_by_token_hash(&token_hash(token)).await {
             Ok(Some(member)) => Ok(member),
             Ok(None) => Err(ApiError::Unauthorized("the bearer token is not valid")),
             Err(store_error) => Err(store_failure("authenticate", store_error)),
@@ -399,7 +398,7 @@ impl Api {
     async fn list_quick_replies(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
         let replies = self
-            .quick_replies
+            .store
             .list_quick_replies(&page)
             .await
             .map_err(|e| list_failure("list quick replies", e))?;
@@ -409,7 +408,7 @@ impl Api {
     async fn get_quick_reply(&self, raw_id: &str) -> Result<QuickReply, ApiError> {
         const UNKNOWN: ApiError = ApiError::NotFound("no such quick reply");
         let id = QuickReplyId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        match self.quick_replies.get_quick_reply(&id).await {
+        match self.store.get_quick_reply(&id).await {
             Ok(Some(reply)) => Ok(reply),
             Ok(None) => Err(UNKNOWN),
             Err(store_error) => Err(store_failure("get quick reply", store_error)),
@@ -419,7 +418,7 @@ impl Api {
     async fn create_quick_reply(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let new: quick_replies::NewQuickReply = body::json_body(request)?;
         let reply = quick_replies::create(new, Timestamp::now())?;
-        self.quick_replies
+        self.store
             .put_quick_reply(&reply)
             .await
             .map_err(|e| store_failure("put quick reply", e))?;
@@ -430,7 +429,7 @@ impl Api {
         let change: quick_replies::QuickReplyChange = body::json_body(request)?;
         let reply = self.get_quick_reply(raw_id).await?;
         let changed = quick_replies::apply(reply, change, Timestamp::now())?;
-        self.quick_replies
+        self.store
             .put_quick_reply(&changed)
             .await
             .map_err(|e| store_failure("put quick reply", e))?;
@@ -440,7 +439,7 @@ impl Api {
     async fn delete_quick_reply(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         const UNKNOWN: ApiError = ApiError::NotFound("no such quick reply");
         let id = QuickReplyId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        match self.quick_replies.delete_quick_reply(&id).await {
+        match self.store.delete_quick_reply(&id).await {
             Ok(true) => Ok(no_content()),
             Ok(false) => Err(UNKNOWN),
             Err(store_error) => Err(store_failure("delete quick reply", store_error)),
@@ -451,7 +450,7 @@ impl Api {
         let filter = query::task_filter(params)?;
         let page = query::page(params)?;
         let tasks = self
-            .tasks
+            .store
             .list_tasks(&filter, &page)
             .await
             .map_err(|e| list_failure("list tasks", e))?;
@@ -461,7 +460,7 @@ impl Api {
     async fn get_task(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let task = self.live_task(raw_id).await?;
         let requester = self
-            .contacts
+            .store
             .get_contact(&task.requester_id)
             .await
             .map_err(|e| store_failure("get requester", e))?;
@@ -475,7 +474,7 @@ impl Api {
     async fn live_task(&self, raw_id: &str) -> Result<Task, ApiError> {
         const UNKNOWN: ApiError = ApiError::NotFound("no such task");
         let id = TaskId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        match self.tasks.get_task(&id).await {
+        match self.store.get_task(&id).await {
             Ok(Some(task)) if !task.deleted => Ok(task),
             Ok(_) => Err(UNKNOWN),
             Err(store_error) => Err(store_failure("get task", store_error)),
@@ -486,7 +485,7 @@ impl Api {
         let page = query::page(params)?;
         let task = self.live_task(raw_id).await?;
         let comments = self
-            .tasks
+            .store
             .list_comments(&task.id, &page)
             .await
             .map_err(|e| list_failure("list comments", e))?;
@@ -501,7 +500,7 @@ impl Api {
         let mut ids: Vec<&AttachmentId> = comments.iter().flat_map(|c| &c.attachment_ids).collect();
         ids.sort();
         ids.dedup();
-        let reads = join_all(ids.iter().map(|id| self.tasks.get_attachment(id))).await;
+        let reads = join_all(ids.iter().map(|id| self.store.get_attachment(id))).await;
         let mut found = HashMap::with_capacity(ids.len());
         for (id, read) in ids.into_iter().zip(reads) {
             match read.map_err(|e| store_failure("get attachment", e))? {
@@ -517,7 +516,7 @@ impl Api {
     async fn list_contacts(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
         let contacts = self
-            .contacts
+            .store
             .list_contacts(&page)
             .await
             .map_err(|e| list_failure("list contacts", e))?;
@@ -527,7 +526,7 @@ impl Api {
     async fn get_contact(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         const UNKNOWN: ApiError = ApiError::NotFound("no such contact");
         let id = ContactId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        match self.contacts.get_contact(&id).await {
+        match self.store.get_contact(&id).await {
             Ok(Some(contact)) => Ok(ok(&ContactView::from(&contact))),
             Ok(None) => Err(UNKNOWN),
             Err(store_error) => Err(store_failure("get contact", store_error)),
@@ -540,7 +539,7 @@ impl Api {
     async fn get_attachment(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         const UNKNOWN: ApiError = ApiError::NotFound("no such attachment");
         let id = AttachmentId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        let mut attachment = match self.tasks.get_attachment(&id).await {
+        let mut attachment = match self.store.get_attachment(&id).await {
             Ok(Some(attachment)) => attachment,
             Ok(None) => return Err(UNKNOWN),
             Err(store_error) => return Err(store_failure("get attachment", store_error)),
@@ -589,7 +588,7 @@ impl Api {
                 attachment.available = true;
                 attachment.unavailable_reason = None;
                 attachment.awaiting_upload = false;
-                self.attachments
+                self.store
                     .put_attachment(attachment)
                     .await
                     .map_err(|e| store_failure("put attachment", e))?;

@@ -225,7 +225,7 @@ impl Api {
                 tracing::error!(%error, "upload URL not signed");
                 ApiError::Unavailable
             })?;
-        self.attachments
+        self.store
             .put_attachment(&attachment)
             .await
             .map_err(|e| store_failure("put attachment", e))?;
@@ -312,7 +312,7 @@ impl Api {
                 ApiError::Unavailable
             })?;
         }
-        match self.comments.add_staff_comment(&comment, &new.attachment_ids).await {
+        match self.store.add_staff_comment(&comment, &new.attachment_ids).await {
             Ok(()) => Ok(comment),
             Err(StoreError::Conflict(reason)) if reason.contains("task") => Err(ApiError::NotFound("no such task")),
             Err(error) => Err(store_failure("add comment", error)),
@@ -324,7 +324,7 @@ impl Api {
     async fn uploaded_attachments(&self, ids: &[AttachmentId]) -> Result<Vec<Attachment>, ApiError> {
         let mut attachments = Vec::with_capacity(ids.len());
         for id in ids {
-            let mut attachment = match self.tasks.get_attachment(id).await {
+            let mut attachment = match self.store.get_attachment(id).await {
                 Ok(Some(attachment)) => attachment,
                 Ok(None) => return Err(ApiError::BadRequest(never_uploaded(id.as_str()))),
                 Err(error) => return Err(store_failure("get attachment", error)),
@@ -366,7 +366,7 @@ impl Api {
     }
 
     async fn requester(&self, task: &Task) -> Result<Contact, ApiError> {
-        match self.contacts.get_contact(&task.requester_id).await {
+        match self.store.get_contact(&task.requester_id).await {
             Ok(Some(contact)) => Ok(contact),
             Ok(None) => Err(ApiError::Refused(
                 StatusCode::CONFLICT,
@@ -378,7 +378,7 @@ impl Api {
     }
 
     async fn connected_bot(&self, task: &Task) -> Result<Integration, ApiError> {
-        match self.integrations.get_integration(&task.integration_id).await {
+        match self.store.get_integration(&task.integration_id).await {
             Ok(Some(integration)) => Ok(integration),
             Ok(None) => Err(ApiError::Refused(
                 StatusCode::CONFLICT,
@@ -396,7 +396,7 @@ impl Api {
         caller: &StaffMember,
         bot_name: &str,
     ) -> Result<String, ApiError> {
-        match self.quick_replies.get_quick_reply(id).await {
+        match self.store.get_quick_reply(id).await {
             Ok(Some(quick)) => Ok(render_quick_reply(&quick.text, contact, Some(caller), bot_name)),
             Ok(None) => Err(ApiError::BadRequest(bad(
                 "unknown_quick_reply",

@@ -80,8 +80,7 @@ impl Api {
     pub(crate) async fn list_staff(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
         let members = self
-            .admin
-            .staff
+            .store
             .list_staff(&page)
             .await
             .map_err(|e| list_failure("list staff", e))?;
@@ -96,8 +95,7 @@ impl Api {
     async fn member(&self, raw_id: &str) -> Result<StaffMember, ApiError> {
         const UNKNOWN: ApiError = ApiError::NotFound("no such staff member");
         let id = StaffId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        self.admin
-            .staff
+        self.store
             .get_staff(&id)
             .await
             .map_err(store_error("get staff"))?
@@ -116,8 +114,7 @@ impl Api {
             created_at: Timestamp::now(),
         };
         let token = shared::ids::new_secret();
-        self.admin
-            .staff
+        self.store
             .put_staff(&member, &token_hash(&token))
             .await
             .map_err(store_error("add staff"))?;
@@ -154,8 +151,7 @@ impl Api {
             role: patch.role,
         };
         match self
-            .admin
-            .staff
+            .store
             .update_staff(&member.id, &change)
             .await
             .map_err(store_error("update staff"))?
@@ -183,8 +179,7 @@ impl Api {
             ));
         }
         match self
-            .admin
-            .staff
+            .store
             .delete_staff(&member.id)
             .await
             .map_err(store_error("delete staff"))?
@@ -204,8 +199,7 @@ impl Api {
         let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
         loop {
             let integrations = self
-                .admin
-                .integrations
+                .store
                 .list_integrations(&page)
                 .await
                 .map_err(store_error("list integrations"))?;

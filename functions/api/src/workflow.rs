@@ -47,17 +47,16 @@ impl Api {
             .chain(change.participant_ids.iter().flatten())
             .cloned()
             .collect();
-        existing_staff(self.admin.staff.as_ref(), named).await?;
+        existing_staff(self.store.as_ref(), named).await?;
         let task = self
-            .admin
-            .workflow
+            .store
             .update_task(&id, &change, Timestamp::now())
             .await
             .map_err(store_error("update task"))?
             .ok_or(UNKNOWN)?;
         tracing::info!(task_id = %task.id, status = task.status.as_str(), "task changed");
         let requester = self
-            .contacts
+            .store
             .get_contact(&task.requester_id)
             .await
             .map_err(store_error("get requester"))?;
@@ -70,8 +69,7 @@ impl Api {
     pub(crate) async fn delete_task(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let id = TaskId::parse(raw_id).map_err(|_| UNKNOWN)?;
         let deleted = self
-            .admin
-            .workflow
+            .store
             .delete_task(&id, Timestamp::now())
             .await
             .map_err(store_error("delete task"))?;

@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use api::Api;
-use api::admin::Admin;
+use api::{Api, Settings};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
@@ -20,7 +19,7 @@ use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{
     Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Role, StaffMember, Task, TaskState, TaskStatus,
 };
-use shared::ports::{IntegrationAdmin, MessageStore, MessageWrite, StaffAdmin, TaskWorkflow, TaskWrite, token_hash};
+use shared::ports::{MessageWrite, Store, TaskWrite, token_hash};
 use shared::time::Timestamp;
 use shared::viber::client::EVENT_TYPES;
 use testkit::fake_viber::Answer;
@@ -32,12 +31,11 @@ const STAFF: &str = "staff-token-0123456789abcdef";
 const BOT_TOKEN: &str = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9";
 const OTHER_BOT_TOKEN: &str = "4a2b6c8d0e1f3a5b-7c9d1e3f5a7b9c1d-2e4f6a8b0c2d4e6f";
 
-trait Store: api::ApiStore + IntegrationAdmin + StaffAdmin + TaskWorkflow + MessageStore {}
-impl<S> Store for S where S: api::ApiStore + IntegrationAdmin + StaffAdmin + TaskWorkflow + MessageStore {}
-
 struct World<S: Store> {
     store: Arc<S>,
     api: Api,
+    /// The webhook's integration cache, which the API shares.
+    cache: Arc<IntegrationCache>,
     viber: FakeViber,
     /// Where the webhook listens (the API's PUBLIC_BASE_URL).
     base_url: String,
@@ -84,6 +82,21 @@ async fn serve_webhook(webhook: Arc<Webhook>) -> String {
     format!("http://{address}")
 }
 
+/// The API on `store`, connecting bots at `viber`, sharing the webhook's `cache`.
+fn api<S: Store>(store: &Arc<S>, viber: &FakeViber, cache: &Arc<IntegrationCache>, base_url: &str) -> Api {
+    let settings = Settings {
+        viber_api_url: viber.api_url(),
+        public_base_url: Some(base_url.to_owned()),
+    };
+    Api::new(
+        store.clone(),
+        Arc::new(MemoryBlobStore::new("")),
+        Arc::new(MemoryQueue::new()),
+        settings,
+    )
+    .with_webhook_cache(cache.clone())
+}
+
 impl<S: Store> World<S> {
     async fn new(store: S) -> Self {
         let store = Arc::new(store);
@@ -103,18 +116,21 @@ impl<S: Store> World<S> {
         let cache = Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL));
         let webhook = Arc::new(Webhook::with_cache(cache.clone(), Arc::new(MemoryQueue::new())));
         let base_url = serve_webhook(webhook).await;
-        let admin = Admin::new(store.clone(), &viber.api_url(), Some(base_url.clone())).with_webhook_cache(cache);
-        let api = Api::new(
-            store.clone(),
-            Arc::new(MemoryBlobStore::new("")),
-            Arc::new(MemoryQueue::new()),
-            admin,
-        );
+        let api = api(&store, &viber, &cache, &base_url);
         World {
             store,
             api,
+            cache,
             viber,
             base_url,
+        }
+    }
+
+    /// The API with webhook URLs under `base_url` instead.
+    fn with_public_base_url(self, base_url: &str) -> Self {
+        World {
+            api: api(&self.store, &self.viber, &self.cache, base_url),
+            ..self
         }
     }
 
@@ -376,12 +392,11 @@ async fn a_webhook_viber_cannot_set_leaves_nothing_behind<S: Store>(world: World
     assert!(world.integration_ids().await.is_empty());
 
     // Viber's check of the URL fails (nothing listens there): Viber refuses, nothing stays.
-    let mut unreachable = World::<S> { ..world };
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    unreachable.api.admin.public_base_url = Some(format!("http://{closed}"));
+    let unreachable = world.with_public_base_url(&format!("http://{closed}"));
     let reply = unreachable.connect(BOT_TOKEN, json!({})).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
     assert!(unreachable.integration_ids().await.is_empty());

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use api::{Api, DOWNLOAD_URL_TTL_SECONDS};
+use api::{Api, DOWNLOAD_URL_TTL_SECONDS, Settings};
 use async_trait::async_trait;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::{Body, RequestExt};
@@ -18,11 +18,12 @@ use shared::model::{
     TaskStatus,
 };
 use shared::ports::{
-    BlobError, BlobStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, Page, PageRequest, PartRef,
-    StaffStore, StoreError, TaskFilter, TaskStore, TaskWrite, token_hash,
+    BlobError, BlobStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, PartRef, StaffStore, TaskWrite,
+    token_hash,
 };
 use shared::rules::contact_id;
 use shared::time::Timestamp;
+use testkit::faulty::Faulty;
 
 const OWNER_TOKEN: &str = "owner-secret-token-0123456789";
 const STAFF_TOKEN: &str = "staff-secret-token-9876543210";
@@ -82,63 +83,11 @@ impl BlobStore for TestBlobs {
     }
 }
 
-struct Down;
-
-/// The management routes' ports (not exercised here: see `admin.rs`).
-fn admin(store: &Arc<MemoryStore>) -> api::admin::Admin {
-    api::admin::Admin::new(
-        store.clone(),
-        "http://127.0.0.1:9/pa",
-        Some("https://viberdesk.test".into()),
-    )
-}
-
-fn down<T>() -> Result<T, StoreError> {
-    Err(StoreError::Unavailable("connection refused".into()))
-}
-
-#[async_trait]
-impl StaffStore for Down {
-    async fn put_staff(&self, _: &StaffMember, _: &str) -> Result<(), StoreError> {
-        down()
-    }
-    async fn staff_by_token_hash(&self, _: &str) -> Result<Option<StaffMember>, StoreError> {
-        down()
-    }
-    async fn get_staff(&self, _: &StaffId) -> Result<Option<StaffMember>, StoreError> {
-        down()
-    }
-    async fn account_owner(&self) -> Result<Option<StaffMember>, StoreError> {
-        down()
-    }
-}
-
-#[async_trait]
-impl TaskStore for Down {
-    async fn get_task(&self, _: &TaskId) -> Result<Option<Task>, StoreError> {
-        down()
-    }
-    async fn list_tasks(&self, _: &TaskFilter, _: &PageRequest) -> Result<Page<Task>, StoreError> {
-        down()
-    }
-    async fn list_comments(&self, _: &TaskId, _: &PageRequest) -> Result<Page<Comment>, StoreError> {
-        down()
-    }
-    async fn get_attachment(&self, _: &AttachmentId) -> Result<Option<Attachment>, StoreError> {
-        down()
-    }
-}
-
-#[async_trait]
-impl ContactStore for Down {
-    async fn get_contact(&self, _: &ContactId) -> Result<Option<Contact>, StoreError> {
-        down()
-    }
-    async fn put_contact(&self, _: &Contact, _: Option<u64>) -> Result<(), StoreError> {
-        down()
-    }
-    async fn list_contacts(&self, _: &PageRequest) -> Result<Page<Contact>, StoreError> {
-        down()
+/// The management routes' settings (not exercised here: see `admin.rs`).
+fn settings() -> Settings {
+    Settings {
+        viber_api_url: "http://127.0.0.1:9/pa".into(),
+        public_base_url: Some("https://viberdesk.test".into()),
     }
 }
 
@@ -209,12 +158,7 @@ impl World {
             .await
             .unwrap();
         let blobs = Arc::new(TestBlobs::default());
-        let api = Api::new(
-            store.clone(),
-            blobs.clone(),
-            Arc::new(MemoryQueue::new()),
-            admin(&store),
-        );
+        let api = Api::new(store.clone(), blobs.clone(), Arc::new(MemoryQueue::new()), settings());
         World { store, blobs, api }
     }
 
@@ -461,31 +405,24 @@ async fn every_route_needs_a_valid_bearer_token() {
 #[tokio::test]
 async fn a_store_failure_is_a_503() {
     let world = World::new().await;
-    let staff_down = Api {
-        staff: Arc::new(Down),
-        ..Api::new(
-            world.store.clone(),
-            world.blobs.clone(),
-            Arc::new(MemoryQueue::new()),
-            admin(&world.store),
-        )
-    };
+    let staff_down = Api::new(
+        Arc::new(Faulty::new(world.store.clone()).down("StaffStore")),
+        world.blobs.clone(),
+        Arc::new(MemoryQueue::new()),
+        settings(),
+    );
     let response = staff_down
         .handle(request(Method::GET, "/api/me", Some(&format!("Bearer {OWNER_TOKEN}"))))
         .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     let data_down = World {
-        api: Api {
-            tasks: Arc::new(Down),
-            contacts: Arc::new(Down),
-            ..Api::new(
-                world.store.clone(),
-                world.blobs.clone(),
-                Arc::new(MemoryQueue::new()),
-                admin(&world.store),
-            )
-        },
+        api: Api::new(
+            Arc::new(Faulty::new(world.store.clone()).down("TaskStore").down("ContactStore")),
+            world.blobs.clone(),
+            Arc::new(MemoryQueue::new()),
+            settings(),
+        ),
         store: world.store.clone(),
         blobs: world.blobs.clone(),
     };

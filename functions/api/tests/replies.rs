@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use api::Api;
+use api::{Api, Settings};
 use async_trait::async_trait;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, RequestExt};
@@ -50,6 +50,14 @@ impl Answer {
 
 fn now() -> Timestamp {
     Timestamp::now()
+}
+
+/// The management routes' settings (not exercised here: see `admin.rs`).
+fn settings() -> Settings {
+    Settings {
+        viber_api_url: "http://127.0.0.1:9/pa".into(),
+        public_base_url: Some("https://viberdesk.test".into()),
+    }
 }
 
 impl World {
@@ -160,12 +168,7 @@ impl World {
             .unwrap();
         let blobs = Arc::new(MemoryBlobStore::new("http://127.0.0.1:3000"));
         let queue = Arc::new(MemoryQueue::new());
-        let admin = api::admin::Admin::new(
-            store.clone(),
-            "http://127.0.0.1:9/pa",
-            Some("https://viberdesk.test".into()),
-        );
-        let api = Api::new(store.clone(), blobs.clone(), queue.clone(), admin);
+        let api = Api::new(store.clone(), blobs.clone(), queue.clone(), settings());
         World {
             store,
             blobs,
@@ -568,7 +571,12 @@ impl MessageQueue for BrokenQueue {
 #[tokio::test]
 async fn a_reply_that_cannot_be_queued_is_not_stored() {
     let mut world = World::new(false).await;
-    world.api.outbound = Arc::new(BrokenQueue);
+    world.api = Api::new(
+        world.store.clone(),
+        world.blobs.clone(),
+        Arc::new(BrokenQueue),
+        settings(),
+    );
     let answer = world
         .call(
             Method::POST,

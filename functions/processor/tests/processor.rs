@@ -6,10 +6,8 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use processor::{Outcome, Processor};
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{CommentId, IntegrationId, StaffId, TaskId};
 use shared::inbound::queue_message;
-use shared::media::{MAX_MEDIA_BYTES, MediaFetcher};
 use shared::memory::MemoryStore;
 use shared::model::{BotProfile, CommentStatus, Integration, IntegrationOptions, TaskState, TaskStatus, TaskTemplate};
 use shared::ports::{ContactStore, DeliveryStore, IntegrationStore, PageRequest, PartRef, TaskFilter, TaskStore};
@@ -51,17 +49,11 @@ async fn setup(options: IntegrationOptions) -> Setup {
         })
         .await
         .unwrap();
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: store.clone(),
-        messages: store.clone(),
-        deliveries: store.clone(),
-        staff: store.clone(),
-        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        media: MediaFetcher::new(),
-        max_receives: processor::DEFAULT_MAX_RECEIVES,
-        max_media_bytes: MAX_MEDIA_BYTES,
-    };
+    let processor = Processor::new(
+        store.clone(),
+        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        processor::DEFAULT_MAX_RECEIVES,
+    );
     Setup { store, processor }
 }
 

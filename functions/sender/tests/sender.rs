@@ -7,7 +7,6 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use sender::{Outcome, SendError, Sender};
 use serde_json::Value;
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
 use shared::memory::MemoryStore;
 use shared::model::{
@@ -76,13 +75,12 @@ async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
         .await
         .unwrap();
     store.put_staff(&anna(), "hash-anna").await.unwrap();
-    let sender = Sender {
-        replies: store.clone(),
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        viber: ViberClient::new(viber_url.unwrap_or(&viber.api_url())),
-        max_receives: MAX_RECEIVES,
-    };
+    let sender = Sender::new(
+        store.clone(),
+        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        ViberClient::new(viber_url.unwrap_or(&viber.api_url())),
+        MAX_RECEIVES,
+    );
     Setup {
         store,
         viber,
