@@ -35,7 +35,7 @@ impl TaskStatus {
     }
 }
 
-/// What a new task looks like (DESIGN.md Rules).
+/// What a new task looks like (docs/rules.md §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TaskTemplate {

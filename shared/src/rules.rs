@@ -1,4 +1,4 @@
-//! The helpdesk's rules (DESIGN.md "Rules") as pure functions: no I/O, tested directly.
+//! The helpdesk's rules (docs/rules.md) as pure functions: no I/O, tested directly.
 
 use sha2::{Digest, Sha256};
 

@@ -2,12 +2,10 @@
 //! status and `{"error": {"code", "message"}}` (docs/staff-api.md, "Errors"). Handlers return an
 //! [`ApiError`]; none of them picks a status.
 
-use std::borrow::Cow;
-
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Response};
 use shared::http::error_json;
-use shared::ports::StoreError;
+use shared::ports::{Conflict, StoreError};
 
 use crate::response::json;
 
@@ -157,23 +155,21 @@ impl<T> StoreContext<T> for Result<T, StoreError> {
     }
 }
 
-/// How a store failure answers: an item that does not decode is our bug (500); a list's cursor
-/// it never handed out is the caller's (400); anything else may pass on a retry (503).
-fn store_answer(error: &StoreError) -> (StatusCode, &'static str, Cow<'static, str>) {
+/// How a store failure answers: a cursor no list handed out is the caller's mistake (400); a
+/// write to a task deleted meanwhile finds no such task (404); an item that does not decode is
+/// our bug (500); anything else may pass on a retry (503).
+fn store_answer(error: &StoreError) -> (StatusCode, &'static str, &'static str) {
     match error {
-        StoreError::Corrupt(reason) if reason.contains("cursor") => {
-            (StatusCode::BAD_REQUEST, "invalid_cursor", Cow::Borrowed(INVALID_CURSOR))
-        }
+        StoreError::InvalidCursor => (StatusCode::BAD_REQUEST, "invalid_cursor", INVALID_CURSOR),
+        StoreError::Conflict(Conflict::TaskGone(_)) => (StatusCode::NOT_FOUND, "not_found", "no such task"),
         StoreError::Corrupt(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            Cow::Borrowed("a stored record could not be read"),
+            "a stored record could not be read",
         ),
-        StoreError::Unavailable(_) | StoreError::Conflict(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            Cow::Borrowed("try again later"),
-        ),
+        StoreError::Unavailable(_) | StoreError::Conflict(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again later")
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //! | `GET/POST /api/quick-replies`, `GET/PATCH/DELETE /api/quick-replies/{id}` | canned answers ([`routes::quick_replies`]) |
 //! | `/api/integrations[/{id}]` | connect and manage Viber bots ([`routes::integrations`]) |
 //! | `/api/staff[/{id}]` | the team and its bearer tokens ([`routes::staff`]) |
+//! | `GET /`, `GET /app/{version}/{path}` | the staff web inbox's files, without authentication ([`web`]) |
 //!
 //! Every route needs `Authorization: Bearer <token>` (401 otherwise); an unknown path is 404, a
 //! known path with another method 405 with `Allow`; errors are `{"error": {"code", "message"}}`.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod query;
 mod response;
 pub mod routes;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -184,6 +186,11 @@ impl Api {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        // `GET /` and `/app/...`: the staff web inbox's files, public (the page signs in itself).
+        if let Some(response) = web::serve(&request) {
+            tracing::info!(%method, %path, status = response.status().as_u16(), "web request");
+            return response;
+        }
         let (response, caller) = match self.authenticate(request.headers()).await {
             Ok(caller) => {
                 let response = self.route(&request, &caller).await;

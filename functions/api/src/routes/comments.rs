@@ -21,7 +21,6 @@ use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, OutboundPlan, StaffMember, Task,
 };
 use shared::outbound::OutboundJob;
-use shared::ports::StoreError;
 use shared::rules::{effective_status, render_quick_reply};
 use shared::time::Timestamp;
 use shared::viber::reply::{self, ReplyError};
@@ -306,14 +305,12 @@ impl Api {
                 ApiError::Unavailable
             })?;
         }
-        match self.store.add_staff_comment(&comment, &new.attachment_ids).await {
-            Ok(()) => Ok(comment),
-            Err(StoreError::Conflict(reason)) if reason.contains("task") => Err(ApiError::NotFound("task")),
-            Err(source) => Err(ApiError::Store {
-                operation: "add comment",
-                source,
-            }),
-        }
+        // A task deleted since it was read is `Conflict::TaskGone`: 404, like a task never stored.
+        self.store
+            .add_staff_comment(&comment, &new.attachment_ids)
+            .await
+            .context("add comment")?;
+        Ok(comment)
     }
 
     /// The attachments a reply names, each announced and uploaded with the size announced. An
