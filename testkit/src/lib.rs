@@ -2,6 +2,7 @@
 //! on loopback, the moto harness for the AWS adapters, `viberdesk-local` as a process with its
 //! HTTP helpers, a store with faults on purpose, and the check of a typed `Config`.
 
+pub mod build;
 pub mod config;
 pub mod fake_viber;
 pub mod faulty;

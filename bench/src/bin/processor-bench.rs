@@ -17,11 +17,10 @@ use processor::Processor;
 use shared::aws::DynamoStore;
 use shared::ids::{IntegrationId, StaffId};
 use shared::inbound::queue_message;
-use shared::model::{BotProfile, Integration, IntegrationOptions, Role, StaffMember, TaskTemplate};
 use shared::ports::{DeliveryStore, IntegrationStore, PageRequest, PartRef, StaffStore, TaskFilter, TaskStore};
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::Callback;
+use testkit::build;
 
 fn text_message(token: u64, user: &str) -> Vec<u8> {
     format!(
@@ -71,30 +70,10 @@ async fn run(callbacks: u64) -> Result<(), String> {
     let store = Arc::new(DynamoStore::new(dynamodb, testkit::moto::table(&config).await));
     let integration_id = IntegrationId::parse("bench").expect("valid id");
     store
-        .put_integration(&Integration {
-            id: integration_id.clone(),
-            name: "Bench".into(),
-            auth_token: AuthToken::new(testkit::fixtures::DOC_TOKEN),
-            bot: BotProfile {
-                name: "Bench".into(),
-                uri: "bench".into(),
-                icon: None,
-            },
-            webhook_url: "https://x/viber/bench".into(),
-            template: TaskTemplate::default(),
-            options: IntegrationOptions::default(),
-            connected_by: None,
-            created_at: Timestamp::now(),
-        })
+        .put_integration(&build::integration("bench").name("Bench").bot("Bench", "bench").build())
         .await
         .map_err(|e| e.to_string())?;
-    let owner = StaffMember {
-        id: StaffId::generate(),
-        name: "Owner".into(),
-        avatar_url: None,
-        role: Role::Owner,
-        created_at: Timestamp::now(),
-    };
+    let owner = build::staff(StaffId::generate().as_str()).name("Owner").owner().build();
     store
         .put_staff(&owner, "bench-token-hash")
         .await

@@ -14,14 +14,13 @@ use serde_json::{Value, json};
 use shared::aws::DynamoStore;
 use shared::blobs::MemoryBlobStore;
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
-use shared::ids::{CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::ids::{CommentId, ContactId, IntegrationId};
 use shared::memory::{MemoryQueue, MemoryStore};
-use shared::model::{
-    Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Role, StaffMember, Task, TaskState, TaskStatus,
-};
+use shared::model::{Author, AuthorKind, Comment, CommentStatus, Role, Task, TaskState};
 use shared::ports::{MessageWrite, Store, TaskWrite, token_hash};
 use shared::time::Timestamp;
 use shared::viber::client::EVENT_TYPES;
+use testkit::build;
 use testkit::fake_viber::Answer;
 use testkit::{FakeViber, fixtures, moto};
 use webhook::{INTEGRATION_ID_PARAMETER, Webhook};
@@ -102,13 +101,7 @@ impl<S: Store> World<S> {
         let store = Arc::new(store);
         let at = |ms: i64| Timestamp::from_millis(1_732_528_955_000 + ms);
         for (id, token, role, ms) in [("olga", OWNER, Role::Owner, 0), ("ivan", STAFF, Role::Staff, 1)] {
-            let member = StaffMember {
-                id: StaffId::parse(id).unwrap(),
-                name: id.to_owned(),
-                avatar_url: None,
-                role,
-                created_at: at(ms),
-            };
+            let member = build::staff(id).role(role).created_at(at(ms)).build();
             store.put_staff(&member, &token_hash(token)).await.unwrap();
         }
         let viber = FakeViber::start(BOT_TOKEN).await;
@@ -201,41 +194,15 @@ impl<S: Store> World<S> {
     /// A client's first message opened task `id` (with contact `c-{id}`).
     async fn open_task(&self, id: &str) -> Task {
         let at = Timestamp::from_millis(1_732_528_955_000);
-        let task = Task {
-            id: TaskId::parse(id).unwrap(),
-            integration_id: IntegrationId::parse("acme").unwrap(),
-            title: "Viber: Олена".into(),
-            description: String::new(),
-            status: TaskStatus::New,
-            requester_id: ContactId::parse(&format!("c-{id}")).unwrap(),
-            assignee_id: Some(StaffId::parse("ivan").unwrap()),
-            participant_ids: vec![],
-            previous_task_id: None,
-            created_at: at,
-            updated_at: at,
-            last_message_at: at,
-            deleted: false,
-        };
-        let contact = Contact {
-            id: task.requester_id.clone(),
-            integration_id: task.integration_id.clone(),
-            viber_user_id: "u==".into(),
-            name: Some("Олена".into()),
-            avatar_url: None,
-            language: None,
-            country: None,
-            api_version: None,
-            phone: None,
-            subscribed: true,
-            subscription_changed_at: None,
-            created_at: at,
-            updated_at: at,
-            current_task: Some(CurrentTask {
-                id: task.id.clone(),
-                state: TaskState::Active,
-            }),
-            version: 1,
-        };
+        let task = build::task(id)
+            .requester(&ContactId::parse(&format!("c-{id}")).unwrap())
+            .assignee(Some("ivan"))
+            .at(at)
+            .build();
+        let contact = build::contact(task.requester_id.as_str())
+            .writing_in(&task.id)
+            .at(at)
+            .build();
         let comment = Comment {
             id: CommentId::parse(&format!("m-{id}")).unwrap(),
             task_id: task.id.clone(),

@@ -11,11 +11,10 @@ use async_trait::async_trait;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
-use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, TaskId};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Role, StaffMember, Task, TaskState,
-    TaskStatus,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Task, TaskState, TaskStatus,
 };
 use shared::ports::{
     BlobError, BlobStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, PartRef, StaffStore, TaskWrite,
@@ -23,6 +22,7 @@ use shared::ports::{
 };
 use shared::rules::contact_id;
 use shared::time::Timestamp;
+use testkit::build;
 use testkit::faulty::Faulty;
 
 const OWNER_TOKEN: &str = "owner-secret-token-0123456789";
@@ -120,16 +120,6 @@ impl Reply {
     }
 }
 
-fn staff(id: &str, name: &str, role: Role) -> StaffMember {
-    StaffMember {
-        id: StaffId::parse(id).unwrap(),
-        name: name.into(),
-        avatar_url: (role == Role::Owner).then(|| "https://avatars.test/olga.png".to_owned()),
-        role,
-        created_at: at(-1000),
-    }
-}
-
 /// A request as API Gateway (HTTP API, payload 2.0) hands it over: raw path, parsed query.
 fn request(method: Method, uri: &str, authorization: Option<&str>) -> lambda_http::Request {
     let mut builder = lambda_http::http::Request::builder().method(method).uri(uri);
@@ -150,11 +140,22 @@ impl World {
     async fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
         store
-            .put_staff(&staff("olga", "Olga", Role::Owner), &token_hash(OWNER_TOKEN))
+            .put_staff(
+                &build::staff("olga")
+                    .name("Olga")
+                    .owner()
+                    .avatar("https://avatars.test/olga.png")
+                    .created_at(at(-1000))
+                    .build(),
+                &token_hash(OWNER_TOKEN),
+            )
             .await
             .unwrap();
         store
-            .put_staff(&staff("ivan", "Ivan", Role::Staff), &token_hash(STAFF_TOKEN))
+            .put_staff(
+                &build::staff("ivan").name("Ivan").created_at(at(-1000)).build(),
+                &token_hash(STAFF_TOKEN),
+            )
             .await
             .unwrap();
         let blobs = Arc::new(TestBlobs::default());
@@ -200,40 +201,30 @@ impl World {
         let integration_id = IntegrationId::parse(integration).unwrap();
         let contact_id = contact_id(&integration_id, user);
         let existing = self.store.get_contact(&contact_id).await.unwrap();
-        let task = Task {
-            id: TaskId::parse(&format!("task-{integration}-{user}-{seconds}")).unwrap(),
-            integration_id: integration_id.clone(),
-            title: format!("Viber: {user}"),
-            description: format!("Conversation with {user} in Viber."),
-            status,
-            requester_id: contact_id.clone(),
-            assignee_id: assignee.map(|a| StaffId::parse(a).unwrap()),
-            participant_ids: vec![StaffId::parse("ivan").unwrap()],
-            previous_task_id: existing
-                .as_ref()
-                .and_then(|c| c.current_task.as_ref())
-                .map(|current| current.id.clone()),
-            created_at: at(seconds),
-            updated_at: at(seconds),
-            last_message_at: at(seconds),
-            deleted: false,
-        };
+        let task = build::task(&format!("task-{integration}-{user}-{seconds}"))
+            .integration(&integration_id)
+            .requester(&contact_id)
+            .title(&format!("Viber: {user}"))
+            .description(&format!("Conversation with {user} in Viber."))
+            .status(status)
+            .assignee(assignee)
+            .participants(&["ivan"])
+            .previous(
+                existing
+                    .as_ref()
+                    .and_then(|c| c.current_task.as_ref())
+                    .map(|current| current.id.clone()),
+            )
+            .at(at(seconds))
+            .build();
         let mut contact = existing.clone().unwrap_or_else(|| Contact {
-            id: contact_id.clone(),
-            integration_id,
-            viber_user_id: user.to_owned(),
-            name: Some(format!("Client {user}")),
-            avatar_url: None,
-            language: Some("uk".into()),
-            country: Some("UA".into()),
-            api_version: Some(10),
-            phone: None,
-            subscribed: true,
             subscription_changed_at: Some(at(seconds)),
-            created_at: at(seconds),
-            updated_at: at(seconds),
-            current_task: None,
-            version: 0,
+            ..build::contact_of(&integration_id, user)
+                .name(&format!("Client {user}"))
+                .from_ukraine()
+                .version(0)
+                .at(at(seconds))
+                .build()
         });
         contact.version += 1;
         contact.updated_at = at(seconds);

@@ -15,14 +15,14 @@ use shared::ids::IntegrationId;
 use shared::inbound::queue_message;
 use shared::media::{MediaError, MediaFetcher, inbound_attachment_id};
 use shared::memory::MemoryStore;
-use shared::model::{Attachment, BotProfile, Comment, Integration, IntegrationOptions, TaskTemplate};
+use shared::model::{Attachment, Comment};
 use shared::ports::{BlobStore, IntegrationStore, PageRequest, TaskFilter, TaskStore};
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::Callback;
 use testkit::MediaServer;
+use testkit::build;
 use testkit::faulty::Faulty;
-use testkit::fixtures::{self, DOC_TOKEN};
+use testkit::fixtures::{self};
 use testkit::media_server::MediaReply;
 
 const USER: &str = "9Kf2mQ1xT7bVnC3pLs8aZw==";
@@ -42,21 +42,7 @@ async fn setup() -> Setup {
 async fn setup_with(faults: impl FnOnce(Faulty<MemoryStore>) -> Faulty<MemoryStore>) -> Setup {
     let store = Arc::new(MemoryStore::new());
     store
-        .put_integration(&Integration {
-            id: IntegrationId::parse("acme").unwrap(),
-            name: "Acme".into(),
-            auth_token: AuthToken::new(DOC_TOKEN),
-            bot: BotProfile {
-                name: "Acme Support".into(),
-                uri: "acmesupport".into(),
-                icon: None,
-            },
-            webhook_url: "https://x/viber/acme".into(),
-            template: TaskTemplate::default(),
-            options: IntegrationOptions::default(),
-            connected_by: None,
-            created_at: Timestamp::now(),
-        })
+        .put_integration(&build::integration("acme").build())
         .await
         .unwrap();
     let blobs = Arc::new(MemoryBlobStore::new("http://blobs.test"));

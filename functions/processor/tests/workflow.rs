@@ -10,13 +10,12 @@ use shared::blobs::MemoryBlobStore;
 use shared::ids::{IntegrationId, TaskId};
 use shared::inbound::queue_message;
 use shared::memory::MemoryStore;
-use shared::model::{BotProfile, Integration, IntegrationOptions, TaskStatus, TaskTemplate};
+use shared::model::{Integration, TaskStatus};
 use shared::ports::{IntegrationAdmin, PageRequest, TaskChange, TaskFilter, TaskStore, TaskWorkflow};
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::Callback;
+use testkit::build;
 use testkit::faulty::Faulty;
-use testkit::fixtures::DOC_TOKEN;
 
 /// Once armed, staff complete `task` right after the processor read the contact: the processor
 /// then writes on a stale read.
@@ -40,24 +39,9 @@ impl CompletedMeanwhile {
 }
 
 fn integration(new_task_if_no_active: bool) -> Integration {
-    Integration {
-        id: IntegrationId::parse("acme").unwrap(),
-        name: "Acme".into(),
-        auth_token: AuthToken::new(DOC_TOKEN),
-        bot: BotProfile {
-            name: "Acme Support".into(),
-            uri: "acmesupport".into(),
-            icon: None,
-        },
-        webhook_url: "https://x/viber/acme".into(),
-        template: TaskTemplate::default(),
-        options: IntegrationOptions {
-            new_task_if_no_active,
-            ..IntegrationOptions::default()
-        },
-        connected_by: None,
-        created_at: Timestamp::now(),
-    }
+    build::integration("acme")
+        .new_task_if_no_active(new_task_if_no_active)
+        .build()
 }
 
 async fn setup(new_task_if_no_active: bool) -> (Arc<MemoryStore>, Arc<CompletedMeanwhile>, Processor) {
