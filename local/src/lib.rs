@@ -1,7 +1,7 @@
 //! `viberdesk-local`: the whole stack in one process, for development, demos and tests. It serves
-//! `/viber/{id}` and `/api/…` through the same handler functions the Lambdas run, on in-memory
-//! adapters by default, or on AWS (or an emulator) when `AWS_ENDPOINT_URL` and the resource
-//! variables are set (see [`config`]).
+//! `/viber/{id}`, `/api/…` and the staff web inbox (`/`, `/app/…`) through the same handler
+//! functions the Lambdas run, on in-memory adapters by default, or on AWS (or an emulator) when
+//! `AWS_ENDPOINT_URL` and the resource variables are set (see [`config`]).
 
 pub mod config;
 mod gateway;
@@ -309,6 +309,8 @@ pub async fn run(
     let app = Router::new()
         .route("/viber/{integration_id}", any(viber_callback))
         .route("/api/{*proxy}", any(api_request))
+        .route("/", get(web_request))
+        .route("/app/{*proxy}", get(api_request))
         .route("/blobs/{*key}", get(download_blob).put(upload_blob))
         .route("/health", any(|| async { "ok" }))
         .with_state(AppState {
@@ -324,6 +326,7 @@ pub async fn run(
     });
     tracing::info!(backend = backend.kind, "viberdesk-local serving on http://{address}");
     tracing::info!("Viber callbacks: {public_base_url}/viber/{{integration_id}}; staff API: {public_base_url}/api");
+    tracing::info!("staff web inbox: {public_base_url}/");
 
     if let Some((viber, integration)) = bot {
         set_default_webhook(&viber, &integration).await;
@@ -348,7 +351,8 @@ async fn viber_callback(
     }
 }
 
-/// `ANY /api/{proxy+}`, as API Gateway routes it to the API Lambda.
+/// `ANY /api/{proxy+}` and `GET /app/{proxy+}` (the web inbox's files), as API Gateway routes
+/// them to the API Lambda.
 async fn api_request(
     State(state): State<AppState>,
     Path(proxy): Path<String>,
@@ -356,6 +360,14 @@ async fn api_request(
 ) -> Response {
     let parameters = HashMap::from([("proxy".to_owned(), proxy)]);
     match gateway::to_lambda_request(request, parameters).await {
+        Ok(request) => gateway::from_lambda_response(state.api.handle(request).await),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// `GET /`, as API Gateway routes it to the API Lambda: the staff web inbox's page.
+async fn web_request(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    match gateway::to_lambda_request(request, HashMap::new()).await {
         Ok(request) => gateway::from_lambda_response(state.api.handle(request).await),
         Err(refused) => refused.into_response(),
     }

@@ -730,7 +730,13 @@ fn check_table(template: &Value) -> Vec<String> {
 
     // Routes.
     let functions = functions(template);
-    for (function, path) in [("webhook", "/viber/{integration_id}"), ("api", "/api/{proxy+}")] {
+    for (function, path) in [
+        ("webhook", "/viber/{integration_id}"),
+        ("api", "/api/{proxy+}"),
+        // The staff web inbox's page and files (functions/api/src/web.rs).
+        ("api", "/"),
+        ("api", "/app/{proxy+}"),
+    ] {
         let routed = functions.get(function).is_some_and(|f| {
             f.properties
                 .get("Events")

@@ -16,6 +16,7 @@
 //! | `PATCH`/`DELETE /api/tasks/{id}` | change status, assignee, participants / delete ([`workflow`]) |
 //! | `/api/integrations[/{id}]` | connect and manage Viber bots ([`integrations`]) |
 //! | `/api/staff[/{id}]` | the team and its bearer tokens ([`staff`]) |
+//! | `GET /`, `GET /app/{version}/{path}` | the staff web inbox's files, without authentication ([`web`]) |
 //!
 //! Every route needs `Authorization: Bearer <token>` (401 otherwise); an unknown path is 404, a
 //! known path with another method 405 with `Allow`; errors are `{"error": {"code", "message"}}`.
@@ -29,6 +30,7 @@ pub mod quick_replies;
 pub mod replies;
 pub mod staff;
 pub mod views;
+pub mod web;
 pub mod workflow;
 
 use std::collections::HashMap;
@@ -280,6 +282,11 @@ impl Api {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        // `GET /` and `/app/...`: the staff web inbox's files, public (the page signs in itself).
+        if let Some(response) = web::serve(&request) {
+            tracing::info!(%method, %path, status = response.status().as_u16(), "web request");
+            return response;
+        }
         let (response, caller) = match self.authenticate(request.headers()).await {
             Ok(caller) => {
                 let response = self.route(&request, &caller).await;
