@@ -196,8 +196,9 @@ export function Phone({ chat, bot, stickers, busy, act, toast }) {
   };
   const location = () => {
     // Near the centre of Kyiv, a little different each time, as a moving phone's would be.
-    const lat = 50.4501 + (Math.random() - 0.5) / 50;
-    const lon = 30.5234 + (Math.random() - 0.5) / 50;
+    const round = (value) => Math.round(value * 1e7) / 1e7;
+    const lat = round(50.4501 + (Math.random() - 0.5) / 50);
+    const lon = round(30.5234 + (Math.random() - 0.5) / 50);
     act(() => post(`/clients/${key}/messages`, { type: 'location', lat, lon }));
   };
   const file = async (event) => {
