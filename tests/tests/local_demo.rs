@@ -91,7 +91,10 @@ async fn reply(stack: &LocalStack, task_id: &str, text: &str) -> String {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn comment<'a>(comments: &'a Value, id: &str) -> &'a Value {
@@ -151,7 +154,10 @@ async fn the_demo_bot_is_connected_through_the_webhook_and_the_simulator_is_serv
     );
     assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     let html = page.text().await.unwrap();
-    for path in html.split('"').filter(|s| s.starts_with("/simulator/assets/") || s.starts_with("/app/")) {
+    for path in html
+        .split('"')
+        .filter(|s| s.starts_with("/simulator/assets/") || s.starts_with("/app/"))
+    {
         let asset = http_client()
             .get(format!("{}{path}", stack.base_url))
             .send()
@@ -200,7 +206,10 @@ async fn a_client_s_message_becomes_a_task_and_the_reply_reaches_the_phone_whose
     let task_id = task["id"].as_str().unwrap();
     let path = format!("/api/tasks/{task_id}/comments");
     let comments = api(&stack, &path).await;
-    assert_eq!(comments["items"][0]["text"], "Добрий день! <img src=x onerror=alert(1)>");
+    assert_eq!(
+        comments["items"][0]["text"],
+        "Добрий день! <img src=x onerror=alert(1)>"
+    );
 
     let reply_id = reply(&stack, task_id, "Вітаю! Перевіряю ваше замовлення.").await;
     let phone = phone_until(&stack, &client, "the reply on the phone", |s| {
@@ -210,7 +219,10 @@ async fn a_client_s_message_becomes_a_task_and_the_reply_reaches_the_phone_whose
     })
     .await;
     let shown = bot_messages(&phone).pop().unwrap();
-    assert_eq!(shown["sender"]["name"], "Owner", "the demo bot sends as the staff member");
+    assert_eq!(
+        shown["sender"]["name"], "Owner",
+        "the demo bot sends as the staff member"
+    );
     let (comments, _) = eventually(&stack, &path, |v| comment(v, &reply_id)["status"] == "delivered").await;
     assert_eq!(comment(&comments, &reply_id)["status"], "delivered");
 
@@ -255,10 +267,7 @@ async fn forced_failures_are_retried_and_the_reply_is_delivered_once() {
         if comment(&comments, &reply_id)["status"] == "delivered" {
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "not delivered: {comments}"
-        );
+        assert!(started.elapsed() < Duration::from_secs(20), "not delivered: {comments}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let phone = state(&stack, &client).await;
@@ -326,10 +335,7 @@ async fn a_client_s_picture_is_copied_and_its_link_refuses_tampering() {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     let task = the_task(&stack).await;
     let path = format!("/api/tasks/{}/comments", task["id"].as_str().unwrap());
-    let (comments, _) = eventually(&stack, &path, |v| {
-        v["items"][0]["attachments"][0]["available"] == true
-    })
-    .await;
+    let (comments, _) = eventually(&stack, &path, |v| v["items"][0]["attachments"][0]["available"] == true).await;
     let attachment = &comments["items"][0]["attachments"][0];
     assert_eq!(attachment["file_name"], "фото.jpg");
     assert_eq!(attachment["size"], 20_000);
@@ -410,7 +416,10 @@ async fn seeding_fills_the_inbox_through_the_pipeline() {
     assert_eq!(integrations["items"].as_array().unwrap().len(), 2, "two bots");
     assert!(api(&stack, "/api/staff").await["items"].as_array().unwrap().len() >= 4);
     assert_eq!(
-        api(&stack, "/api/quick-replies").await["items"].as_array().unwrap().len(),
+        api(&stack, "/api/quick-replies").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
         4
     );
     // Every status shows up once staff have worked (the seeder patches after it replies).
