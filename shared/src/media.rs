@@ -1,6 +1,6 @@
 //! Copying media a Viber user sent (picture, video, file) before Viber's link expires (links
-//! live one hour, API.md §3.5): a bounded, streaming download, and the names and keys of the
-//! copies.
+//! live one hour, docs/viber-api.md §3.2): a bounded, streaming download, and the id of each copy. What a
+//! copy is named and where it is stored is decided in [`crate::viber::attachments`].
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use crate::ids::{AttachmentId, IntegrationId};
 use crate::time::Timestamp;
 
 /// The largest media file copied: Viber's largest documented media limit (files and, in older
-/// docs, videos: 50 MB, API.md §6), read generously as 50 MiB.
+/// docs, videos: 50 MB, docs/viber-api.md §6.1), read generously as 50 MiB.
 pub const MAX_MEDIA_BYTES: u64 = 50 * 1024 * 1024;
 
 /// A Viber link whose `Expires` passed more than this long ago is not even tried (clock skew).
@@ -183,8 +183,6 @@ pub fn link_expired(url: &reqwest::Url, now: Timestamp) -> bool {
         .is_some_and(|expires| expires + EXPIRY_GRACE_SECONDS < now.millis().div_euclid(1000))
 }
 
-// ---- Names, types and keys of copied media ----
-
 /// The attachment id of the media in one client message: the same for every delivery of that
 /// message, so a retry overwrites the same object and record.
 pub fn inbound_attachment_id(integration_id: &IntegrationId, message_token: u64) -> AttachmentId {
@@ -193,190 +191,6 @@ pub fn inbound_attachment_id(integration_id: &IntegrationId, message_token: u64)
     hash.update(b"\nattachment\n");
     hash.update(message_token.to_string().as_bytes());
     AttachmentId::parse(&hex::encode(&hash.finalize()[..16])).expect("hex is a valid id")
-}
-
-/// The object key of an attachment: `attachments/{id}/{file name made safe}`. The name keeps
-/// its extension (lowercased), since Viber checks the extension of a media link's last path
-/// segment; `fallback_extension` is used when the name has none.
-pub fn attachment_key(id: &AttachmentId, file_name: &str, fallback_extension: Option<&str>) -> String {
-    let mut name = safe_key_name(file_name);
-    if extension(&name).is_none()
-        && let Some(ext) = fallback_extension
-            .map(str::to_ascii_lowercase)
-            .filter(|e| valid_extension(e))
-    {
-        name = format!("{name}.{ext}");
-    }
-    format!("attachments/{id}/{name}")
-}
-
-/// Letters and digits of any script, `.`, `-`, `_`; anything else (spaces, slashes, `%`, `?`,
-/// control characters) becomes `_`. At most 100 characters before the extension; never empty,
-/// never starting with a dot.
-fn safe_key_name(file_name: &str) -> String {
-    let (stem, ext) = match extension(file_name) {
-        Some(ext) => (
-            &file_name[..file_name.len() - ext.len() - 1],
-            Some(ext.to_ascii_lowercase()),
-        ),
-        None => (file_name, None),
-    };
-    let mut safe = String::new();
-    for c in stem.chars() {
-        let c = if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
-            c
-        } else {
-            '_'
-        };
-        if !(c == '_' && safe.ends_with('_')) {
-            safe.push(c);
-        }
-    }
-    let mut safe: String = safe.trim_matches(|c| c == '.' || c == '_').chars().take(100).collect();
-    if safe.is_empty() {
-        safe.push_str("file");
-    }
-    match ext {
-        Some(ext) => format!("{safe}.{ext}"),
-        None => safe,
-    }
-}
-
-/// The extension of a file name (without the dot): 1 to 16 ASCII letters or digits after the
-/// last dot, with something before it.
-pub fn extension(file_name: &str) -> Option<&str> {
-    let (stem, ext) = file_name.rsplit_once('.')?;
-    (!stem.is_empty() && valid_extension(ext)).then_some(ext)
-}
-
-fn valid_extension(ext: &str) -> bool {
-    (1..=16).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// The name a file is shown and offered under: Viber's `file_name` if it sent a real one (it
-/// once sent the string `"null"`), else the last path segment of the media link, else
-/// `{fallback_stem}` with an extension for `content_type`. Path parts and control characters are
-/// dropped; at most 255 characters, keeping the extension.
-pub fn display_file_name(
-    declared: Option<&str>,
-    media_url: &str,
-    fallback_stem: &str,
-    content_type: Option<&str>,
-) -> String {
-    let clean = |name: &str| -> Option<String> {
-        let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
-        let name: String = name.chars().filter(|c| !c.is_control()).collect();
-        let name = name.trim();
-        (!name.is_empty() && !name.eq_ignore_ascii_case("null") && name != "." && name != "..")
-            .then(|| shorten(name, 255))
-    };
-    declared
-        .and_then(clean)
-        .or_else(|| url_file_name(media_url).and_then(|name| clean(&name)))
-        .unwrap_or_else(|| match content_type.and_then(extension_for_content_type) {
-            Some(ext) => format!("{fallback_stem}.{ext}"),
-            None => fallback_stem.to_owned(),
-        })
-}
-
-fn shorten(name: &str, max_chars: usize) -> String {
-    if name.chars().count() <= max_chars {
-        return name.to_owned();
-    }
-    match extension(name) {
-        Some(ext) => {
-            let stem: String = name.chars().take(max_chars - ext.len() - 1).collect();
-            format!("{stem}.{ext}")
-        }
-        None => name.chars().take(max_chars).collect(),
-    }
-}
-
-/// The decoded last path segment of a URL, if it has one.
-pub fn url_file_name(url: &str) -> Option<String> {
-    let url = reqwest::Url::parse(url).ok()?;
-    let segment = url.path_segments()?.next_back()?.to_owned();
-    let decoded = urlencoding::decode(&segment).map(|s| s.into_owned()).unwrap_or(segment);
-    (!decoded.is_empty()).then_some(decoded)
-}
-
-/// Whether a `Content-Type` says nothing about the content (so the extension should decide).
-pub fn is_generic_content_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence.is_empty()
-        || essence.eq_ignore_ascii_case("application/octet-stream")
-        || essence.eq_ignore_ascii_case("binary/octet-stream")
-        || essence.eq_ignore_ascii_case("application/unknown")
-}
-
-const TYPES: &[(&str, &str)] = &[
-    ("jpg", "image/jpeg"),
-    ("jpeg", "image/jpeg"),
-    ("png", "image/png"),
-    ("gif", "image/gif"),
-    ("webp", "image/webp"),
-    ("heic", "image/heic"),
-    ("heif", "image/heif"),
-    ("bmp", "image/bmp"),
-    ("tif", "image/tiff"),
-    ("tiff", "image/tiff"),
-    ("svg", "image/svg+xml"),
-    ("mp4", "video/mp4"),
-    ("m4v", "video/mp4"),
-    ("mov", "video/quicktime"),
-    ("3gp", "video/3gpp"),
-    ("webm", "video/webm"),
-    ("avi", "video/x-msvideo"),
-    ("mkv", "video/x-matroska"),
-    ("mp3", "audio/mpeg"),
-    ("m4a", "audio/mp4"),
-    ("aac", "audio/aac"),
-    ("ogg", "audio/ogg"),
-    ("opus", "audio/opus"),
-    ("wav", "audio/wav"),
-    ("pdf", "application/pdf"),
-    ("txt", "text/plain"),
-    ("csv", "text/csv"),
-    ("json", "application/json"),
-    ("xml", "application/xml"),
-    ("rtf", "application/rtf"),
-    ("doc", "application/msword"),
-    (
-        "docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ),
-    ("xls", "application/vnd.ms-excel"),
-    (
-        "xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ),
-    ("ppt", "application/vnd.ms-powerpoint"),
-    (
-        "pptx",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ),
-    ("odt", "application/vnd.oasis.opendocument.text"),
-    ("ods", "application/vnd.oasis.opendocument.spreadsheet"),
-    ("zip", "application/zip"),
-    ("rar", "application/vnd.rar"),
-    ("7z", "application/x-7z-compressed"),
-    ("gz", "application/gzip"),
-];
-
-/// The content type for a file name's extension; `application/octet-stream` when unknown.
-pub fn guess_content_type(file_name: &str) -> &'static str {
-    extension(file_name)
-        .and_then(|ext| TYPES.iter().find(|(e, _)| e.eq_ignore_ascii_case(ext)))
-        .map_or("application/octet-stream", |(_, t)| t)
-}
-
-/// The usual extension for a content type, if it is a common one.
-pub fn extension_for_content_type(content_type: &str) -> Option<&'static str> {
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    TYPES
-        .iter()
-        .find(|(_, t)| t.eq_ignore_ascii_case(essence))
-        .map(|(e, _)| *e)
 }
 
 #[cfg(test)]
@@ -394,65 +208,6 @@ mod tests {
             inbound_attachment_id(&IntegrationId::parse("other").unwrap(), 6_031_875_017_251_897_349)
         );
         assert_eq!(id.as_str().len(), 32);
-    }
-
-    #[test]
-    fn keys_keep_the_extension_and_drop_what_is_unsafe() {
-        let id = AttachmentId::parse("a1").unwrap();
-        assert_eq!(attachment_key(&id, "photo.JPG", None), "attachments/a1/photo.jpg");
-        assert_eq!(
-            attachment_key(&id, "Рахунок_48213.pdf", None),
-            "attachments/a1/Рахунок_48213.pdf"
-        );
-        assert_eq!(
-            attachment_key(&id, "my scan (1)?#%.pdf", None),
-            "attachments/a1/my_scan_1.pdf"
-        );
-        assert_eq!(
-            attachment_key(&id, "../../etc/passwd", None),
-            "attachments/a1/etc_passwd"
-        );
-        assert_eq!(attachment_key(&id, ".pdf", None), "attachments/a1/pdf");
-        assert_eq!(attachment_key(&id, "...", None), "attachments/a1/file");
-        assert_eq!(attachment_key(&id, "notes", Some("TXT")), "attachments/a1/notes.txt");
-        assert_eq!(attachment_key(&id, "notes", Some("t/x")), "attachments/a1/notes");
-        let long = format!("{}.mp4", "я".repeat(300));
-        let key = attachment_key(&id, &long, None);
-        assert!(key.ends_with(".mp4") && key.chars().count() < 130, "{key}");
-    }
-
-    #[test]
-    fn display_names_come_from_viber_then_the_link_then_the_type() {
-        let url = "https://dl-media.viber.com/5/media/2/short/any/sig/image/0x0/7c1e/3f9a.jpg?Expires=1&Signature=x";
-        assert_eq!(display_file_name(Some("Рахунок.pdf"), url, "file", None), "Рахунок.pdf");
-        assert_eq!(display_file_name(Some("null"), url, "picture", None), "3f9a.jpg");
-        assert_eq!(display_file_name(Some("  "), url, "picture", None), "3f9a.jpg");
-        assert_eq!(
-            display_file_name(Some("C:\\Users\\o\\scan.pdf"), url, "file", None),
-            "scan.pdf"
-        );
-        assert_eq!(
-            display_file_name(None, "https://x.test/media%20file.png", "picture", None),
-            "media file.png"
-        );
-        assert_eq!(
-            display_file_name(None, "https://x.test/", "picture", Some("image/jpeg")),
-            "picture.jpg"
-        );
-        assert_eq!(display_file_name(None, "https://x.test/", "video", None), "video");
-    }
-
-    #[test]
-    fn content_types_from_extensions_and_back() {
-        assert_eq!(guess_content_type("a.JPG"), "image/jpeg");
-        assert_eq!(guess_content_type("Рахунок.pdf"), "application/pdf");
-        assert_eq!(guess_content_type("clip.mp4"), "video/mp4");
-        assert_eq!(guess_content_type("noext"), "application/octet-stream");
-        assert_eq!(extension_for_content_type("image/png; q=1"), Some("png"));
-        assert_eq!(extension_for_content_type("application/x-unknown"), None);
-        assert!(is_generic_content_type("binary/octet-stream"));
-        assert!(is_generic_content_type("application/octet-stream; charset=binary"));
-        assert!(!is_generic_content_type("image/jpeg"));
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl TaskStatus {
     }
 }
 
-/// What a new task looks like (DESIGN.md Rules).
+/// What a new task looks like (docs/rules.md §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TaskTemplate {
@@ -85,7 +85,7 @@ pub struct BotProfile {
 }
 
 impl BotProfile {
-    /// `viber://pa?chatURI={uri}` (API.md §13).
+    /// `viber://pa?chatURI={uri}` (docs/viber-api.md §9).
     pub fn deep_link(&self) -> String {
         format!("viber://pa?chatURI={}", urlencoding::encode(&self.uri))
     }
@@ -298,7 +298,7 @@ pub struct Attachment {
 }
 
 /// A canned answer staff can send as a reply's text (with placeholders, see
-/// `viber::reply::render_quick_reply`).
+/// `rules::render_quick_reply`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuickReply {
     pub id: QuickReplyId,

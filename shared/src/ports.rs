@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::IntegrationId;
+use crate::ids::{IntegrationId, StaffId};
 use crate::model::{Integration, StaffMember};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,9 +14,66 @@ pub enum StoreError {
     /// A stored item does not decode: a bug or a hand-edited item, never retried into success.
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
-    /// A conditional write found the item in another state.
+    /// A conditional write found the item in another state; the [`Conflict`] says which.
     #[error("conditional write refused: {0}")]
-    Conflict(String),
+    Conflict(Conflict),
+    /// A list was given a cursor it never handed out.
+    #[error("invalid cursor")]
+    InvalidCursor,
+}
+
+/// What a refused conditional write found (docs/data-model.md lists each write's conditions).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// The record to create exists already.
+    #[error("{0} exists already")]
+    AlreadyExists(Record),
+    /// The contact is not at the version read (or exists although none was read).
+    #[error("contact {0} changed since it was read")]
+    ContactChanged(ContactId),
+    /// A client message's task is no longer as read: gone, deleted, or no longer active when
+    /// the message had to join an active task.
+    #[error("task {0} changed since it was read")]
+    TaskChanged(TaskId),
+    /// The task does not exist or was deleted.
+    #[error("task {0} not found")]
+    TaskGone(TaskId),
+    #[error("comment {0} not found")]
+    UnknownComment(CommentId),
+    #[error("attachment {0} not found")]
+    UnknownAttachment(AttachmentId),
+    /// A reply's part already carries another Viber message token.
+    #[error("part {part_index} of comment {comment_id} was already sent as another message")]
+    PartTokenTaken { comment_id: CommentId, part_index: usize },
+    /// The record changed between read and write on every attempt of a read-decide-write cycle.
+    #[error("{0} kept changing")]
+    KeptChanging(Record),
+}
+
+impl From<Conflict> for StoreError {
+    fn from(conflict: Conflict) -> Self {
+        StoreError::Conflict(conflict)
+    }
+}
+
+/// The stored record a [`Conflict`] is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Integration(IntegrationId),
+    StaffMember(StaffId),
+    Task(TaskId),
+    Comment(CommentId),
+}
+
+impl std::fmt::Display for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Record::Integration(id) => write!(f, "integration {id}"),
+            Record::StaffMember(id) => write!(f, "staff member {id}"),
+            Record::Task(id) => write!(f, "task {id}"),
+            Record::Comment(id) => write!(f, "comment {id}"),
+        }
+    }
 }
 
 #[async_trait]
@@ -89,13 +146,13 @@ pub fn encode_cursor(sort_key: &str) -> String {
     hex::encode(sort_key)
 }
 
-/// The sort key inside a cursor; `Corrupt("invalid cursor")` for anything a list never returned.
+/// The sort key inside a cursor; `InvalidCursor` for anything a list never returned.
 pub fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
     hex::decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|key| !key.is_empty())
-        .ok_or_else(|| StoreError::Corrupt("invalid cursor".into()))
+        .ok_or(StoreError::InvalidCursor)
 }
 
 /// `{millis, 13 digits}#{id}`: the sort key of "newest activity first" lists (by time, then id).
@@ -385,4 +442,42 @@ pub trait TaskWorkflow: Send + Sync {
     /// Marks the task deleted (kept for its requester's routing, gone from every list and from
     /// GET); `false` if there is no such task or it was deleted already.
     async fn delete_task(&self, id: &TaskId, at: Timestamp) -> Result<bool, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_decodes_to_the_sort_key_it_was_made_from() {
+        let key = "1732528955000#t1";
+        assert_eq!(decode_cursor(&encode_cursor(key)).unwrap(), key);
+    }
+
+    #[test]
+    fn a_cursor_no_list_returned_is_invalid() {
+        for cursor in ["", "zz", "0", "ff"] {
+            assert!(
+                matches!(decode_cursor(cursor), Err(StoreError::InvalidCursor)),
+                "{cursor:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_conflict_says_what_conflicted() {
+        let conflict = StoreError::from(Conflict::AlreadyExists(Record::Task(TaskId::parse("t1").unwrap())));
+        assert_eq!(
+            conflict.to_string(),
+            "conditional write refused: task t1 exists already"
+        );
+        let taken = Conflict::PartTokenTaken {
+            comment_id: CommentId::parse("c1").unwrap(),
+            part_index: 2,
+        };
+        assert_eq!(
+            taken.to_string(),
+            "part 2 of comment c1 was already sent as another message"
+        );
+    }
 }

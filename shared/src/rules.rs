@@ -1,4 +1,4 @@
-//! The helpdesk's rules (DESIGN.md "Rules") as pure functions: no I/O, tested directly.
+//! The helpdesk's rules (docs/rules.md) as pure functions: no I/O, tested directly.
 
 use sha2::{Digest, Sha256};
 
@@ -6,6 +6,10 @@ use crate::ids::{ContactId, IntegrationId, StaffId, TaskId};
 use crate::model::{Comment, CommentStatus, Contact, CurrentTask, TaskState};
 use crate::time::Timestamp;
 use crate::viber::callback::{Message, UserProfile};
+
+mod quick_replies;
+
+pub use quick_replies::render_quick_reply;
 
 /// A contact's id, derived from the integration and the Viber user id (unique per bot), so the
 /// same user always maps to the same contact without an index lookup.

@@ -67,7 +67,7 @@ struct Bot {
     webhook: Option<String>,
 }
 
-/// The event types `set_webhook` accepts in `event_types` (API.md §2, §3).
+/// The event types `set_webhook` accepts in `event_types` (docs/viber-api.md §2, §3).
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "delivered",
     "seen",
@@ -366,7 +366,7 @@ async fn endpoint(
     axum::Json(answer).into_response()
 }
 
-/// Viber's checks of `set_webhook`'s optional fields (API.md §2): `event_types` a list of known
+/// Viber's checks of `set_webhook`'s optional fields (docs/viber-api.md §2): `event_types` a list of known
 /// event names, `send_name` / `send_photo` booleans.
 fn check_webhook_options(body: &Value) -> Result<(), Value> {
     match body.get("event_types") {
@@ -393,7 +393,7 @@ fn status(code: i64, message: &str) -> Value {
     json!({"status": code, "status_message": message, "chat_hostname": "SN-CHAT-05_"})
 }
 
-/// Viber's checks of a `send_message` body (API.md §6).
+/// Viber's checks of a `send_message` body (docs/viber-api.md §6).
 fn check_message(body: &Value) -> Result<(), (i64, &'static str)> {
     let text = |field: &str| body.get(field).and_then(Value::as_str);
     if text("receiver").is_none_or(str::is_empty) {

@@ -542,6 +542,24 @@ async fn a_401_signs_the_page_out() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_lost_server_shows_a_banner_not_a_broken_page() {
+    let _one = one_at_a_time().await;
+    let Setup { mut stack, browser, .. } = setup().await;
+    client_writes(&stack, CLIENT, CLIENT_NAME, "Hello?", 5_000_000_091).await;
+    let task = only_task(&stack).await;
+    sign_in(&browser, &stack, OWNER_TOKEN).await;
+    open_task(&browser, task["title"].as_str().unwrap()).await;
+    assert!(stack.interrupt().await.success());
+    browser.wait_for_text("[role=status]", "Connection lost").await;
+    // What was on the screen stays there.
+    browser
+        .wait_for_message("the client's message", |m| m.contains("Hello?"))
+        .await;
+    browser.screenshot("17-connection-lost").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn refused_sends_and_uploads_show_the_apis_reason() {
     let _one = one_at_a_time().await;
     let Setup { viber, stack, browser } = setup().await;
@@ -946,7 +964,7 @@ async fn locations_and_shared_contacts_show_sensibly() {
     browser
         .wait_for_message("the contact", |m| m.contains("+380501234567"))
         .await;
-    browser.screenshot("17-location-and-contact").await;
+    browser.screenshot("18-location-and-contact").await;
     browser.close().await;
 }
 

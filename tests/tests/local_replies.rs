@@ -157,7 +157,7 @@ async fn reply_round_trip(stack: &LocalStack, viber: &FakeViber, max_latency: Du
 async fn a_reply_with_a_picture_and_a_file_reaches_viber_and_is_delivered() {
     let viber = FakeViber::start(DOC_TOKEN).await;
     let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
-    // DESIGN.md: in the local stack a reply reaches Viber within a second.
+    // README "The local stack": a reply reaches Viber within a second.
     reply_round_trip(&stack, &viber, Duration::from_secs(1)).await;
 
     // An upload URL is single-purpose: a tampered one is refused.

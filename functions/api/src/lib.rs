@@ -237,7 +237,7 @@ impl ApiError {
 /// Logs a store failure (never with request details) and turns it into its answer.
 pub(crate) fn store_failure(operation: &'static str, store_error: StoreError) -> ApiError {
     match store_error {
-        StoreError::Corrupt(_) => {
+        StoreError::Corrupt(_) | StoreError::InvalidCursor => {
             tracing::error!(operation, error = %store_error, "stored item unreadable");
             ApiError::Internal
         }
@@ -248,10 +248,10 @@ pub(crate) fn store_failure(operation: &'static str, store_error: StoreError) ->
     }
 }
 
-/// As `store_failure`, but a list's store refuses a cursor it never handed out as `Corrupt`.
+/// As `store_failure`, but a cursor the list never handed out is the client's mistake.
 fn list_failure(operation: &'static str, store_error: StoreError) -> ApiError {
     match &store_error {
-        StoreError::Corrupt(reason) if reason.contains("cursor") => ApiError::BadRequest(query::invalid_cursor()),
+        StoreError::InvalidCursor => ApiError::BadRequest(query::invalid_cursor()),
         _ => store_failure(operation, store_error),
     }
 }

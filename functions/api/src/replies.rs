@@ -13,7 +13,8 @@ use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, OutboundPlan, StaffMember, Task,
 };
 use shared::outbound::OutboundJob;
-use shared::ports::{BlobError, StoreError};
+use shared::ports::{BlobError, Conflict, StoreError};
+use shared::rules::render_quick_reply;
 use shared::time::Timestamp;
 use shared::viber::reply::{self, ReplyError};
 
@@ -190,7 +191,7 @@ pub fn upload_key(id: &AttachmentId, file_name: &str, content_type: &str, size: 
         Ok(kind) => reply::media_key_name(kind, content_type, file_name),
         Err(_) => file_name.to_owned(),
     };
-    shared::media::attachment_key(id, &name, None)
+    shared::viber::attachments::attachment_key(id, &name, None)
 }
 
 impl Api {
@@ -313,7 +314,7 @@ impl Api {
         }
         match self.comments.add_staff_comment(&comment, &new.attachment_ids).await {
             Ok(()) => Ok(comment),
-            Err(StoreError::Conflict(reason)) if reason.contains("task") => Err(ApiError::NotFound("no such task")),
+            Err(StoreError::Conflict(Conflict::TaskGone(_))) => Err(ApiError::NotFound("no such task")),
             Err(error) => Err(store_failure("add comment", error)),
         }
     }
@@ -396,7 +397,7 @@ impl Api {
         bot_name: &str,
     ) -> Result<String, ApiError> {
         match self.quick_replies.get_quick_reply(id).await {
-            Ok(Some(quick)) => Ok(reply::render_quick_reply(&quick.text, contact, Some(caller), bot_name)),
+            Ok(Some(quick)) => Ok(render_quick_reply(&quick.text, contact, Some(caller), bot_name)),
             Ok(None) => Err(ApiError::BadRequest(bad(
                 "unknown_quick_reply",
                 "quick_reply_id: no such quick reply",

@@ -504,6 +504,28 @@ mod tests {
         assert_eq!(found, embedded);
     }
 
+    /// The page preloads every module it needs at start (one round trip instead of a chain of
+    /// imports), and none of those it loads only on demand.
+    #[test]
+    fn index_preloads_the_modules_of_the_first_view() {
+        for asset in ASSETS
+            .iter()
+            .filter(|a| content_type(a.path).starts_with("text/javascript"))
+        {
+            let preload = format!(
+                "<link rel=\"modulepreload\" href=\"/app/{VERSION_PLACEHOLDER}/{}\">",
+                asset.path
+            );
+            let entry = format!(
+                "<script type=\"module\" src=\"/app/{VERSION_PLACEHOLDER}/{}\">",
+                asset.path
+            );
+            let lazy = LAZY_ASSETS.contains(&asset.path);
+            let listed = INDEX_TEMPLATE.contains(&preload) || INDEX_TEMPLATE.contains(&entry);
+            assert_eq!(listed, !lazy, "{}: preloaded {listed}, lazy {lazy}", asset.path);
+        }
+    }
+
     /// The vendored modules are the bytes `scripts/vendor-web` recorded.
     #[test]
     fn vendored_modules_match_their_checksums() {

@@ -14,6 +14,8 @@ const MAX_PAGES = 20;
 
 /** Download links expire (15 minutes): each attachment's is fetched once and renewed when old. */
 const downloads = new Map();
+/** Signing out forgets them with everything else of the session. */
+export const forgetDownloads = () => downloads.clear();
 function attachmentInfo(id) {
   const cached = downloads.get(id);
   const fresh = cached && (!cached.expires || cached.expires - Date.now() > 60000);

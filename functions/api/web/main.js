@@ -7,6 +7,7 @@ import { LANGUAGES, lang, setLanguage, t } from './i18n.js';
 import { parseRoute } from './model.js';
 import { AppContext, Avatar, Toasts, errorText, useApp, useToasts } from './ui.js';
 import { InboxPage } from './inbox.js';
+import { forgetDownloads } from './conversation.js';
 import { BotsPage, QuickRepliesPage, StaffPage } from './admin.js';
 
 function SignIn({ notice, onSignedIn }) {
@@ -88,8 +89,10 @@ function TopBar({ me, route, onSignOut }) {
 }
 
 /** The data every page shares: the team, the bots, the quick replies. */
+const NOTHING_SHARED = { staff: new Map(), integrations: [], quickReplies: [] };
+
 function useShared(me) {
-  const [shared, setShared] = useState({ staff: new Map(), integrations: [], quickReplies: [] });
+  const [shared, setShared] = useState(NOTHING_SHARED);
   const load = async (what = ['staff', 'integrations', 'quickReplies']) => {
     const paths = { staff: '/api/staff', integrations: '/api/integrations', quickReplies: '/api/quick-replies' };
     const results = await Promise.allSettled(what.map((key) => all(paths[key])));
@@ -104,7 +107,9 @@ function useShared(me) {
     });
   };
   useEffect(() => {
+    // Signed out: nothing of the last session stays in the page.
     if (me) load();
+    else setShared(NOTHING_SHARED);
   }, [me && me.id]);
   return [shared, load];
 }
@@ -128,6 +133,7 @@ function App() {
 
   useEffect(() => {
     onUnauthorized(() => {
+      forgetDownloads();
       setMe(null);
       setChecking(false);
       setNotice(t('sessionEnded'));
@@ -143,6 +149,7 @@ function App() {
 
   const signOut = () => {
     session.clear();
+    forgetDownloads();
     setMe(null);
     setNotice(null);
     location.hash = '#/';

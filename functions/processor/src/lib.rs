@@ -22,6 +22,7 @@ use shared::ports::{
 use shared::rules::{self, Route};
 use shared::time::Timestamp;
 use shared::viber::Callback;
+use shared::viber::attachments;
 use shared::viber::callback::{Media, Message, MessageReceived, UserProfile};
 
 /// How often a message is re-decided when the contact or its task changed under it.
@@ -269,10 +270,10 @@ impl Processor {
         let id = media::inbound_attachment_id(&integration.id, event.message_token);
         let created_at = Timestamp::from_millis(event.timestamp);
         let url_extension =
-            media::url_file_name(&media.media).and_then(|name| media::extension(&name).map(str::to_owned));
+            attachments::url_file_name(&media.media).and_then(|name| attachments::extension(&name).map(str::to_owned));
         let error = match self.download(media).await {
             Ok(fetched) => {
-                let file_name = media::display_file_name(
+                let file_name = attachments::display_file_name(
                     media.file_name.as_deref(),
                     &media.media,
                     kind,
@@ -280,9 +281,9 @@ impl Processor {
                 );
                 let content_type = fetched
                     .content_type
-                    .filter(|t| !media::is_generic_content_type(t))
-                    .unwrap_or_else(|| media::guess_content_type(&file_name).to_owned());
-                let blob_key = media::attachment_key(&id, &file_name, url_extension.as_deref());
+                    .filter(|t| !attachments::is_generic_content_type(t))
+                    .unwrap_or_else(|| attachments::guess_content_type(&file_name).to_owned());
+                let blob_key = attachments::attachment_key(&id, &file_name, url_extension.as_deref());
                 let size = fetched.bytes.len() as u64;
                 match self.blobs.put(&blob_key, fetched.bytes, &content_type).await {
                     Ok(()) => {
@@ -323,10 +324,10 @@ impl Processor {
             other => format!("The file could not be copied: {other}."),
         };
         tracing::error!(integration_id = %integration.id, attachment_id = %id, receive_count, %error, "media given up on; the message is stored without it");
-        let file_name = media::display_file_name(media.file_name.as_deref(), &media.media, kind, None);
+        let file_name = attachments::display_file_name(media.file_name.as_deref(), &media.media, kind, None);
         Ok(Attachment {
-            content_type: media::guess_content_type(&file_name).to_owned(),
-            blob_key: media::attachment_key(&id, &file_name, url_extension.as_deref()),
+            content_type: attachments::guess_content_type(&file_name).to_owned(),
+            blob_key: attachments::attachment_key(&id, &file_name, url_extension.as_deref()),
             id,
             file_name,
             size: media.size.unwrap_or(0),
@@ -398,7 +399,7 @@ impl Processor {
         status: CommentStatus,
         reason: Option<&str>,
     ) -> Result<Outcome, ProcessError> {
-        // Receipts also arrive for messages viberdesk did not send (API.md §3.7): ignored.
+        // Receipts also arrive for messages viberdesk did not send (docs/viber-api.md §3): ignored.
         let Some(part) = self.deliveries.find_part(&integration.id, token).await? else {
             return Ok(Outcome::Ignored("receipt for an unknown message token"));
         };

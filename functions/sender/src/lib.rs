@@ -1,6 +1,6 @@
-//! The sender Lambda's handler: turns a queued staff reply into Viber messages (DESIGN.md data
-//! flow step 3). Each part's `message_token` is recorded as soon as Viber returns it, and a part
-//! that has one is never sent again, however often the job is delivered.
+//! The sender Lambda's handler: turns a queued staff reply into Viber messages (docs/outbox.md).
+//! Each part's `message_token` is recorded as soon as Viber returns it, and a part that has one
+//! is never sent again, however often the job is delivered.
 //!
 //! The reply's comment carries its [`OutboundPlan`] (receiver, sender, attachments), fixed by the
 //! staff API, so a reply costs one read and one write per part; the bot comes from the
@@ -20,8 +20,9 @@ use shared::outbound::OutboundJob;
 use shared::ports::{BlobError, BlobStore, OutgoingReply, PartRef, ReplyStore, SentPart, StoreError};
 use shared::retry::Backoff;
 use shared::time::Timestamp;
-use shared::viber::client::{ViberClient, ViberError};
-use shared::viber::outbound::OutboundMessage;
+use shared::viber::client::ViberClient;
+use shared::viber::message::OutboundMessage;
+use shared::viber::policy::Problem;
 use shared::viber::reply;
 use tracing::Instrument;
 
@@ -239,7 +240,7 @@ impl Sender {
                         self.fail(&target, reason.clone()).await?;
                         return Ok(Outcome::GaveUp(reason));
                     }
-                    let waiting = format!("{}: waiting to retry", problem.reason);
+                    let waiting = format!("{}; retrying", problem.reason);
                     self.replies.note_waiting(&target, &waiting).await?;
                     return Err(SendError::Viber(waiting));
                 }
@@ -331,89 +332,8 @@ impl Sender {
     }
 }
 
-/// A failed `send_message` as the staff member should read it, and whether a later attempt may
-/// succeed (API.md §11: the numeric status decides, never the message).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub reason: String,
-    pub retryable: bool,
-}
-
-impl Problem {
-    pub fn of(error: &ViberError) -> Problem {
-        let (status, message) = match error {
-            ViberError::Transport(detail) => {
-                return Problem {
-                    reason: format!("Viber could not be reached ({detail})"),
-                    retryable: true,
-                };
-            }
-            ViberError::Api { status, message } => (*status, message.as_str()),
-        };
-        let permanent = |text: &str| Problem {
-            reason: text.to_owned(),
-            retryable: false,
-        };
-        match status {
-            2 => permanent("Viber refused the bot's token (invalid auth token); reconnect the integration"),
-            3 | 4 | 14 | 16 | 17 | 18 | 20 | 22 => Problem {
-                reason: format!("Viber refused the message as invalid (status {status}: {message})"),
-                retryable: false,
-            },
-            5 => permanent("the client is not a Viber user (receiver not registered)"),
-            6 => permanent("the client is not subscribed to the bot (they must write to it again)"),
-            7 => permanent("the bot is blocked by Viber"),
-            8 => permanent("the bot's Viber account was not found"),
-            9 => permanent("the bot is suspended by Viber"),
-            10 => permanent("the bot has no webhook set in Viber; reconnect the integration"),
-            11 => permanent("the client's device or Viber version does not support bots"),
-            12 => Problem {
-                reason: "Viber rate limit (too many messages without a reply from the client)".to_owned(),
-                retryable: true,
-            },
-            13 => permanent("the client's Viber version is too old for this message"),
-            15 => permanent("the bot is not authorized by Viber"),
-            19 => Problem {
-                reason: format!("Viber could not send the message (status 19: {message})"),
-                retryable: true,
-            },
-            21 => permanent("Viber does not deliver bot messages to the client's country"),
-            23 => permanent("the bot has used up its free Viber messages for this month"),
-            24 => permanent("the bot's Viber account has no balance left"),
-            _ => Problem {
-                reason: format!("Viber answered an unknown error (status {status}: {message})"),
-                retryable: true,
-            },
-        }
-    }
-}
-
 fn failure(id: String) -> BatchItemFailure {
     let mut failure = BatchItemFailure::default();
     failure.item_identifier = id;
     failure
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn api(status: i64) -> ViberError {
-        ViberError::Api {
-            status,
-            message: "x".into(),
-        }
-    }
-
-    #[test]
-    fn the_numeric_status_decides_whether_to_retry() {
-        for status in [12, 19, 25, 999, -1] {
-            assert!(Problem::of(&api(status)).retryable, "{status}");
-        }
-        for status in [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 21, 23, 24] {
-            assert!(!Problem::of(&api(status)).retryable, "{status}");
-        }
-        assert!(Problem::of(&ViberError::Transport("HTTP 503".into())).retryable);
-        assert!(Problem::of(&api(6)).reason.contains("not subscribed"));
-    }
 }

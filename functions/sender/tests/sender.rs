@@ -398,7 +398,7 @@ async fn a_rate_limit_is_retried_without_resending_accepted_parts() {
     assert_eq!(waiting.status, CommentStatus::Queued);
     let reason = waiting.status_reason.clone().unwrap();
     assert!(
-        reason.contains("rate limit") && reason.contains("waiting to retry"),
+        reason.contains("rate limit") && reason.contains("; retrying"),
         "{reason}"
     );
     let first_tokens = sent_parts(&setup, &job).await;
@@ -550,6 +550,31 @@ async fn http_5xx_is_retried() {
             parts: 1,
             newly_sent: 1
         }
+    );
+}
+
+#[tokio::test]
+async fn a_reply_waiting_for_a_retry_says_why() {
+    let setup = setup(false).await;
+    let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+    setup.viber.script("send_message", Answer::Http(500));
+    setup.sender.send(&job, 1).await.unwrap_err();
+    let waiting = comment(&setup, &job).await;
+    assert_eq!(waiting.status, CommentStatus::Queued);
+    assert_eq!(
+        waiting.status_reason.as_deref(),
+        Some("Viber answered HTTP 500; retrying")
+    );
+
+    setup
+        .viber
+        .script("send_message", Answer::Status(12, "Too many requests"));
+    setup.sender.send(&job, 2).await.unwrap_err();
+    let waiting = comment(&setup, &job).await;
+    assert_eq!(waiting.status, CommentStatus::Queued);
+    assert_eq!(
+        waiting.status_reason.as_deref(),
+        Some("Viber rate limit (too many messages without a reply from the client); retrying")
     );
 }
 

@@ -18,7 +18,7 @@ use shared::model::Integration;
 use shared::ports::{IntegrationStore, MessageQueue};
 use shared::time::Timestamp;
 use shared::viber::Callback;
-use shared::viber::outbound::{Sender, welcome_message};
+use shared::viber::message::{SenderIdentity, welcome_message};
 use shared::viber::signature::{self, SIGNATURE_HEADER};
 
 /// Larger bodies are refused before any work: Viber's callbacks are a few KiB.
@@ -171,7 +171,7 @@ impl Webhook {
         tracing::info!(integration_id = %integration.id, event, message_token = token, "callback queued");
         match (callback, &integration.options.welcome_message) {
             (Callback::ConversationStarted(_), Some(text)) if !text.trim().is_empty() => {
-                let sender = Sender::new(&integration.bot.name, integration.bot.icon.clone());
+                let sender = SenderIdentity::new(&integration.bot.name, integration.bot.icon.clone());
                 let body = serde_json::to_string(&welcome_message(sender, text)).expect("messages always serialise");
                 json(StatusCode::OK, body)
             }

@@ -1,4 +1,5 @@
-//! The webhook handler on in-memory adapters: every answer of DESIGN.md data flow 1.
+//! The webhook handler on in-memory adapters: every answer of README.md "The webhook" and
+//! docs/viber-api.md §4.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Callbacks Viber POSTs to the webhook (API.md §3), as typed values.
+//! Callbacks Viber POSTs to the webhook (docs/viber-api.md §3), as typed values.
 //!
 //! Dispatch is on `event` (and on `message.type` inside a `message`). Anything Viber adds later,
 //! an event or a message type, is kept as an `Unknown*` value with its raw JSON: acknowledged and

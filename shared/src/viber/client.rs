@@ -1,5 +1,5 @@
 //! The Viber REST client: `POST {base}/{endpoint}` with `X-Viber-Auth-Token`, errors read from the
-//! JSON `status` (API.md §1, §11). The token never appears in an error.
+//! JSON `status` (docs/viber-api.md §1, §7). The token never appears in an error.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::MessageToken;
-use super::outbound::OutboundMessage;
+use super::message::OutboundMessage;
 use crate::model::BotProfile;
 use crate::secret::AuthToken;
 
@@ -16,22 +16,61 @@ pub const AUTH_HEADER: &str = "X-Viber-Auth-Token";
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ViberError {
-    /// Connection refused, timeout, HTTP 5xx or an unreadable answer: worth retrying.
+    /// Connection refused, timeout, a non-2xx HTTP answer or an unreadable one: no `status` to
+    /// read. What it means for a reply: [`super::policy::Problem::of`].
     #[error("Viber could not be reached: {0}")]
-    Transport(String),
+    Transport(TransportError),
     /// Viber answered with a non-zero `status`.
     #[error("Viber refused the request: status {status} ({message})")]
     Api { status: i64, message: String },
 }
 
-impl ViberError {
-    /// Whether sending again later may succeed (API.md §11: transport errors, 12 rate limit,
-    /// unknown "general" codes).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            ViberError::Transport(_) => true,
-            ViberError::Api { status, .. } => matches!(status, 12 | 19) || *status > 24,
+/// Why a call got no readable answer: the text says what happened (never the token or the
+/// URL), and `http_status` is Viber's HTTP status when it answered with one other than 2xx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    pub http_status: Option<u16>,
+    detail: String,
+}
+
+impl TransportError {
+    /// `{endpoint}` answered with a non-2xx HTTP status.
+    pub fn http(endpoint: &str, status: reqwest::StatusCode) -> Self {
+        Self {
+            http_status: Some(status.as_u16()),
+            detail: format!("{endpoint} answered HTTP {status}"),
         }
+    }
+}
+
+/// A failure without an HTTP status (connection, timeout, unreadable body).
+impl From<String> for TransportError {
+    fn from(detail: String) -> Self {
+        Self {
+            http_status: None,
+            detail,
+        }
+    }
+}
+
+impl From<&str> for TransportError {
+    fn from(detail: &str) -> Self {
+        detail.to_owned().into()
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+/// Reads as its text, like the `String` it replaced (callers redact and log it as text).
+impl std::ops::Deref for TransportError {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.detail
     }
 }
 
@@ -163,17 +202,17 @@ impl ViberClient {
             .json(body)
             .send()
             .await
-            .map_err(|e| ViberError::Transport(without_url(e)))?;
+            .map_err(|e| ViberError::Transport(without_url(e).into()))?;
         let http_status = response.status();
         if !http_status.is_success() {
-            return Err(ViberError::Transport(format!("{endpoint} answered HTTP {http_status}")));
+            return Err(ViberError::Transport(TransportError::http(endpoint, http_status)));
         }
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| ViberError::Transport(without_url(e)))?;
+            .map_err(|e| ViberError::Transport(without_url(e).into()))?;
         let envelope: Envelope = serde_json::from_slice(&bytes)
-            .map_err(|e| ViberError::Transport(format!("{endpoint} answered unreadable JSON: {e}")))?;
+            .map_err(|e| ViberError::Transport(format!("{endpoint} answered unreadable JSON: {e}").into()))?;
         if envelope.status != 0 {
             return Err(ViberError::Api {
                 status: envelope.status,
@@ -181,7 +220,7 @@ impl ViberClient {
             });
         }
         serde_json::from_slice(&bytes)
-            .map_err(|e| ViberError::Transport(format!("{endpoint} answered an unexpected shape: {e}")))
+            .map_err(|e| ViberError::Transport(format!("{endpoint} answered an unexpected shape: {e}").into()))
     }
 }
 

@@ -1,8 +1,11 @@
-//! Viber's Bot REST API: callbacks, signatures, outbound messages and the HTTP client.
+//! Viber's Bot REST API: callbacks and their signatures, the messages the bot sends (`message`),
+//! what a staff reply becomes (`reply`, `attachments`) and the HTTP client.
 
+pub mod attachments;
 pub mod callback;
 pub mod client;
-pub mod outbound;
+pub mod message;
+pub mod policy;
 pub mod reply;
 pub mod signature;
 

@@ -1,5 +1,5 @@
 //! `X-Viber-Content-Signature`: lowercase hex HMAC-SHA256 of the exact raw body, keyed by the
-//! bot's auth token (API.md §5).
+//! bot's auth token (docs/viber-api.md §5).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

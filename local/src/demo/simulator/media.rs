@@ -241,7 +241,7 @@ mod tests {
         assert_eq!((id, name.as_str()), (7, "Рахунок 48213.pdf"));
         let url = reqwest::Url::parse(&link).unwrap();
         assert_eq!(
-            shared::media::url_file_name(&link).as_deref(),
+            shared::viber::attachments::url_file_name(&link).as_deref(),
             Some("Рахунок 48213.pdf")
         );
         assert!(!shared::media::link_expired(

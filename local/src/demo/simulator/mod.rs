@@ -536,8 +536,8 @@ impl Simulator {
         };
         let content_type = fetched
             .content_type
-            .filter(|t| !shared::media::is_generic_content_type(t))
-            .unwrap_or_else(|| shared::media::guess_content_type(&file_name).to_owned());
+            .filter(|t| !shared::viber::attachments::is_generic_content_type(t))
+            .unwrap_or_else(|| shared::viber::attachments::guess_content_type(&file_name).to_owned());
         let size = fetched.bytes.len() as u64;
         let id = self
             .media_store()
@@ -767,12 +767,13 @@ impl Simulator {
     /// A client sends a file: a picture (JPEG, PNG, GIF), a video (MP4) or any other file.
     pub async fn client_sends_file(self: &Arc<Self>, key: &str, file: ClientFile) -> Result<ActionOutcome, Refused> {
         let file_name = clean_file_name(&file.file_name);
-        let content_type =
-            if file.content_type.trim().is_empty() || shared::media::is_generic_content_type(&file.content_type) {
-                shared::media::guess_content_type(&file_name).to_owned()
-            } else {
-                file.content_type.trim().to_owned()
-            };
+        let content_type = if file.content_type.trim().is_empty()
+            || shared::viber::attachments::is_generic_content_type(&file.content_type)
+        {
+            shared::viber::attachments::guess_content_type(&file_name).to_owned()
+        } else {
+            file.content_type.trim().to_owned()
+        };
         if file.bytes.is_empty() {
             return Err(Refused::Invalid("the file is empty".into()));
         }

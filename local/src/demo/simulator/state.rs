@@ -632,7 +632,7 @@ fn bot_content(content: &Content) -> EntryContent {
         media_id: None,
         file_name: file_name
             .map(str::to_owned)
-            .or_else(|| shared::media::url_file_name(media))
+            .or_else(|| shared::viber::attachments::url_file_name(media))
             .unwrap_or_else(|| "file".to_owned()),
         size,
         content_type: String::new(),

@@ -1,18 +1,20 @@
 //! Messages the bot sends (`send_message` bodies, and the welcome message that answers
-//! `conversation_started`), API.md §6. `None` fields are left out: Viber refuses `null`s.
+//! `conversation_started`), docs/viber-api.md §4, §6. `None` fields are left out: Viber refuses `null`s.
 
 use serde::{Deserialize, Serialize};
 
 use super::{SENDER_NAME_MAX_CHARS, truncate_chars};
 
+/// Who a message shows as from (its `sender` field): a name and an avatar, per message, so a
+/// reply can carry the staff member's name. Not to be confused with the sender Lambda.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sender {
+pub struct SenderIdentity {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
 }
 
-impl Sender {
+impl SenderIdentity {
     /// A sender whose name is cut to Viber's 28 characters.
     pub fn new(name: &str, avatar: Option<String>) -> Self {
         Self {
@@ -56,7 +58,7 @@ pub struct OutboundMessage {
     pub receiver: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_api_version: Option<u32>,
-    pub sender: Sender,
+    pub sender: SenderIdentity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_data: Option<String>,
     #[serde(flatten)]
@@ -64,7 +66,7 @@ pub struct OutboundMessage {
 }
 
 /// The body answering `conversation_started`: a `send_message` request without `receiver`.
-pub fn welcome_message(sender: Sender, text: &str) -> OutboundMessage {
+pub fn welcome_message(sender: SenderIdentity, text: &str) -> OutboundMessage {
     OutboundMessage {
         receiver: None,
         min_api_version: None,
@@ -82,7 +84,7 @@ mod tests {
     fn welcome_message_has_the_fixture_shape() {
         let fixture: serde_json::Value =
             serde_json::from_str(include_str!("../../../fixtures/viber/welcome_message_response.json")).unwrap();
-        let sender = Sender::new(
+        let sender = SenderIdentity::new(
             "Acme Support",
             Some("https://cdn.example.com/bot-avatar-720.jpg".into()),
         );
@@ -92,6 +94,6 @@ mod tests {
 
     #[test]
     fn sender_name_is_cut_to_28_characters() {
-        assert_eq!(Sender::new(&"я".repeat(40), None).name.chars().count(), 28);
+        assert_eq!(SenderIdentity::new(&"я".repeat(40), None).name.chars().count(), 28);
     }
 }

@@ -1,0 +1,386 @@
+//! The key scheme of the single table (docs/data-model.md, "Items and access patterns"): every
+//! partition key, sort key and index key the adapter reads or writes is built here, and nowhere
+//! else.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::Item;
+use crate::aws::schema::{
+    ASSIGNEE_INDEX, INTEGRATION_INDEX, Index, KIND_INDEX, PARTITION_KEY, RECENCY_KEY, SORT_KEY, STATUS_INDEX,
+};
+use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
+use crate::model::{Contact, Integration, QuickReply, StaffMember, Task, TaskStatus};
+use crate::time::Timestamp;
+
+/// The index sort key: `{millis, 13 digits}#{id}`, so a list sorts by time, then id. (The
+/// in-memory adapter orders its lists by the same key.)
+pub(super) use crate::ports::recency_key;
+
+/// The sort-key prefix of a task's comments, which live in their task's partition.
+pub(super) const COMMENT_PREFIX: &str = "COMMENT#";
+
+/// An item's primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: String, sk: &str) -> Self {
+        Self { pk, sk: sk.to_owned() }
+    }
+
+    pub fn integration(id: &IntegrationId) -> Self {
+        Self::new(format!("INTEGRATION#{id}"), "INTEGRATION")
+    }
+
+    pub fn staff_member(id: &StaffId) -> Self {
+        Self::new(format!("STAFF#{id}"), "STAFF")
+    }
+
+    /// A staff token's item, found by the token's hash (the token itself is never stored).
+    pub fn staff_token(token_hash: &str) -> Self {
+        Self::new(format!("STAFFTOKEN#{token_hash}"), "STAFFTOKEN")
+    }
+
+    /// The marker naming the account's owner.
+    pub fn account_owner() -> Self {
+        Self::new("ACCOUNT".to_owned(), "OWNER")
+    }
+
+    pub fn contact(id: &ContactId) -> Self {
+        Self::new(format!("CONTACT#{id}"), "CONTACT")
+    }
+
+    pub fn task(id: &TaskId) -> Self {
+        Self::new(task_partition(id), "TASK")
+    }
+
+    /// A comment, in its task's partition: comment ids sort by time, so the sort key orders the
+    /// conversation.
+    pub fn comment(task_id: &TaskId, id: &CommentId) -> Self {
+        Self::new(task_partition(task_id), &format!("{COMMENT_PREFIX}{id}"))
+    }
+
+    /// Where a task's comment list resumes: the comment whose sort key a cursor carried; `None`
+    /// when that sort key is not a comment's.
+    pub fn comment_at(task_id: &TaskId, sort_key: String) -> Option<Self> {
+        sort_key.starts_with(COMMENT_PREFIX).then(|| Self {
+            pk: task_partition(task_id),
+            sk: sort_key,
+        })
+    }
+
+    pub fn attachment(id: &AttachmentId) -> Self {
+        Self::new(format!("ATTACHMENT#{id}"), "ATTACHMENT")
+    }
+
+    pub fn quick_reply(id: &QuickReplyId) -> Self {
+        Self::new(format!("QUICKREPLY#{id}"), "QUICKREPLY")
+    }
+
+    /// A client message's dedup marker.
+    pub fn inbound(dedup_key: &str) -> Self {
+        Self::new(format!("INBOUND#{dedup_key}"), "INBOUND")
+    }
+
+    /// The token map item: which comment a Viber message sent by the bot belongs to.
+    pub fn sent_message(integration_id: &IntegrationId, message_token: u64) -> Self {
+        Self::new(format!("VIBERTOKEN#{integration_id}#{message_token}"), "PART")
+    }
+
+    /// A key no item has: read once to open the connection.
+    pub fn warm_up() -> Self {
+        Self::new("WARMUP".to_owned(), "WARMUP")
+    }
+
+    /// The key's attributes: a request's `Key`, or the start of the item.
+    pub fn into_item(self) -> Item {
+        Item::from([
+            (PARTITION_KEY.to_owned(), AttributeValue::S(self.pk)),
+            (SORT_KEY.to_owned(), AttributeValue::S(self.sk)),
+        ])
+    }
+}
+
+/// The partition holding a task's item and its comments.
+pub(super) fn task_partition(id: &TaskId) -> String {
+    format!("TASK#{id}")
+}
+
+/// A list: the index partition that holds its items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct List {
+    pub index: Index,
+    pub partition: String,
+}
+
+impl List {
+    /// A `gsi1` list: every record of a kind.
+    fn every(partition: &str) -> Self {
+        Self {
+            index: KIND_INDEX,
+            partition: partition.to_owned(),
+        }
+    }
+
+    pub fn contacts() -> Self {
+        Self::every("CONTACTS")
+    }
+
+    /// Every task that is not deleted.
+    pub fn tasks() -> Self {
+        Self::every("TASKS")
+    }
+
+    pub fn integrations() -> Self {
+        Self::every("INTEGRATIONS")
+    }
+
+    pub fn staff() -> Self {
+        Self::every("STAFF")
+    }
+
+    pub fn quick_replies() -> Self {
+        Self::every("QUICKREPLIES")
+    }
+
+    pub fn tasks_with_status(status: TaskStatus) -> Self {
+        Self {
+            index: STATUS_INDEX,
+            partition: format!("TASKSTATUS#{}", status.as_str()),
+        }
+    }
+
+    pub fn tasks_assigned_to(staff: &StaffId) -> Self {
+        Self {
+            index: ASSIGNEE_INDEX,
+            partition: format!("TASKASSIGNEE#{staff}"),
+        }
+    }
+
+    pub fn tasks_of_integration(integration: &IntegrationId) -> Self {
+        Self {
+            index: INTEGRATION_INDEX,
+            partition: format!("TASKINTEGRATION#{integration}"),
+        }
+    }
+}
+
+/// Where an item is listed: the lists it is in, and its place in them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Listing {
+    lists: Vec<List>,
+    sort_key: String,
+}
+
+impl Listing {
+    pub fn new(lists: Vec<List>, at: Timestamp, id: &str) -> Self {
+        Self {
+            lists,
+            sort_key: recency_key(at, id),
+        }
+    }
+
+    /// Contacts list by their last update.
+    pub fn contact(contact: &Contact) -> Self {
+        Self::new(vec![List::contacts()], contact.updated_at, contact.id.as_str())
+    }
+
+    /// A live task is in the list of every task, of its status, of its integration and of its
+    /// assignee (if any), by its last message; a deleted task is in none.
+    pub fn task(task: &Task) -> Option<Self> {
+        if task.deleted {
+            return None;
+        }
+        let mut lists = vec![
+            List::tasks(),
+            List::tasks_with_status(task.status),
+            List::tasks_of_integration(&task.integration_id),
+        ];
+        if let Some(assignee) = &task.assignee_id {
+            lists.push(List::tasks_assigned_to(assignee));
+        }
+        Some(Self::new(lists, task.last_message_at, task.id.as_str()))
+    }
+
+    /// Integrations, staff and quick replies list by creation.
+    pub fn integration(integration: &Integration) -> Self {
+        Self::new(
+            vec![List::integrations()],
+            integration.created_at,
+            integration.id.as_str(),
+        )
+    }
+
+    pub fn staff_member(member: &StaffMember) -> Self {
+        Self::new(vec![List::staff()], member.created_at, member.id.as_str())
+    }
+
+    pub fn quick_reply(reply: &QuickReply) -> Self {
+        Self::new(vec![List::quick_replies()], reply.created_at, reply.id.as_str())
+    }
+
+    /// The index attributes that put an item in its lists.
+    pub fn into_attributes(self) -> impl Iterator<Item = (String, AttributeValue)> {
+        let partitions = self
+            .lists
+            .into_iter()
+            .map(|list| (list.index.partition_key.to_owned(), AttributeValue::S(list.partition)));
+        partitions.chain([(RECENCY_KEY.to_owned(), AttributeValue::S(self.sort_key))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn pair(key: Key) -> (String, String) {
+        (key.pk, key.sk)
+    }
+
+    fn pairs(pk: &str, sk: &str) -> (String, String) {
+        (pk.to_owned(), sk.to_owned())
+    }
+
+    #[test]
+    fn every_record_kind_has_its_key() {
+        let task = TaskId::parse("t1").unwrap();
+        let integration = IntegrationId::parse("i1").unwrap();
+        assert_eq!(
+            pair(Key::integration(&integration)),
+            pairs("INTEGRATION#i1", "INTEGRATION")
+        );
+        assert_eq!(
+            pair(Key::staff_member(&StaffId::parse("s1").unwrap())),
+            pairs("STAFF#s1", "STAFF")
+        );
+        assert_eq!(pair(Key::staff_token("ab12")), pairs("STAFFTOKEN#ab12", "STAFFTOKEN"));
+        assert_eq!(pair(Key::account_owner()), pairs("ACCOUNT", "OWNER"));
+        assert_eq!(
+            pair(Key::contact(&ContactId::parse("c1").unwrap())),
+            pairs("CONTACT#c1", "CONTACT")
+        );
+        assert_eq!(pair(Key::task(&task)), pairs("TASK#t1", "TASK"));
+        assert_eq!(
+            pair(Key::comment(&task, &CommentId::parse("m1").unwrap())),
+            pairs("TASK#t1", "COMMENT#m1")
+        );
+        assert_eq!(
+            pair(Key::attachment(&AttachmentId::parse("a1").unwrap())),
+            pairs("ATTACHMENT#a1", "ATTACHMENT")
+        );
+        assert_eq!(
+            pair(Key::quick_reply(&QuickReplyId::parse("q1").unwrap())),
+            pairs("QUICKREPLY#q1", "QUICKREPLY")
+        );
+        assert_eq!(
+            pair(Key::inbound("i1#message#5")),
+            pairs("INBOUND#i1#message#5", "INBOUND")
+        );
+        assert_eq!(
+            pair(Key::sent_message(&integration, 5_000_000_000_000_000_001)),
+            pairs("VIBERTOKEN#i1#5000000000000000001", "PART")
+        );
+    }
+
+    #[test]
+    fn a_key_is_the_items_pk_and_sk_attributes() {
+        let item = Key::task(&TaskId::parse("t1").unwrap()).into_item();
+        assert_eq!(item.len(), 2);
+        assert_eq!(item[PARTITION_KEY], AttributeValue::S("TASK#t1".into()));
+        assert_eq!(item[SORT_KEY], AttributeValue::S("TASK".into()));
+    }
+
+    #[test]
+    fn a_comment_list_resumes_only_at_a_comments_sort_key() {
+        let task = TaskId::parse("t1").unwrap();
+        let resumed = Key::comment_at(&task, "COMMENT#m1".into()).unwrap();
+        assert_eq!(resumed, Key::comment(&task, &CommentId::parse("m1").unwrap()));
+        assert_eq!(Key::comment_at(&task, "TASK".into()), None);
+        assert_eq!(Key::comment_at(&task, "0000000000001#t1".into()), None);
+    }
+
+    #[test]
+    fn lists_are_index_partitions() {
+        let list = |list: List| (list.index.name, list.partition);
+        assert_eq!(list(List::contacts()), ("gsi1", "CONTACTS".to_owned()));
+        assert_eq!(list(List::tasks()), ("gsi1", "TASKS".to_owned()));
+        assert_eq!(list(List::integrations()), ("gsi1", "INTEGRATIONS".to_owned()));
+        assert_eq!(list(List::staff()), ("gsi1", "STAFF".to_owned()));
+        assert_eq!(list(List::quick_replies()), ("gsi1", "QUICKREPLIES".to_owned()));
+        assert_eq!(
+            list(List::tasks_with_status(TaskStatus::InProgress)),
+            ("gsi2", "TASKSTATUS#in_progress".to_owned())
+        );
+        assert_eq!(
+            list(List::tasks_assigned_to(&StaffId::parse("s1").unwrap())),
+            ("gsi3", "TASKASSIGNEE#s1".to_owned())
+        );
+        assert_eq!(
+            list(List::tasks_of_integration(&IntegrationId::parse("i1").unwrap())),
+            ("gsi4", "TASKINTEGRATION#i1".to_owned())
+        );
+    }
+
+    fn attributes(listing: Listing) -> BTreeMap<String, String> {
+        listing
+            .into_attributes()
+            .map(|(name, value)| (name, value.as_s().unwrap().clone()))
+            .collect()
+    }
+
+    fn task(assignee: Option<&str>, deleted: bool) -> Task {
+        let at = Timestamp::from_millis(1_732_528_955_210);
+        Task {
+            id: TaskId::parse("t1").unwrap(),
+            integration_id: IntegrationId::parse("i1").unwrap(),
+            title: "Viber: Client".into(),
+            description: String::new(),
+            status: TaskStatus::Waiting,
+            requester_id: ContactId::parse("c1").unwrap(),
+            assignee_id: assignee.map(|id| StaffId::parse(id).unwrap()),
+            participant_ids: Vec::new(),
+            previous_task_id: None,
+            created_at: at,
+            updated_at: at,
+            last_message_at: at,
+            deleted,
+        }
+    }
+
+    #[test]
+    fn a_live_task_is_listed_by_kind_status_integration_and_assignee() {
+        let listed = attributes(Listing::task(&task(Some("s1"), false)).unwrap());
+        let expected = [
+            ("gsi1pk", "TASKS"),
+            ("gsi2pk", "TASKSTATUS#waiting"),
+            ("gsi3pk", "TASKASSIGNEE#s1"),
+            ("gsi4pk", "TASKINTEGRATION#i1"),
+            ("gsi_sk", "1732528955210#t1"),
+        ];
+        let expected: BTreeMap<String, String> = expected
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn an_unassigned_task_is_in_no_assignee_list_and_a_deleted_task_in_no_list() {
+        let listed = attributes(Listing::task(&task(None, false)).unwrap());
+        assert!(!listed.contains_key("gsi3pk"));
+        assert_eq!(listed.len(), 4);
+        assert_eq!(Listing::task(&task(Some("s1"), true)), None);
+    }
+
+    #[test]
+    fn the_recency_key_sorts_by_time_then_id() {
+        assert_eq!(recency_key(Timestamp::from_millis(42), "x"), "0000000000042#x");
+        assert!(recency_key(Timestamp::from_millis(9), "b") < recency_key(Timestamp::from_millis(10), "a"));
+        assert!(recency_key(Timestamp::from_millis(9), "a") < recency_key(Timestamp::from_millis(9), "b"));
+    }
+}

@@ -1,0 +1,286 @@
+//! Tasks: the task item with its list keys, the task lists, a client message's append, and
+//! staff's changes (status, assignee, participants, deletion), each with the requester's routing
+//! state in the same transaction.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+
+use super::keys::{Key, List, Listing, recency_key};
+use super::writes::{ATTEMPTS, Expression, item_exists};
+use super::{DynamoStore, Item, Order, to_item, to_value};
+use crate::aws::schema::{ASSIGNEE_INDEX, INDEXES, RECENCY_KEY, STATUS_INDEX};
+use crate::ids::{AttachmentId, TaskId};
+use crate::model::{Attachment, Comment, Contact, Task, TaskStatus};
+use crate::ports::{Conflict, Page, PageRequest, Record, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow};
+use crate::time::Timestamp;
+
+/// A task item. A deleted task keeps its record (GET and the contact's routing still read it)
+/// but carries no index keys, so it drops out of every list without a filter.
+pub(super) fn task_item(task: &Task) -> Result<Item, StoreError> {
+    let mut item = to_item(Key::task(&task.id), task)?;
+    if let Some(listing) = Listing::task(task) {
+        item.extend(listing.into_attributes());
+    }
+    Ok(item)
+}
+
+/// The task exists and is not deleted.
+pub(super) fn task_is_live() -> Expression {
+    item_exists()
+        .and("#deleted = :false")
+        .name("#deleted", "deleted")
+        .value(":false", AttributeValue::Bool(false))
+}
+
+/// The lists to read for a task filter, most selective first: the first is queried, the rest
+/// become a filter on their partition attributes. A staff member's tasks are few; an active
+/// status is a small slice, while completed tasks and an integration's tasks grow without end.
+fn lists_for(filter: &TaskFilter) -> Vec<List> {
+    let mut lists = Vec::new();
+    if let Some(assignee) = &filter.assignee_id {
+        lists.push(List::tasks_assigned_to(assignee));
+    }
+    if let Some(status) = filter.status.filter(|s| s.is_active()) {
+        lists.push(List::tasks_with_status(status));
+    }
+    if let Some(integration) = &filter.integration_id {
+        lists.push(List::tasks_of_integration(integration));
+    }
+    if let Some(status) = filter.status.filter(|s| !s.is_active()) {
+        lists.push(List::tasks_with_status(status));
+    }
+    if lists.is_empty() {
+        lists.push(List::tasks());
+    }
+    lists
+}
+
+impl DynamoStore {
+    /// Moves an existing task's activity time (and with it its place in every list), provided
+    /// it is still in a state that may take the client's message.
+    pub(super) fn append_op(&self, task_id: &TaskId, at: Timestamp, require_active: bool) -> TransactWriteItem {
+        let mut expression = task_is_live();
+        if require_active {
+            expression = expression
+                .and("#status IN (:new, :in_progress, :waiting)")
+                .name("#status", "status")
+                .value(":new", to_value(&TaskStatus::New))
+                .value(":in_progress", to_value(&TaskStatus::InProgress))
+                .value(":waiting", to_value(&TaskStatus::Waiting));
+        }
+        let expression = expression
+            .name("#last_message_at", "last_message_at")
+            .name("#updated_at", "updated_at")
+            .name("#recency", RECENCY_KEY)
+            .value(":at", to_value(&at))
+            .value(":recency", AttributeValue::S(recency_key(at, task_id.as_str())));
+        self.update_op(
+            Key::task(task_id),
+            "SET #last_message_at = :at, #updated_at = :at, #recency = :recency",
+            &expression,
+        )
+    }
+
+    /// Reads the live task and its requester, and commits `write(task)` with the requester's
+    /// routing state; decided again when either changed in between.
+    async fn change_task(
+        &self,
+        id: &TaskId,
+        apply: impl Fn(&mut Task),
+        write: impl Fn(&Task) -> TransactWriteItem,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..ATTEMPTS {
+            let Some(mut task) = self.get_task(id).await?.filter(|t| !t.deleted) else {
+                return Ok(false);
+            };
+            let contact: Option<Contact> = self.get(Key::contact(&task.requester_id)).await?;
+            apply(&mut task);
+            let mut items = vec![write(&task)];
+            items.extend(self.contact_follows_task(contact.as_ref(), &task));
+            if self.transact(items).await?.is_ok() {
+                return Ok(true);
+            }
+        }
+        Err(Conflict::KeptChanging(Record::Task(id.clone())).into())
+    }
+}
+
+#[async_trait]
+impl TaskStore for DynamoStore {
+    async fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError> {
+        self.get(Key::task(id)).await
+    }
+
+    async fn list_tasks(&self, filter: &TaskFilter, page: &PageRequest) -> Result<Page<Task>, StoreError> {
+        let mut lists = lists_for(filter).into_iter();
+        let first = lists.next().expect("at least the list of all tasks");
+        let mut query = self.list_query(&first, Order::NewestFirst, page.cursor.as_deref())?;
+        let mut conditions = Vec::new();
+        for (n, other) in lists.enumerate() {
+            conditions.push(format!("#f{n} = :f{n}"));
+            query = query
+                .expression_attribute_names(format!("#f{n}"), other.index.partition_key)
+                .expression_attribute_values(format!(":f{n}"), AttributeValue::S(other.partition));
+        }
+        let filtered = !conditions.is_empty();
+        if filtered {
+            query = query.filter_expression(conditions.join(" AND "));
+        }
+        self.page(query, None, page, RECENCY_KEY, filtered).await
+    }
+
+    async fn list_comments(&self, task_id: &TaskId, page: &PageRequest) -> Result<Page<Comment>, StoreError> {
+        self.comments_of(task_id, page).await
+    }
+
+    async fn get_attachment(&self, id: &AttachmentId) -> Result<Option<Attachment>, StoreError> {
+        self.attachment(id).await
+    }
+}
+
+#[async_trait]
+impl TaskWorkflow for DynamoStore {
+    async fn update_task(&self, id: &TaskId, change: &TaskChange, at: Timestamp) -> Result<Option<Task>, StoreError> {
+        let apply = |task: &mut Task| {
+            if let Some(status) = change.status {
+                task.status = status;
+            }
+            if let Some(assignee_id) = &change.assignee_id {
+                task.assignee_id = assignee_id.clone();
+            }
+            if let Some(participant_ids) = &change.participant_ids {
+                task.participant_ids = participant_ids.clone();
+            }
+            task.updated_at = at;
+        };
+        let write = |task: &Task| {
+            // Only the fields staff change (and the list keys that follow them): a client's
+            // message may move `last_message_at` at the same time without either losing.
+            let mut update =
+                "SET #status = :status, #assignee = :assignee, #participants = :participants, #updated = :updated, #status_list = :status_list".to_owned();
+            let mut expression = task_is_live()
+                .name("#status", "status")
+                .name("#assignee", "assignee_id")
+                .name("#participants", "participant_ids")
+                .name("#updated", "updated_at")
+                .name("#status_list", STATUS_INDEX.partition_key)
+                .name("#assignee_list", ASSIGNEE_INDEX.partition_key)
+                .value(":status", to_value(&task.status))
+                .value(":assignee", to_value(&task.assignee_id))
+                .value(":participants", to_value(&task.participant_ids))
+                .value(":updated", to_value(&task.updated_at))
+                .value(
+                    ":status_list",
+                    AttributeValue::S(List::tasks_with_status(task.status).partition),
+                );
+            match &task.assignee_id {
+                Some(assignee) => {
+                    update.push_str(", #assignee_list = :assignee_list");
+                    expression = expression.value(
+                        ":assignee_list",
+                        AttributeValue::S(List::tasks_assigned_to(assignee).partition),
+                    );
+                }
+                None => update.push_str(" REMOVE #assignee_list"),
+            }
+            self.update_op(Key::task(&task.id), &update, &expression)
+        };
+        if !self.change_task(id, apply, write).await? {
+            return Ok(None);
+        }
+        self.get_task(id).await
+    }
+
+    async fn delete_task(&self, id: &TaskId, at: Timestamp) -> Result<bool, StoreError> {
+        let apply = |task: &mut Task| {
+            task.deleted = true;
+            task.updated_at = at;
+        };
+        let write = |task: &Task| {
+            let mut expression = task_is_live()
+                .name("#updated", "updated_at")
+                .name("#recency", RECENCY_KEY)
+                .value(":true", AttributeValue::Bool(true))
+                .value(":updated", to_value(&task.updated_at));
+            let mut removed = vec!["#recency".to_owned()];
+            for (n, index) in INDEXES.iter().enumerate() {
+                let placeholder = format!("#list{n}");
+                expression = expression.name(&placeholder, index.partition_key);
+                removed.push(placeholder);
+            }
+            let update = format!(
+                "SET #deleted = :true, #updated = :updated REMOVE {}",
+                removed.join(", ")
+            );
+            self.update_op(Key::task(&task.id), &update, &expression)
+        };
+        self.change_task(id, apply, write).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{IntegrationId, StaffId};
+
+    #[test]
+    fn the_most_selective_filter_picks_the_list_the_others_filter_it() {
+        let assignee = StaffId::parse("s1").unwrap();
+        let integration = IntegrationId::parse("i1").unwrap();
+        let filter = |status, assignee: Option<&StaffId>, integration: Option<&IntegrationId>| TaskFilter {
+            status,
+            assignee_id: assignee.cloned(),
+            integration_id: integration.cloned(),
+        };
+        assert_eq!(lists_for(&TaskFilter::default()), [List::tasks()]);
+        assert_eq!(
+            lists_for(&filter(Some(TaskStatus::New), Some(&assignee), Some(&integration))),
+            [
+                List::tasks_assigned_to(&assignee),
+                List::tasks_with_status(TaskStatus::New),
+                List::tasks_of_integration(&integration),
+            ]
+        );
+        // An active status is a small slice; an inactive one grows without end, like an
+        // integration's tasks, so the integration goes first then.
+        assert_eq!(
+            lists_for(&filter(Some(TaskStatus::Completed), None, Some(&integration))),
+            [
+                List::tasks_of_integration(&integration),
+                List::tasks_with_status(TaskStatus::Completed),
+            ]
+        );
+        assert_eq!(
+            lists_for(&filter(Some(TaskStatus::Cancelled), None, None)),
+            [List::tasks_with_status(TaskStatus::Cancelled)]
+        );
+    }
+
+    #[test]
+    fn a_live_task_item_carries_its_list_keys_and_a_deleted_one_none() {
+        let at = Timestamp::from_millis(1_732_528_955_210);
+        let mut task = Task {
+            id: TaskId::parse("t1").unwrap(),
+            integration_id: IntegrationId::parse("i1").unwrap(),
+            title: "Viber: Client".into(),
+            description: String::new(),
+            status: TaskStatus::New,
+            requester_id: crate::ids::ContactId::parse("c1").unwrap(),
+            assignee_id: None,
+            participant_ids: Vec::new(),
+            previous_task_id: None,
+            created_at: at,
+            updated_at: at,
+            last_message_at: at,
+            deleted: false,
+        };
+        let item = task_item(&task).unwrap();
+        assert_eq!(item["pk"], AttributeValue::S("TASK#t1".into()));
+        assert_eq!(item["gsi2pk"], AttributeValue::S("TASKSTATUS#new".into()));
+        assert_eq!(item[RECENCY_KEY], AttributeValue::S("1732528955210#t1".into()));
+        task.deleted = true;
+        let item = task_item(&task).unwrap();
+        assert!(item.keys().all(|name| !name.starts_with("gsi")), "{item:?}");
+        assert_eq!(item["deleted"], AttributeValue::Bool(true));
+    }
+}

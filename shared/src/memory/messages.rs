@@ -1,0 +1,76 @@
+//! A client message: the contact, the task, the comment and its attachments, all or nothing and
+//! once per dedup key (as the DynamoDB adapter's transaction).
+
+use async_trait::async_trait;
+
+use super::MemoryStore;
+use super::contacts::version_matches;
+use crate::model::{Task, TaskState};
+use crate::ports::{Conflict, MessageStore, MessageWrite, Record, StoreError, TaskWrite, WriteOutcome};
+
+/// Whether a message may join `task`: not deleted, and active when it has to be.
+fn takes_messages(task: &Task, require_active: bool) -> bool {
+    match TaskState::of(task.status, task.deleted) {
+        TaskState::Active => true,
+        TaskState::Inactive => !require_active,
+        TaskState::Deleted => false,
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryStore {
+    /// Checks every condition first, in the DynamoDB transaction's order (contact, task,
+    /// comment), so the first that fails is the conflict reported and nothing is written.
+    async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
+        let mut state = self.state();
+        if state.applied_messages.contains(&write.dedup_key) {
+            return Ok(WriteOutcome::Duplicate);
+        }
+        if !version_matches(state.contacts.get(&write.contact.id), write.expected_contact_version) {
+            return Err(Conflict::ContactChanged(write.contact.id.clone()).into());
+        }
+        match &write.task {
+            TaskWrite::Create(task) if state.tasks.contains_key(&task.id) => {
+                return Err(Conflict::AlreadyExists(Record::Task(task.id.clone())).into());
+            }
+            TaskWrite::Append {
+                task_id,
+                require_active,
+                ..
+            } if !state
+                .tasks
+                .get(task_id)
+                .is_some_and(|task| takes_messages(task, *require_active)) =>
+            {
+                return Err(Conflict::TaskChanged(task_id.clone()).into());
+            }
+            _ => {}
+        }
+        let comment_key = (write.comment.task_id.clone(), write.comment.id.clone());
+        if state.comments.contains_key(&comment_key) {
+            return Err(Conflict::AlreadyExists(Record::Comment(write.comment.id.clone())).into());
+        }
+        match &write.task {
+            TaskWrite::Create(task) => {
+                state.tasks.insert(task.id.clone(), task.clone());
+            }
+            TaskWrite::Append {
+                task_id,
+                last_message_at,
+                ..
+            } => {
+                if let Some(task) = state.tasks.get_mut(task_id) {
+                    task.last_message_at = *last_message_at;
+                    task.updated_at = *last_message_at;
+                }
+            }
+        }
+        state.contacts.insert(write.contact.id.clone(), write.contact.clone());
+        state.comments.insert(comment_key, write.comment.clone());
+        for attachment in &write.attachments {
+            state.attachments.insert(attachment.id.clone(), attachment.clone());
+        }
+        state.applied_messages.insert(write.dedup_key.clone());
+        Ok(WriteOutcome::Applied)
+    }
+}
