@@ -29,6 +29,22 @@ struct Demo {
 
 async fn demo() -> Demo {
     let stack = LocalStack::start(&["--demo"], &[]).await;
+    // Bot `demo` is connected once the server answers (its webhook check needs it).
+    let started = Instant::now();
+    let state_url = format!("{}/simulator/api/state", stack.base_url);
+    while testkit::http_client()
+        .get(&state_url)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["bots"][0]["webhook"]
+        != true
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "bot demo never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let browser = Browser::start().await;
     let simulator = browser.client.window().await.unwrap();
     // A window, not a tab: both pages stay visible, as they would side by side on a screen.

@@ -14,7 +14,26 @@ use support::{LocalStack, OWNER_TOKEN, api, eventually};
 use testkit::http_client;
 
 async fn demo() -> LocalStack {
-    LocalStack::start(&["--demo"], &[]).await
+    let stack = LocalStack::start(&["--demo"], &[]).await;
+    demo_bot_connected(&stack).await;
+    stack
+}
+
+/// The stack answers before bot `demo` is connected (its `set_webhook` check needs the server):
+/// waits until the simulator calls its webhook, as the start banner says.
+async fn demo_bot_connected(stack: &LocalStack) {
+    let started = Instant::now();
+    loop {
+        let state = state(stack, "").await;
+        if state["bots"][0]["webhook"] == true {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "bot demo never connected: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn simulator(stack: &LocalStack, path: &str, body: Value) -> Value {
@@ -471,6 +490,7 @@ async fn seeding_fills_the_inbox_through_the_pipeline() {
 async fn the_demo_runs_on_the_aws_adapters() {
     let env = support::moto_environment().await;
     let stack = LocalStack::start(&["--demo"], &support::pairs(&env)).await;
+    demo_bot_connected(&stack).await;
     let client = new_client(&stack, "Oksana Rudenko").await;
     let picture: Vec<u8> = (0..5_000u32).map(|i| (i % 13) as u8).collect();
     let response = http_client()
