@@ -4,6 +4,7 @@
 //! `AWS_ENDPOINT_URL` and the resource variables are set (see [`config`]).
 
 pub mod config;
+pub mod demo;
 mod gateway;
 mod workers;
 
@@ -61,6 +62,8 @@ pub struct Options {
     /// Seed an owner staff member with this bearer token (otherwise one is generated and printed once).
     #[arg(long, env = "VIBERDESK_OWNER_TOKEN", hide_env_values = true)]
     pub owner_token: Option<String>,
+    #[command(flatten)]
+    pub demo: demo::DemoOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,8 @@ pub enum LocalError {
     BotToken(ViberError),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Demo(#[from] demo::DemoError),
 }
 
 /// The adapters every handler uses, chosen once at start.
@@ -264,6 +269,11 @@ pub async fn run(
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
+    // In demo mode the stack's Viber client talks to the built-in simulator instead of Viber.
+    let demo = demo::Demo::new(&options.demo, address, &public_base_url);
+    let viber_api_url = demo
+        .as_ref()
+        .map_or(options.viber_api_url.clone(), |demo| demo.viber_api_url().to_owned());
     let cache = Arc::new(IntegrationCache::new(backend.integrations.clone(), DEFAULT_TTL));
     let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.port()));
     if let Some(blobs) = &backend.memory_blobs {
@@ -285,14 +295,18 @@ pub async fn run(
             integrations: backend.integration_admin.clone(),
             staff: backend.staff_admin.clone(),
             workflow: backend.workflow.clone(),
-            viber: ViberClient::new(&options.viber_api_url),
+            viber: ViberClient::new(&viber_api_url),
             public_base_url: Some(public_base_url.clone()),
             webhook_cache: Some(cache.clone()),
         },
     });
-    let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
+    let (owner, owner_token) = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
+    if owner_token.generated && demo.is_none() {
+        // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
+        println!("owner token (shown once): {}", owner_token.token);
+    }
     let inbound_worker = start_processor(&backend, cache.clone());
-    let outbound_worker = start_sender(&backend, cache.clone(), &options.viber_api_url);
+    let outbound_worker = start_sender(&backend, cache.clone(), &viber_api_url);
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
     // as the port accepts connections finds its integration.
@@ -318,6 +332,10 @@ pub async fn run(
             api,
             blobs: backend.memory_blobs.clone(),
         });
+    let app = match &demo {
+        Some(demo) => app.merge(demo.routes()),
+        None => app,
+    };
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -330,6 +348,23 @@ pub async fn run(
 
     if let Some((viber, integration)) = bot {
         set_default_webhook(&viber, &integration).await;
+    }
+    if let Some(demo) = &demo {
+        let started = demo
+            .start(
+                backend.integrations.as_ref(),
+                &owner,
+                &owner_token.token,
+                owner_token.generated,
+            )
+            .await;
+        if let Err(error) = started {
+            server.abort();
+            for worker in [inbound_worker, outbound_worker] {
+                worker.abort();
+            }
+            return Err(error.into());
+        }
     }
     let outcome = server.await.unwrap_or(Ok(()));
     for worker in [inbound_worker, outbound_worker] {
@@ -491,7 +526,13 @@ fn refused_url(refused: &shared::blobs::UrlRefused) -> Response {
     (status, refused.to_string()).into_response()
 }
 
-async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<StaffMember, LocalError> {
+/// The owner's bearer token, and whether it was generated (then it is shown once).
+struct OwnerToken {
+    token: String,
+    generated: bool,
+}
+
+async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<(StaffMember, OwnerToken), LocalError> {
     let owner = StaffMember {
         id: StaffId::generate(),
         name: "Owner".to_owned(),
@@ -500,16 +541,17 @@ async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<Staff
         created_at: Timestamp::now(),
     };
     let token = match token {
-        Some(token) => token.to_owned(),
-        None => {
-            let generated = shared::ids::new_secret();
-            // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
-            println!("owner token (shown once): {generated}");
-            generated
-        }
+        Some(token) => OwnerToken {
+            token: token.to_owned(),
+            generated: false,
+        },
+        None => OwnerToken {
+            token: shared::ids::new_secret(),
+            generated: true,
+        },
     };
-    staff.put_staff(&owner, &token_hash(&token)).await?;
-    Ok(owner)
+    staff.put_staff(&owner, &token_hash(&token.token)).await?;
+    Ok((owner, token))
 }
 
 /// Stores the bot as integration `default`, with the profile `get_account_info` gives, so that
