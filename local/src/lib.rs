@@ -4,6 +4,7 @@
 //! `AWS_ENDPOINT_URL` and the resource variables are set (see [`config`]).
 
 pub mod config;
+pub mod demo;
 mod gateway;
 mod workers;
 
@@ -57,6 +58,8 @@ pub struct Options {
     /// Seed an owner staff member with this bearer token (otherwise one is generated and printed once).
     #[arg(long, env = "VIBERDESK_OWNER_TOKEN", hide_env_values = true)]
     pub owner_token: Option<String>,
+    #[command(flatten)]
+    pub demo: demo::DemoOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,8 @@ pub enum LocalError {
     BotToken(ViberError),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Demo(#[from] demo::DemoError),
 }
 
 /// The adapters every handler uses, chosen once at start.
@@ -199,6 +204,11 @@ pub async fn run(
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
+    // In demo mode the stack's Viber client talks to the built-in simulator instead of Viber.
+    let demo = demo::Demo::new(&options.demo, address, &public_base_url);
+    let viber_api_url = demo
+        .as_ref()
+        .map_or(options.viber_api_url.clone(), |demo| demo.viber_api_url().to_owned());
     let cache = Arc::new(IntegrationCache::new(backend.store.clone(), DEFAULT_TTL));
     let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.port()));
     if let Some(blobs) = &backend.memory_blobs {
@@ -207,7 +217,7 @@ pub async fn run(
     // Integrations created through the API are served at once: the webhook shares this
     // process's cache, which the API updates on every change.
     let settings = api::Settings {
-        viber_api_url: options.viber_api_url.clone(),
+        viber_api_url: viber_api_url.clone(),
         public_base_url: Some(public_base_url.clone()),
     };
     let api = Arc::new(
@@ -219,9 +229,13 @@ pub async fn run(
         )
         .with_webhook_cache(cache.clone()),
     );
-    let owner = seed_owner(backend.store.as_ref(), options.owner_token.as_deref()).await?;
+    let (owner, owner_token) = seed_owner(backend.store.as_ref(), options.owner_token.as_deref()).await?;
+    if owner_token.generated && demo.is_none() {
+        // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
+        println!("owner token (shown once): {}", owner_token.token);
+    }
     let inbound_worker = start_processor(&backend, cache.clone());
-    let outbound_worker = start_sender(&backend, cache.clone(), &options.viber_api_url);
+    let outbound_worker = start_sender(&backend, cache.clone(), &viber_api_url);
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
     // as the port accepts connections finds its integration.
@@ -247,6 +261,10 @@ pub async fn run(
             api,
             blobs: backend.memory_blobs.clone(),
         });
+    let app = match &demo {
+        Some(demo) => app.merge(demo.routes()),
+        None => app,
+    };
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -259,6 +277,23 @@ pub async fn run(
 
     if let Some((viber, integration)) = bot {
         set_default_webhook(&viber, &integration).await;
+    }
+    if let Some(demo) = &demo {
+        let started = demo
+            .start(
+                backend.store.as_ref(),
+                &owner,
+                &owner_token.token,
+                owner_token.generated,
+            )
+            .await;
+        if let Err(error) = started {
+            server.abort();
+            for worker in [inbound_worker, outbound_worker] {
+                worker.abort();
+            }
+            return Err(error.into());
+        }
     }
     let outcome = server.await.unwrap_or(Ok(()));
     for worker in [inbound_worker, outbound_worker] {
@@ -415,7 +450,13 @@ fn refused_url(refused: &shared::blobs::UrlRefused) -> Response {
     (status, refused.to_string()).into_response()
 }
 
-async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<StaffMember, LocalError> {
+/// The owner's bearer token, and whether it was generated (then it is shown once).
+struct OwnerToken {
+    token: String,
+    generated: bool,
+}
+
+async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<(StaffMember, OwnerToken), LocalError> {
     let owner = StaffMember {
         id: StaffId::generate(),
         name: "Owner".to_owned(),
@@ -424,16 +465,17 @@ async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<Staff
         created_at: Timestamp::now(),
     };
     let token = match token {
-        Some(token) => token.to_owned(),
-        None => {
-            let generated = shared::ids::new_secret();
-            // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
-            println!("owner token (shown once): {generated}");
-            generated
-        }
+        Some(token) => OwnerToken {
+            token: token.to_owned(),
+            generated: false,
+        },
+        None => OwnerToken {
+            token: shared::ids::new_secret(),
+            generated: true,
+        },
     };
-    staff.put_staff(&owner, &token_hash(&token)).await?;
-    Ok(owner)
+    staff.put_staff(&owner, &token_hash(&token.token)).await?;
+    Ok((owner, token))
 }
 
 /// Stores the bot as integration `default`, with the profile `get_account_info` gives, so that
