@@ -10,14 +10,11 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use serde_json::json;
 use shared::aws::{DynamoStore, SqsQueue};
-use shared::ids::IntegrationId;
-use shared::model::{BotProfile, Integration, IntegrationOptions, TaskTemplate};
+use shared::model::Integration;
 use shared::ports::{IntegrationStore, MessageQueue, QueueMessage};
-use shared::secret::AuthToken;
-use shared::time::Timestamp;
 use shared::viber::signature::SIGNATURE_HEADER;
 use testkit::fixtures::{self, CALLBACKS, DOC_TOKEN};
-use testkit::moto;
+use testkit::{build, moto};
 
 use crate::Error;
 use crate::runtime_api::{Observed, Outcome, RuntimeApi};
@@ -98,7 +95,7 @@ async fn prepare_backend(endpoint: String) -> Result<Backend, Error> {
     let table = moto::table(&config).await;
     let queue_url = moto::fifo_queue(&config).await;
     DynamoStore::from_config(&config, &table)
-        .put_integration(&integration()?)
+        .put_integration(&integration())
         .await?;
     let send_round_trip = sqs_send_round_trip(&config, &queue_url).await?;
     Ok(Backend {
@@ -129,23 +126,12 @@ async fn sqs_send_round_trip(config: &SdkConfig, queue_url: &str) -> Result<Dura
     Ok(stats::mean(&times))
 }
 
-fn integration() -> Result<Integration, Error> {
-    let id = IntegrationId::parse(INTEGRATION)?;
-    Ok(Integration {
-        name: "Bench".to_owned(),
-        auth_token: AuthToken::new(DOC_TOKEN),
-        bot: BotProfile {
-            name: "Bench bot".to_owned(),
-            uri: "benchbot".to_owned(),
-            icon: None,
-        },
-        webhook_url: format!("https://bench.example{PATH}"),
-        template: TaskTemplate::default(),
-        options: IntegrationOptions::default(),
-        connected_by: None,
-        created_at: Timestamp::now(),
-        id,
-    })
+fn integration() -> Integration {
+    build::integration(INTEGRATION)
+        .name("Bench")
+        .bot("Bench bot", "benchbot")
+        .webhook_url(&format!("https://bench.example{PATH}"))
+        .build()
 }
 
 /// What one run measured.

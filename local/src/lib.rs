@@ -4,6 +4,7 @@
 //! `AWS_ENDPOINT_URL` and the resource variables are set (see [`config`]).
 
 pub mod config;
+pub mod demo;
 mod gateway;
 mod workers;
 
@@ -25,11 +26,7 @@ use shared::config::{ConfigError, DEFAULT_VIBER_API_URL, VIBER_API_URL};
 use shared::ids::{IntegrationId, StaffId};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url};
-use shared::ports::{
-    AttachmentStore, BlobStore, CommentStore, ContactStore, DeliveryStore, IntegrationStore, MessageQueue,
-    MessageStore, QuickReplyStore, ReplyStore, StaffStore, StoreError, TaskStore, token_hash,
-};
-use shared::ports::{IntegrationAdmin, StaffAdmin, TaskWorkflow};
+use shared::ports::{BlobStore, MessageQueue, StaffStore, Store, StoreError, token_hash};
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::{ViberClient, ViberError};
@@ -65,6 +62,8 @@ pub struct Options {
     /// outside; the inbox shows initials). Tests use it.
     #[arg(long)]
     pub no_avatar_copy: bool,
+    #[command(flatten)]
+    pub demo: demo::DemoOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,25 +78,15 @@ pub enum LocalError {
     BotToken(ViberError),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Demo(#[from] demo::DemoError),
 }
 
 /// The adapters every handler uses, chosen once at start.
 struct Backend {
     kind: &'static str,
-    integrations: Arc<dyn IntegrationStore>,
-    staff: Arc<dyn StaffStore>,
-    tasks: Arc<dyn TaskStore>,
-    contacts: Arc<dyn ContactStore>,
-    messages: Arc<dyn MessageStore>,
-    deliveries: Arc<dyn DeliveryStore>,
-    comments: Arc<dyn CommentStore>,
-    attachments: Arc<dyn AttachmentStore>,
-    quick_replies: Arc<dyn QuickReplyStore>,
-    replies: Arc<dyn ReplyStore>,
-    /// The staff API's management ports (integrations, staff, task workflow).
-    integration_admin: Arc<dyn IntegrationAdmin>,
-    staff_admin: Arc<dyn StaffAdmin>,
-    workflow: Arc<dyn TaskWorkflow>,
+    /// One store for every handler, each seeing it as its own consumer's store.
+    store: Arc<dyn Store>,
     blobs: Arc<dyn BlobStore>,
     /// The embedded blob store (in-memory backend only), told the public base URL at start.
     memory_blobs: Option<Arc<MemoryBlobStore>>,
@@ -105,43 +94,6 @@ struct Backend {
     inbound: LocalQueue,
     /// Staff replies for the local sender.
     outbound: LocalQueue,
-}
-
-/// Every store port one adapter serves (the in-memory store, the DynamoDB store).
-trait LocalStore:
-    IntegrationStore
-    + StaffStore
-    + TaskStore
-    + ContactStore
-    + MessageStore
-    + DeliveryStore
-    + CommentStore
-    + AttachmentStore
-    + QuickReplyStore
-    + ReplyStore
-    + IntegrationAdmin
-    + StaffAdmin
-    + TaskWorkflow
-    + 'static
-{
-}
-
-impl<S> LocalStore for S where
-    S: IntegrationStore
-        + StaffStore
-        + TaskStore
-        + ContactStore
-        + MessageStore
-        + DeliveryStore
-        + CommentStore
-        + AttachmentStore
-        + QuickReplyStore
-        + ReplyStore
-        + IntegrationAdmin
-        + StaffAdmin
-        + TaskWorkflow
-        + 'static
-{
 }
 
 /// A queue of the local stack: embedded, or SQS (AWS or an emulator).
@@ -162,28 +114,16 @@ impl LocalQueue {
 }
 
 impl Backend {
-    fn with_store<S: LocalStore>(
+    fn new(
         kind: &'static str,
-        store: Arc<S>,
+        store: Arc<dyn Store>,
         blobs: Arc<dyn BlobStore>,
         inbound: LocalQueue,
         outbound: LocalQueue,
     ) -> Self {
         Self {
             kind,
-            integrations: store.clone(),
-            staff: store.clone(),
-            tasks: store.clone(),
-            contacts: store.clone(),
-            messages: store.clone(),
-            deliveries: store.clone(),
-            comments: store.clone(),
-            attachments: store.clone(),
-            quick_replies: store.clone(),
-            replies: store.clone(),
-            integration_admin: store.clone(),
-            staff_admin: store.clone(),
-            workflow: store,
+            store,
             blobs,
             memory_blobs: None,
             inbound,
@@ -193,7 +133,7 @@ impl Backend {
 
     fn memory() -> Self {
         let blobs = Arc::new(MemoryBlobStore::new(""));
-        let backend = Self::with_store(
+        let backend = Self::new(
             "in-memory",
             Arc::new(MemoryStore::new()),
             blobs.clone(),
@@ -208,7 +148,7 @@ impl Backend {
 
     async fn aws(resources: AwsResources) -> Self {
         let sdk = load_sdk_config().await;
-        Self::with_store(
+        Self::new(
             "AWS",
             Arc::new(DynamoStore::from_config(&sdk, resources.table_name)),
             Arc::new(S3BlobStore::from_config(&sdk, resources.attachments_bucket)),
@@ -268,35 +208,38 @@ pub async fn run(
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
-    let cache = Arc::new(IntegrationCache::new(backend.integrations.clone(), DEFAULT_TTL));
+    // In demo mode the stack's Viber client talks to the built-in simulator instead of Viber.
+    let demo = demo::Demo::new(&options.demo, address, &public_base_url);
+    let viber_api_url = demo
+        .as_ref()
+        .map_or(options.viber_api_url.clone(), |demo| demo.viber_api_url().to_owned());
+    let cache = Arc::new(IntegrationCache::new(backend.store.clone(), DEFAULT_TTL));
     let webhook = Arc::new(Webhook::with_cache(cache.clone(), backend.inbound.port()));
     if let Some(blobs) = &backend.memory_blobs {
         blobs.set_base_url(&public_base_url);
     }
-    let api = Arc::new(Api {
-        staff: backend.staff.clone(),
-        tasks: backend.tasks.clone(),
-        contacts: backend.contacts.clone(),
-        integrations: backend.integrations.clone(),
-        comments: backend.comments.clone(),
-        attachments: backend.attachments.clone(),
-        quick_replies: backend.quick_replies.clone(),
-        blobs: backend.blobs.clone(),
-        outbound: backend.outbound.port(),
-        // Integrations created through the API are served at once: the webhook shares this
-        // process's cache, which the API updates on every change.
-        admin: api::admin::Admin {
-            integrations: backend.integration_admin.clone(),
-            staff: backend.staff_admin.clone(),
-            workflow: backend.workflow.clone(),
-            viber: ViberClient::new(&options.viber_api_url),
-            public_base_url: Some(public_base_url.clone()),
-            webhook_cache: Some(cache.clone()),
-        },
-    });
-    let owner = seed_owner(backend.staff.as_ref(), options.owner_token.as_deref()).await?;
-    let inbound_worker = start_processor(&backend, cache.clone(), &options);
-    let outbound_worker = start_sender(&backend, cache.clone(), &options.viber_api_url);
+    // Integrations created through the API are served at once: the webhook shares this
+    // process's cache, which the API updates on every change.
+    let settings = api::Settings {
+        viber_api_url: viber_api_url.clone(),
+        public_base_url: Some(public_base_url.clone()),
+    };
+    let api = Arc::new(
+        Api::new(
+            backend.store.clone(),
+            backend.blobs.clone(),
+            backend.outbound.port(),
+            settings,
+        )
+        .with_webhook_cache(cache.clone()),
+    );
+    let (owner, owner_token) = seed_owner(backend.store.as_ref(), options.owner_token.as_deref()).await?;
+    if owner_token.generated && demo.is_none() {
+        // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
+        println!("owner token (shown once): {}", owner_token.token);
+    }
+    let inbound_worker = start_processor(&backend, cache.clone(), !options.no_avatar_copy);
+    let outbound_worker = start_sender(&backend, cache.clone(), &viber_api_url);
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
     // as the port accepts connections finds its integration.
@@ -322,6 +265,10 @@ pub async fn run(
             api,
             blobs: backend.memory_blobs.clone(),
         });
+    let app = match &demo {
+        Some(demo) => app.merge(demo.routes()),
+        None => app,
+    };
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -334,6 +281,23 @@ pub async fn run(
 
     if let Some((viber, integration)) = bot {
         set_default_webhook(&viber, &integration).await;
+    }
+    if let Some(demo) = &demo {
+        let started = demo
+            .start(
+                backend.store.as_ref(),
+                &owner,
+                &owner_token.token,
+                owner_token.generated,
+            )
+            .await;
+        if let Err(error) = started {
+            server.abort();
+            for worker in [inbound_worker, outbound_worker] {
+                worker.abort();
+            }
+            return Err(error.into());
+        }
     }
     let outcome = server.await.unwrap_or(Ok(()));
     for worker in [inbound_worker, outbound_worker] {
@@ -382,21 +346,15 @@ async fn web_request(State(state): State<AppState>, request: axum::extract::Requ
 fn start_processor(
     backend: &Backend,
     integrations: Arc<IntegrationCache>,
-    options: &Options,
+    copy_avatars: bool,
 ) -> tokio::task::JoinHandle<()> {
     let policy = workers::RetryPolicy::default();
-    let processor = Arc::new(processor::Processor {
-        integrations,
-        contacts: backend.contacts.clone(),
-        messages: backend.messages.clone(),
-        deliveries: backend.deliveries.clone(),
-        staff: backend.staff.clone(),
-        blobs: backend.blobs.clone(),
-        media: shared::media::MediaFetcher::new(),
-        max_receives: policy.max_receives,
-        max_media_bytes: shared::media::MAX_MEDIA_BYTES,
-        copy_avatars: !options.no_avatar_copy,
-    });
+    let mut processor = processor::Processor::new(backend.store.clone(), backend.blobs.clone(), policy.max_receives)
+        .with_cache(integrations);
+    if !copy_avatars {
+        processor = processor.without_avatar_copies();
+    }
+    let processor = Arc::new(processor);
     let handler = move |event| {
         let processor = processor.clone();
         async move { processor.handle_batch(event).await }
@@ -412,13 +370,15 @@ fn start_sender(
     viber_api_url: &str,
 ) -> tokio::task::JoinHandle<()> {
     let policy = workers::RetryPolicy::default();
-    let sender = Arc::new(sender::Sender {
-        replies: backend.replies.clone(),
-        integrations,
-        blobs: backend.blobs.clone(),
-        viber: ViberClient::new(viber_api_url),
-        max_receives: policy.max_receives,
-    });
+    let sender = Arc::new(
+        sender::Sender::new(
+            backend.store.clone(),
+            backend.blobs.clone(),
+            ViberClient::new(viber_api_url),
+            policy.max_receives,
+        )
+        .with_cache(integrations),
+    );
     let handler = move |event| {
         let sender = sender.clone();
         async move { sender.handle_batch(event).await }
@@ -500,7 +460,13 @@ fn refused_url(refused: &shared::blobs::UrlRefused) -> Response {
     (status, refused.to_string()).into_response()
 }
 
-async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<StaffMember, LocalError> {
+/// The owner's bearer token, and whether it was generated (then it is shown once).
+struct OwnerToken {
+    token: String,
+    generated: bool,
+}
+
+async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<(StaffMember, OwnerToken), LocalError> {
     let owner = StaffMember {
         id: StaffId::generate(),
         name: "Owner".to_owned(),
@@ -509,16 +475,17 @@ async fn seed_owner(staff: &dyn StaffStore, token: Option<&str>) -> Result<Staff
         created_at: Timestamp::now(),
     };
     let token = match token {
-        Some(token) => token.to_owned(),
-        None => {
-            let generated = shared::ids::new_secret();
-            // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
-            println!("owner token (shown once): {generated}");
-            generated
-        }
+        Some(token) => OwnerToken {
+            token: token.to_owned(),
+            generated: false,
+        },
+        None => OwnerToken {
+            token: shared::ids::new_secret(),
+            generated: true,
+        },
     };
-    staff.put_staff(&owner, &token_hash(&token)).await?;
-    Ok(owner)
+    staff.put_staff(&owner, &token_hash(&token.token)).await?;
+    Ok((owner, token))
 }
 
 /// Stores the bot as integration `default`, with the profile `get_account_info` gives, so that
@@ -543,7 +510,7 @@ async fn store_default_bot(
         connected_by: Some(owner.clone()),
         created_at: Timestamp::now(),
     };
-    backend.integrations.put_integration(&integration).await?;
+    backend.store.put_integration(&integration).await?;
     tracing::info!(bot = %integration.bot.name, deep_link = %integration.deep_link(), "bot connected as integration `default`");
     Ok(integration)
 }

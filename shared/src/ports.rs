@@ -1,5 +1,7 @@
 //! Narrow, per-operation ports. Each has an in-memory adapter (`memory`) and an AWS adapter
-//! (`aws`); handlers hold them as `Arc<dyn …>` built once in `main`.
+//! (`aws`); each handler holds the ones it needs bundled as its consumer's store trait
+//! ([`consumers`]: `WebhookStore`, `ProcessorStore`, `SenderStore`, `ApiStore`), built once in
+//! `main`.
 
 use async_trait::async_trait;
 
@@ -118,6 +120,9 @@ pub fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(token.as_bytes()))
 }
+
+pub mod consumers;
+pub use consumers::{ApiStore, ProcessorStore, SenderStore, Store, WebhookStore};
 
 // ---- Contacts, tasks, comments (the processor's writes and the staff API's reads) ----
 

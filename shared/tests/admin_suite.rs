@@ -1,17 +1,17 @@
 //! The issue-5 store ports (integrations, staff, task workflow), one suite run on both adapters:
 //! the in-memory store and the DynamoDB store against moto (`VIBERDESK_MOTO_ENDPOINT`).
 
-use shared::ids::{CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::ids::{CommentId, ContactId, StaffId, TaskId};
 use shared::model::{
-    Author, AuthorKind, BotProfile, Comment, CommentStatus, Contact, CurrentTask, Integration, IntegrationOptions,
-    Role, StaffMember, Task, TaskState, TaskStatus, TaskTemplate,
+    Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Integration, Role, StaffMember, Task, TaskState,
+    TaskStatus,
 };
 use shared::ports::{
     ContactStore, IntegrationAdmin, MessageStore, MessageWrite, PageRequest, StaffAdmin, StaffChange, StaffOutcome,
     StaffStore, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, TaskWrite, WriteOutcome, token_hash,
 };
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
+use testkit::build;
 
 testkit::store_suites!(
     integrations_are_created_listed_replaced_and_deleted,
@@ -37,32 +37,22 @@ fn staff_id(id: &str) -> StaffId {
 }
 
 fn integration(id: &str, created_ms: i64) -> Integration {
-    let id = IntegrationId::parse(id).unwrap();
-    Integration {
-        webhook_url: format!("https://desk.example/viber/{id}"),
-        name: format!("Bot {id}"),
-        auth_token: AuthToken::new(format!("token-{id}")),
-        bot: BotProfile {
-            name: format!("Bot {id}"),
-            uri: format!("bot{id}"),
-            icon: None,
-        },
-        template: TaskTemplate::default(),
-        options: IntegrationOptions::default(),
-        connected_by: Some(staff_id("olga")),
-        created_at: at(created_ms),
-        id,
-    }
+    build::integration(id)
+        .name(&format!("Bot {id}"))
+        .token(&format!("token-{id}"))
+        .bot(&format!("Bot {id}"), &format!("bot{id}"))
+        .connected_by("olga")
+        .created_at(at(created_ms))
+        .build()
 }
 
 fn member(id: &str, role: Role, created_ms: i64) -> StaffMember {
-    StaffMember {
-        id: staff_id(id),
-        name: format!("Member {id}"),
-        avatar_url: Some(format!("https://avatars.example/{id}.png")),
-        role,
-        created_at: at(created_ms),
-    }
+    build::staff(id)
+        .name(&format!("Member {id}"))
+        .avatar(&format!("https://avatars.example/{id}.png"))
+        .role(role)
+        .created_at(at(created_ms))
+        .build()
 }
 
 async fn add<S: StaffStore>(store: &S, id: &str, role: Role, created_ms: i64) -> StaffMember {
@@ -267,23 +257,14 @@ async fn removing_a_member_revokes_their_token_at_once<S: StaffAdmin>(store: &S)
 // ---- Task workflow ----
 
 fn task(id: &str, status: TaskStatus, assignee: Option<&str>, last_ms: i64) -> Task {
-    Task {
-        id: TaskId::parse(id).unwrap(),
-        integration_id: IntegrationId::parse("acme").unwrap(),
-        title: format!("Viber: {id}"),
-        description: String::new(),
-        status,
-        requester_id: ContactId::parse(&format!("c-{id}")).unwrap(),
-        assignee_id: assignee.map(staff_id),
-        participant_ids: vec![staff_id("helper")],
-        previous_task_id: None,
-        created_at: at(last_ms),
-        updated_at: at(last_ms),
-        last_message_at: at(last_ms),
-        deleted: false,
-        last_message: None,
-        requester_name: None,
-    }
+    build::task(id)
+        .requester(&ContactId::parse(&format!("c-{id}")).unwrap())
+        .title(&format!("Viber: {id}"))
+        .status(status)
+        .assignee(assignee)
+        .participants(&["helper"])
+        .at(at(last_ms))
+        .build()
 }
 
 fn comment(task_id: &TaskId, id: &str, ms: i64) -> Comment {
@@ -310,24 +291,13 @@ fn comment(task_id: &TaskId, id: &str, ms: i64) -> Comment {
 
 /// The requester's first message opens `task`; the contact (`c-{task}`) is returned as stored.
 async fn open<S: MessageStore + ContactStore>(store: &S, task: &Task, contact_id: &str) -> Contact {
-    let mut contact = Contact {
-        id: ContactId::parse(contact_id).unwrap(),
-        integration_id: task.integration_id.clone(),
-        viber_user_id: format!("viber-{contact_id}=="),
-        name: Some("Client".into()),
-        avatar_url: None,
-        language: None,
-        country: None,
-        api_version: None,
-        phone: None,
-        subscribed: true,
-        subscription_changed_at: None,
-        created_at: at(0),
-        updated_at: task.last_message_at,
-        current_task: None,
-        version: 1,
-        avatar: None,
-    };
+    let mut contact = build::contact(contact_id)
+        .integration(&task.integration_id)
+        .user(&format!("viber-{contact_id}=="))
+        .name("Client")
+        .created_at(at(0))
+        .updated_at(task.last_message_at)
+        .build();
     let existing = store.get_contact(&contact.id).await.unwrap();
     if let Some(existing) = &existing {
         contact.version = existing.version + 1;

@@ -2,11 +2,10 @@
 
 use shared::aws::{DynamoStore, SqsQueue};
 use shared::ids::{IntegrationId, StaffId};
-use shared::model::{BotProfile, Integration, IntegrationOptions, Role, StaffMember, TaskStatus, TaskTemplate};
+use shared::model::{IntegrationOptions, TaskStatus, TaskTemplate};
 use shared::ports::{IntegrationStore, MessageQueue, QueueMessage, StaffStore, token_hash};
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
-use testkit::moto;
+use testkit::{build, moto};
 
 #[tokio::test]
 async fn integrations_round_trip_through_dynamodb() {
@@ -14,30 +13,22 @@ async fn integrations_round_trip_through_dynamodb() {
     let store = DynamoStore::from_config(&config, moto::table(&config).await);
     let id = IntegrationId::generate();
     assert_eq!(store.get_integration(&id).await.unwrap(), None);
-    let integration = Integration {
-        id: id.clone(),
-        name: "Acme".into(),
-        auth_token: AuthToken::new("token-1"),
-        bot: BotProfile {
-            name: "Acme Support".into(),
-            uri: "acmesupport".into(),
-            icon: None,
-        },
-        webhook_url: "https://api.example.com/viber/x".into(),
-        template: TaskTemplate {
+    let integration = build::integration(id.as_str())
+        .token("token-1")
+        .template(TaskTemplate {
             task_title: "Viber: {name}".into(),
             initial_status: TaskStatus::Waiting,
             assignee_id: Some(StaffId::generate()),
             participant_ids: vec![StaffId::generate(), StaffId::generate()],
-        },
-        options: IntegrationOptions {
+        })
+        .options(IntegrationOptions {
             new_task_if_no_active: false,
             send_as_staff: true,
             welcome_message: Some("Привіт".into()),
-        },
-        connected_by: Some(StaffId::generate()),
-        created_at: Timestamp::from_millis(1_732_528_955_210),
-    };
+        })
+        .connected_by(StaffId::generate().as_str())
+        .created_at(Timestamp::from_millis(1_732_528_955_210))
+        .build();
     store.put_integration(&integration).await.unwrap();
     assert_eq!(store.get_integration(&id).await.unwrap(), Some(integration));
 }
@@ -46,13 +37,7 @@ async fn integrations_round_trip_through_dynamodb() {
 async fn staff_are_found_by_token_hash_only() {
     let config = moto::sdk_config().await;
     let store = DynamoStore::from_config(&config, moto::table(&config).await);
-    let owner = StaffMember {
-        id: StaffId::generate(),
-        name: "Owner".into(),
-        avatar_url: None,
-        role: Role::Owner,
-        created_at: Timestamp::now(),
-    };
+    let owner = build::staff(StaffId::generate().as_str()).name("Owner").owner().build();
     store.put_staff(&owner, &token_hash("secret-token")).await.unwrap();
     assert_eq!(
         store.staff_by_token_hash(&token_hash("secret-token")).await.unwrap(),

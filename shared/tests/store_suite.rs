@@ -14,6 +14,7 @@ use shared::ports::{
 use shared::rules::effective_status;
 use shared::time::Timestamp;
 use std::collections::BTreeMap;
+use testkit::build;
 
 testkit::store_suites!(
     contact_put_is_conditional_on_version,
@@ -66,24 +67,15 @@ fn task_id(id: &str) -> TaskId {
 }
 
 fn contact(id: &str, integration_id: &IntegrationId, updated_ms: i64, version: u64) -> Contact {
-    Contact {
-        id: ContactId::parse(id).unwrap(),
-        integration_id: integration_id.clone(),
-        viber_user_id: format!("viber-{id}=="),
-        name: Some(format!("Client {id}")),
-        avatar_url: None,
-        language: Some("uk".into()),
-        country: Some("UA".into()),
-        api_version: Some(10),
-        phone: None,
-        subscribed: true,
-        subscription_changed_at: None,
-        created_at: at(0),
-        updated_at: at(updated_ms),
-        current_task: None,
-        version,
-        avatar: None,
-    }
+    build::contact(id)
+        .integration(integration_id)
+        .user(&format!("viber-{id}=="))
+        .name(&format!("Client {id}"))
+        .from_ukraine()
+        .version(version)
+        .created_at(at(0))
+        .updated_at(at(updated_ms))
+        .build()
 }
 
 /// The contact that opened task `id` is `c-{id}`.
@@ -92,23 +84,15 @@ fn requester_of(task_id: &str) -> String {
 }
 
 fn task(id: &str, integration_id: &IntegrationId, status: TaskStatus, assignee: Option<&str>, last_ms: i64) -> Task {
-    Task {
-        id: task_id(id),
-        integration_id: integration_id.clone(),
-        title: format!("Viber: Client {id}"),
-        description: String::new(),
-        status,
-        requester_id: ContactId::parse(&requester_of(id)).unwrap(),
-        assignee_id: assignee.map(staff),
-        participant_ids: vec![staff("helper")],
-        previous_task_id: None,
-        created_at: at(last_ms),
-        updated_at: at(last_ms),
-        last_message_at: at(last_ms),
-        deleted: false,
-        last_message: None,
-        requester_name: None,
-    }
+    build::task(id)
+        .integration(integration_id)
+        .requester(&ContactId::parse(&requester_of(id)).unwrap())
+        .title(&format!("Viber: Client {id}"))
+        .status(status)
+        .assignee(assignee)
+        .participants(&["helper"])
+        .at(at(last_ms))
+        .build()
 }
 
 /// Comments are ordered by id (generated ids sort by time), so tests pick ids in time order.

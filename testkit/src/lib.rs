@@ -1,9 +1,13 @@
 //! Test support shared by every crate's tests: Viber's fixtures and signatures, a fake Viber API
-//! on loopback, the moto harness for the AWS adapters, and the check of a typed `Config`.
+//! on loopback, the moto harness for the AWS adapters, `viberdesk-local` as a process with its
+//! HTTP helpers, a store with faults on purpose, and the check of a typed `Config`.
 
+pub mod build;
 pub mod config;
 pub mod fake_viber;
+pub mod faulty;
 pub mod fixtures;
+pub mod local;
 pub mod media_server;
 pub mod moto;
 

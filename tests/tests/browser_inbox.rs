@@ -18,8 +18,8 @@ use fantoccini::Locator;
 use fantoccini::key::Key;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{LocalStack, OWNER_TOKEN, eventually};
-use testkit::fixtures::DOC_TOKEN;
+use support::LOCAL;
+use testkit::local::{LocalStack, OWNER_TOKEN};
 use testkit::{FakeViber, http_client};
 
 const SALES_TOKEN: &str = "4a2b6c8d0e1f3a5b-7c9d1e3f5a7b9c1d-2e4f6a8b0c2d4e6f";
@@ -41,23 +41,9 @@ struct Setup {
 
 /// The fake Viber, the stack with the fixtures' bot as integration `default`, and a browser.
 async fn setup() -> Setup {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
+    let (viber, stack) = LOCAL.connected().await;
     let browser = Browser::start().await;
     Setup { viber, stack, browser }
-}
-
-async fn call(stack: &LocalStack, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = http_client()
-        .request(method, format!("{}{path}", stack.base_url))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// A client's message, signed with the bot's token, to `/viber/default`.
@@ -69,7 +55,7 @@ async fn client_sends(stack: &LocalStack, user: &str, name: &str, message: Value
         "message": message, "silent": false
     })
     .to_string();
-    support::post_signed(stack, body.as_bytes()).await;
+    stack.post_signed(body.as_bytes()).await;
 }
 
 async fn client_writes(stack: &LocalStack, user: &str, name: &str, text: &str, message_token: u64) {
@@ -78,10 +64,9 @@ async fn client_writes(stack: &LocalStack, user: &str, name: &str, text: &str, m
 
 /// The single task of the stack, once the processor stored it.
 async fn only_task(stack: &LocalStack) -> Value {
-    let (tasks, _) = eventually(stack, "/api/tasks", |t| {
-        t["items"].as_array().is_some_and(|i| !i.is_empty())
-    })
-    .await;
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |t| t["items"].as_array().is_some_and(|i| !i.is_empty()))
+        .await;
     tasks["items"][0].clone()
 }
 
@@ -241,14 +226,12 @@ async fn staff_sign_in_and_client_messages_appear_live_as_text() {
 async fn replies_reach_viber_tick_to_delivered_and_notes_stay_internal() {
     let _one = one_at_a_time().await;
     let Setup { viber, stack, browser } = setup().await;
-    let (status, _) = call(
-        &stack,
-        Method::POST,
-        "/api/quick-replies",
-        OWNER_TOKEN,
-        Some(json!({"title": "Greeting", "text": "Hello, {client_name}! How can we help?"})),
-    )
-    .await;
+    let (status, _) = stack
+        .post_json(
+            "/api/quick-replies",
+            json!({"title": "Greeting", "text": "Hello, {client_name}! How can we help?"}),
+        )
+        .await;
     assert_eq!(status, 201);
     client_writes(&stack, CLIENT, CLIENT_NAME, "Where is my parcel?", 5_000_000_011).await;
     let task = only_task(&stack).await;
@@ -356,7 +339,7 @@ async fn replies_reach_viber_tick_to_delivered_and_notes_stay_internal() {
         r#"{{"event":"delivered","timestamp":1732529470339,"chat_hostname":"SN-CHAT-05_","message_token":{},"user_id":"{CLIENT}"}}"#,
         tokens[0]
     );
-    support::post_signed(&stack, delivered.as_bytes()).await;
+    stack.post_signed(delivered.as_bytes()).await;
     browser
         .wait_for_message("the reply, delivered", |m| {
             m.contains("Посилка вже в дорозі.") && m.contains("delivered")
@@ -390,14 +373,12 @@ async fn replies_reach_viber_tick_to_delivered_and_notes_stay_internal() {
 async fn staff_change_status_and_assignee_from_the_task_panel() {
     let _one = one_at_a_time().await;
     let Setup { stack, browser, .. } = setup().await;
-    let (_, ivan) = call(
-        &stack,
-        Method::POST,
-        "/api/staff",
-        OWNER_TOKEN,
-        Some(json!({"name": "Іван Петренко-Многоименный", "role": "staff"})),
-    )
-    .await;
+    let (_, ivan) = stack
+        .post_json(
+            "/api/staff",
+            json!({"name": "Іван Петренко-Многоименный", "role": "staff"}),
+        )
+        .await;
     let ivan_id = ivan["id"].as_str().unwrap().to_owned();
     client_writes(
         &stack,
@@ -414,9 +395,9 @@ async fn staff_change_status_and_assignee_from_the_task_panel() {
     open_task(&browser, &title).await;
 
     browser.choose("Status", "In progress").await;
-    eventually(&stack, &path, |t| t["status"] == "in_progress").await;
+    stack.eventually(&path, |t| t["status"] == "in_progress").await;
     browser.choose("Assignee", "Іван Петренко-Многоименный").await;
-    eventually(&stack, &path, |t| t["assignee_id"] == ivan_id.as_str()).await;
+    stack.eventually(&path, |t| t["assignee_id"] == ivan_id.as_str()).await;
     browser.wait_for_text(".list-pane", "In progress").await;
 
     // The tabs: assigned to Ivan, the task is in All but neither Mine nor Unassigned.
@@ -441,7 +422,7 @@ async fn staff_change_status_and_assignee_from_the_task_panel() {
     browser.click("tab", "All").await;
     task_item(&browser, &title).await;
     browser.choose("Assignee", "Unassigned").await;
-    eventually(&stack, &path, |t| t["assignee_id"].is_null()).await;
+    stack.eventually(&path, |t| t["assignee_id"].is_null()).await;
     browser.click("tab", "Unassigned").await;
     task_item(&browser, &title).await;
     browser.screenshot("06-task-panel").await;
@@ -470,7 +451,7 @@ async fn an_owner_connects_a_bot_adds_staff_and_quick_replies() {
     let webhook = viber.webhook_of(SALES_TOKEN).expect("the webhook was set");
     assert!(webhook.starts_with(&stack.base_url), "{webhook}");
     browser.screenshot("07-bots").await;
-    let (_, listed) = call(&stack, Method::GET, "/api/integrations", OWNER_TOKEN, None).await;
+    let (_, listed) = stack.get("/api/integrations").await;
     assert!(
         listed["items"]
             .as_array()
@@ -487,7 +468,7 @@ async fn an_owner_connects_a_bot_adds_staff_and_quick_replies() {
     let token_field = browser.by_role("textbox", "Token").await;
     let token = token_field.prop("value").await.unwrap().unwrap();
     browser.by_role("button", "Copy").await;
-    let (status, me) = call(&stack, Method::GET, "/api/me", &token, None).await;
+    let (status, me) = stack.call(Method::GET, "/api/me", &token, None).await;
     assert_eq!(status, 200);
     assert_eq!(me["name"], "Ганна Олександрівна Шевчук-Коваленко");
     browser.screenshot("08-staff").await;
@@ -509,24 +490,14 @@ async fn an_owner_connects_a_bot_adds_staff_and_quick_replies() {
 async fn a_401_signs_the_page_out() {
     let _one = one_at_a_time().await;
     let Setup { stack, browser, .. } = setup().await;
-    let (_, ivan) = call(
-        &stack,
-        Method::POST,
-        "/api/staff",
-        OWNER_TOKEN,
-        Some(json!({"name": "Ivan", "role": "staff"})),
-    )
-    .await;
+    let (_, ivan) = stack
+        .post_json("/api/staff", json!({"name": "Ivan", "role": "staff"}))
+        .await;
     sign_in(&browser, &stack, ivan["token"].as_str().unwrap()).await;
     assert!(!browser.has_role("link", "Bots").await, "staff see no owner pages");
-    let (status, _) = call(
-        &stack,
-        Method::DELETE,
-        &format!("/api/staff/{}", ivan["id"].as_str().unwrap()),
-        OWNER_TOKEN,
-        None,
-    )
-    .await;
+    let (status, _) = stack
+        .delete(&format!("/api/staff/{}", ivan["id"].as_str().unwrap()))
+        .await;
     assert_eq!(status, 204);
     // The next poll answers 401: the page forgets the token and asks for one.
     browser.by_role("textbox", "Staff token").await;
@@ -630,9 +601,9 @@ async fn refused_sends_and_uploads_show_the_apis_reason() {
     let unsubscribed = format!(
         r#"{{"event":"unsubscribed","timestamp":1732529470339,"chat_hostname":"SN-CHAT-05_","user_id":"{CLIENT}","message_token":5000000032}}"#
     );
-    support::post_signed(&stack, unsubscribed.as_bytes()).await;
+    stack.post_signed(unsubscribed.as_bytes()).await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
-    eventually(&stack, &path, |t| t["requester"]["subscribed"] == false).await;
+    stack.eventually(&path, |t| t["requester"]["subscribed"] == false).await;
     browser.fill("textbox", "Reply", "Are you there?").await;
     browser.click("button", "Send").await;
     browser.wait_for_text(".toast.error", "unsubscribed").await;
@@ -667,10 +638,9 @@ async fn the_inbox_in_russian_and_on_a_phone() {
     .await;
     let long_name = "Александра Константиновна Преображенская-Воскресенская";
     client_writes(&stack, "LONGNAME000000=", long_name, "Очень длинное сообщение, которое не должно ломать вёрстку списка и переноситься аккуратно, даже если в нём нет пробелов: ааааааааааааааааааааааааааааааааааааааааааааааааааааааааааааааааа", 5_000_000_042).await;
-    let (tasks, _) = eventually(&stack, "/api/tasks", |t| {
-        t["items"].as_array().is_some_and(|i| i.len() == 2)
-    })
-    .await;
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |t| t["items"].as_array().is_some_and(|i| i.len() == 2))
+        .await;
     assert_eq!(tasks["items"].as_array().unwrap().len(), 2);
     sign_in(&browser, &stack, OWNER_TOKEN).await;
     browser.choose("Language", "Русский").await;
@@ -748,7 +718,7 @@ async fn the_first_tasks_show_within_a_second_with_1000_tasks() {
                 Some(c) => format!("/api/tasks?limit=100&cursor={c}"),
                 None => "/api/tasks?limit=100".to_owned(),
             };
-            let page = support::api(&stack, &path).await;
+            let page = stack.get_ok(&path).await;
             count += page["items"].as_array().unwrap().len();
             match page["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
@@ -832,7 +802,7 @@ async fn the_first_tasks_show_within_a_second_with_1000_tasks() {
     browser.close().await;
 }
 
-// ---- Waiting for the API additions of issue 12 (notes/INBOX-API.md) ----
+// ---- Waiting for the API additions of issue 12 (`unread`, `POST /api/tasks/{id}/read`) ----
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs `unread` in task views and POST /api/tasks/{id}/read"]

@@ -9,24 +9,12 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{LocalStack, OWNER_TOKEN};
-use testkit::fixtures::{self, DOC_TOKEN};
-use testkit::{FakeViber, http_client};
+use support::LOCAL;
+use testkit::FakeViber;
+use testkit::fixtures::DOC_TOKEN;
+use testkit::local::LocalStack;
 
 const SALES_TOKEN: &str = "4a2b6c8d0e1f3a5b-7c9d1e3f5a7b9c1d-2e4f6a8b0c2d4e6f";
-
-async fn call(stack: &LocalStack, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut request = http_client()
-        .request(method, format!("{}{path}", stack.base_url))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 /// A client's text message, signed with the bot's token, to integration `id`'s webhook.
 async fn client_writes(stack: &LocalStack, id: &str, token: &str, user: &str, message_token: u64, text: &str) -> u16 {
@@ -37,87 +25,52 @@ async fn client_writes(stack: &LocalStack, id: &str, token: &str, user: &str, me
         "message": {"type": "text", "text": text}, "silent": false
     })
     .to_string();
-    http_client()
-        .post(format!("{}/viber/{id}", stack.base_url))
-        .header("X-Viber-Content-Signature", fixtures::sign(token, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    stack.post_signed_to(id, token, body.as_bytes()).await.as_u16()
 }
 
 /// The tasks of an integration once `ready` holds (the processor runs behind the queue).
 async fn tasks_when(stack: &LocalStack, id: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let (_, page) = call(
-            stack,
-            Method::GET,
-            &format!("/api/tasks?integration_id={id}"),
-            OWNER_TOKEN,
-            None,
-        )
-        .await;
-        let items = page["items"].as_array().cloned().unwrap_or_default();
-        if ready(&items) {
-            return items;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "tasks never got ready: {items:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let path = format!("/api/tasks?integration_id={id}");
+    let (page, _) = stack.eventually(&path, |page| ready(items(page))).await;
+    items(&page).to_vec()
+}
+
+fn items(page: &Value) -> &[Value] {
+    page["items"].as_array().map_or(&[], Vec::as_slice)
 }
 
 async fn comments(stack: &LocalStack, task_id: &str) -> usize {
-    let (_, page) = call(
-        stack,
-        Method::GET,
-        &format!("/api/tasks/{task_id}/comments"),
-        OWNER_TOKEN,
-        None,
-    )
-    .await;
-    page["items"].as_array().map_or(0, Vec::len)
+    let (_, page) = stack.get(&format!("/api/tasks/{task_id}/comments")).await;
+    items(&page).len()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_connects_bots_and_completed_tasks_follow_the_option() {
     let viber = FakeViber::start(DOC_TOKEN).await;
     viber.add_bot(SALES_TOKEN, "Acme Sales", "acmesales");
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url()], &[]).await;
-    let (_, me) = call(&stack, Method::GET, "/api/me", OWNER_TOKEN, None).await;
+    let stack = LOCAL.start(&["--viber-api-url", &viber.api_url()]).await;
+    let (_, me) = stack.get("/api/me").await;
     let owner_id = me["id"].as_str().unwrap().to_owned();
 
     // The team: a staff member with their own token.
-    let (status, ivan) = call(
-        &stack,
-        Method::POST,
-        "/api/staff",
-        OWNER_TOKEN,
-        Some(json!({"name": "Ivan", "role": "staff"})),
-    )
-    .await;
+    let (status, ivan) = stack
+        .post_json("/api/staff", json!({"name": "Ivan", "role": "staff"}))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let ivan_id = ivan["id"].as_str().unwrap().to_owned();
     let ivan_token = ivan["token"].as_str().unwrap().to_owned();
 
     // The support bot: Ivan is the template's assignee, the owner a participant.
-    let (status, support) = call(
-        &stack,
-        Method::POST,
-        "/api/integrations",
-        OWNER_TOKEN,
-        Some(json!({
-            "name": "Support", "auth_token": DOC_TOKEN,
-            "template": {"task_title": "{bot}: {name}", "assignee_id": ivan_id, "participant_ids": [owner_id]},
-            "options": {"new_task_if_no_active": true}
-        })),
-    )
-    .await;
+    let (status, support) = stack
+        .post_json(
+            "/api/integrations",
+            json!({
+                "name": "Support", "auth_token": DOC_TOKEN,
+                "template": {"task_title": "{bot}: {name}", "assignee_id": ivan_id, "participant_ids": [owner_id]},
+                "options": {"new_task_if_no_active": true}
+            }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{support}");
     let support_id = support["id"].as_str().unwrap().to_owned();
     assert_eq!(support["webhook_url"], format!("{}/viber/{support_id}", stack.base_url));
@@ -146,14 +99,14 @@ async fn an_owner_connects_bots_and_completed_tasks_follow_the_option() {
     assert_eq!(first["status"], "new");
 
     // Ivan completes it; the client writes again: a new task linked to the first.
-    let (status, done) = call(
-        &stack,
-        Method::PATCH,
-        &format!("/api/tasks/{first_id}"),
-        &ivan_token,
-        Some(json!({"status": "completed"})),
-    )
-    .await;
+    let (status, done) = stack
+        .call(
+            Method::PATCH,
+            &format!("/api/tasks/{first_id}"),
+            &ivan_token,
+            Some(json!({"status": "completed"})),
+        )
+        .await;
     assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("completed")));
     assert_eq!(
         client_writes(
@@ -176,14 +129,12 @@ async fn an_owner_connects_bots_and_completed_tasks_follow_the_option() {
     assert_eq!(comments(&stack, &first_id).await, 1);
 
     // The sales bot, side by side, with the option off: the completed task takes the message.
-    let (status, sales) = call(
-        &stack,
-        Method::POST,
-        "/api/integrations",
-        OWNER_TOKEN,
-        Some(json!({"name": "Sales", "auth_token": SALES_TOKEN, "options": {"new_task_if_no_active": false}})),
-    )
-    .await;
+    let (status, sales) = stack
+        .post_json(
+            "/api/integrations",
+            json!({"name": "Sales", "auth_token": SALES_TOKEN, "options": {"new_task_if_no_active": false}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{sales}");
     let sales_id = sales["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -206,14 +157,9 @@ async fn an_owner_connects_bots_and_completed_tasks_follow_the_option() {
         owner_id.as_str(),
         "no template assignee: the owner"
     );
-    let (status, _) = call(
-        &stack,
-        Method::PATCH,
-        &format!("/api/tasks/{sales_task}"),
-        OWNER_TOKEN,
-        Some(json!({"status": "completed"})),
-    )
-    .await;
+    let (status, _) = stack
+        .patch_json(&format!("/api/tasks/{sales_task}"), json!({"status": "completed"}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         client_writes(
@@ -239,14 +185,7 @@ async fn an_owner_connects_bots_and_completed_tasks_follow_the_option() {
     assert_eq!(tasks[0]["status"], "completed");
 
     // Deleted: a new task even with the option off.
-    let (status, _) = call(
-        &stack,
-        Method::DELETE,
-        &format!("/api/tasks/{sales_task}"),
-        OWNER_TOKEN,
-        None,
-    )
-    .await;
+    let (status, _) = stack.delete(&format!("/api/tasks/{sales_task}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
         client_writes(
@@ -264,21 +203,14 @@ async fn an_owner_connects_bots_and_completed_tasks_follow_the_option() {
     assert_eq!(tasks[0]["previous_task_id"], sales_task.as_str());
 
     // Disconnected: Viber's webhook is unset and the stack refuses the bot's callbacks at once.
-    let (status, _) = call(
-        &stack,
-        Method::DELETE,
-        &format!("/api/integrations/{sales_id}"),
-        OWNER_TOKEN,
-        None,
-    )
-    .await;
+    let (status, _) = stack.delete(&format!("/api/integrations/{sales_id}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(viber.webhook_of(SALES_TOKEN), None);
     assert_eq!(
         client_writes(&stack, &sales_id, SALES_TOKEN, "u2==", 7_000_000_000_000_000_006, "?").await,
         404
     );
-    let (_, list) = call(&stack, Method::GET, "/api/integrations", &ivan_token, None).await;
+    let (_, list) = stack.call(Method::GET, "/api/integrations", &ivan_token, None).await;
     let ids: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
@@ -290,35 +222,27 @@ async fn an_owner_connects_bots_and_completed_tasks_follow_the_option() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_viber_token_shortcut_is_an_integration_like_the_others() {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
-    let (status, default) = call(&stack, Method::GET, "/api/integrations/default", OWNER_TOKEN, None).await;
+    let (_viber, stack) = LOCAL.connected().await;
+    let (status, default) = stack.get("/api/integrations/default").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(default["bot"]["uri"], "acmesupport");
     assert_eq!(default["webhook_url"], format!("{}/viber/default", stack.base_url));
     assert!(default.get("auth_token").is_none());
     // The same bot cannot be connected twice.
-    let (status, refused) = call(
-        &stack,
-        Method::POST,
-        "/api/integrations",
-        OWNER_TOKEN,
-        Some(json!({"name": "Again", "auth_token": DOC_TOKEN})),
-    )
-    .await;
+    let (status, refused) = stack
+        .post_json("/api/integrations", json!({"name": "Again", "auth_token": DOC_TOKEN}))
+        .await;
     assert_eq!(
         (status, refused["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("already_connected"))
     );
     // Its template can be changed through the API and applies at once.
-    let (status, changed) = call(
-        &stack,
-        Method::PATCH,
-        "/api/integrations/default",
-        OWNER_TOKEN,
-        Some(json!({"template": {"task_title": "Default: {name}"}})),
-    )
-    .await;
+    let (status, changed) = stack
+        .patch_json(
+            "/api/integrations/default",
+            json!({"template": {"task_title": "Default: {name}"}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(
         client_writes(&stack, "default", DOC_TOKEN, "u3==", 7_000_000_000_000_000_010, "Hi").await,

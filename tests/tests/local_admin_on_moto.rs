@@ -5,25 +5,14 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{LocalStack, OWNER_TOKEN};
-use testkit::fixtures::{self, DOC_TOKEN};
-use testkit::{FakeViber, http_client};
-
-async fn call(stack: &LocalStack, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut request = http_client()
-        .request(method, format!("{}{path}", stack.base_url))
-        .bearer_auth(OWNER_TOKEN);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use support::LOCAL;
+use testkit::FakeViber;
+use testkit::fixtures::DOC_TOKEN;
+use testkit::local::LocalStack;
 
 async fn client_writes(stack: &LocalStack, id: &str, message_token: u64) -> u16 {
     let body = json!({
@@ -31,46 +20,33 @@ async fn client_writes(stack: &LocalStack, id: &str, message_token: u64) -> u16 
         "sender": {"id": "u==", "name": "Олена"}, "message": {"type": "text", "text": "Добрий день"}
     })
     .to_string();
-    http_client()
-        .post(format!("{}/viber/{id}", stack.base_url))
-        .header("X-Viber-Content-Signature", fixtures::sign(DOC_TOKEN, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    stack.post_signed_to(id, DOC_TOKEN, body.as_bytes()).await.as_u16()
 }
 
 async fn tasks_when(stack: &LocalStack, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let (_, page) = call(stack, Method::GET, "/api/tasks", None).await;
-        let items = page["items"].as_array().cloned().unwrap_or_default();
-        if ready(&items) {
-            return items;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "tasks never got ready: {items:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let items = |page: &Value| page["items"].as_array().cloned().unwrap_or_default();
+    let (page, _) = stack
+        .eventually_within(
+            Duration::from_secs(15),
+            Duration::from_millis(100),
+            "/api/tasks",
+            |page| ready(&items(page)),
+        )
+        .await;
+    items(&page)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bot_connected_through_the_api_works_on_dynamodb_and_sqs() {
     let viber = FakeViber::start(DOC_TOKEN).await;
-    let env = support::moto_environment().await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url()], &support::pairs(&env)).await;
+    let stack = LOCAL.start_on_moto(&["--viber-api-url", &viber.api_url()]).await;
 
-    let (status, connected) = call(
-        &stack,
-        Method::POST,
-        "/api/integrations",
-        Some(json!({"name": "Support", "auth_token": DOC_TOKEN, "template": {"initial_status": "in_progress"}})),
-    )
-    .await;
+    let (status, connected) = stack
+        .post_json(
+            "/api/integrations",
+            json!({"name": "Support", "auth_token": DOC_TOKEN, "template": {"initial_status": "in_progress"}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{connected}");
     let id = connected["id"].as_str().unwrap().to_owned();
 
@@ -78,20 +54,16 @@ async fn a_bot_connected_through_the_api_works_on_dynamodb_and_sqs() {
     let first = tasks_when(&stack, |t| t.len() == 1).await.remove(0);
     assert_eq!(first["status"], "in_progress");
     let first_id = first["id"].as_str().unwrap().to_owned();
-    let (status, _) = call(
-        &stack,
-        Method::PATCH,
-        &format!("/api/tasks/{first_id}"),
-        Some(json!({"status": "completed"})),
-    )
-    .await;
+    let (status, _) = stack
+        .patch_json(&format!("/api/tasks/{first_id}"), json!({"status": "completed"}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(client_writes(&stack, &id, 7_100_000_000_000_000_002).await, 200);
     let tasks = tasks_when(&stack, |t| t.len() == 2).await;
     let second = tasks.iter().find(|t| t["id"] != first_id.as_str()).unwrap();
     assert_eq!(second["previous_task_id"], first_id.as_str());
 
-    let (status, _) = call(&stack, Method::DELETE, &format!("/api/integrations/{id}"), None).await;
+    let (status, _) = stack.delete(&format!("/api/integrations/{id}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(client_writes(&stack, &id, 7_100_000_000_000_000_003).await, 404);
     assert_eq!(viber.webhook(), None);

@@ -3,12 +3,13 @@
 
 mod support;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{LocalStack, OWNER_TOKEN};
+use support::LOCAL;
+use testkit::local::{LocalStack, OWNER_TOKEN};
 
 async fn get(stack: &LocalStack, path: &str, token: Option<&str>) -> reqwest::Response {
-    let mut request = testkit::http_client().get(format!("{}{path}", stack.base_url));
+    let mut request = stack.request(Method::GET, path);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -17,7 +18,7 @@ async fn get(stack: &LocalStack, path: &str, token: Option<&str>) -> reqwest::Re
 
 #[tokio::test(flavor = "multi_thread")]
 async fn me_is_the_seeded_owner() {
-    let stack = LocalStack::start(&[], &[]).await;
+    let stack = LOCAL.start(&[]).await;
     let response = get(&stack, "/api/me", Some(OWNER_TOKEN)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/json");
@@ -30,7 +31,7 @@ async fn me_is_the_seeded_owner() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_api_needs_a_valid_bearer_token() {
-    let stack = LocalStack::start(&[], &[]).await;
+    let stack = LOCAL.start(&[]).await;
     for token in [None, Some("not-the-owner-token")] {
         let response = get(&stack, "/api/me", token).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token:?}");
@@ -42,12 +43,12 @@ async fn the_api_needs_a_valid_bearer_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_lists_routes_and_errors_over_http() {
-    let stack = LocalStack::start(&[], &[]).await;
+    let stack = LOCAL.start(&[]).await;
     let empty = json!({"items": [], "next_cursor": null});
     for path in ["/api/tasks", "/api/tasks?status=new&limit=10", "/api/contacts"] {
-        let response = get(&stack, path, Some(OWNER_TOKEN)).await;
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        assert_eq!(response.json::<Value>().await.unwrap(), empty, "{path}");
+        let (status, body) = stack.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, empty, "{path}");
     }
     for (path, status) in [
         ("/api/tasks?status=done", StatusCode::BAD_REQUEST),
@@ -58,13 +59,12 @@ async fn empty_lists_routes_and_errors_over_http() {
         ("/api/attachments/nope", StatusCode::NOT_FOUND),
         ("/api/nothing-here", StatusCode::NOT_FOUND),
     ] {
-        let response = get(&stack, path, Some(OWNER_TOKEN)).await;
-        assert_eq!(response.status(), status, "{path}");
-        let body: Value = response.json().await.unwrap();
+        let (answered, body) = stack.get(path).await;
+        assert_eq!(answered, status, "{path}");
         assert!(body["error"]["code"].is_string(), "{path}: {body}");
     }
-    let post = testkit::http_client()
-        .post(format!("{}/api/me", stack.base_url))
+    let post = stack
+        .request(Method::POST, "/api/me")
         .bearer_auth(OWNER_TOKEN)
         .send()
         .await

@@ -5,78 +5,70 @@ mod support;
 
 use std::time::Duration;
 
-use support::{LocalStack, api, eventually, post_signed};
-use testkit::fixtures::{self, DOC_TOKEN};
+use support::LOCAL;
+use testkit::fixtures;
+use testkit::http_client;
 use testkit::media_server::MediaServer;
-use testkit::{FakeViber, http_client};
-
-async fn connected_stack() -> (FakeViber, LocalStack) {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
-    (viber, stack)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_message_becomes_a_task_with_its_comment_within_a_second() {
-    let (_viber, stack) = connected_stack().await;
-    post_signed(&stack, &fixtures::bytes("message_text")).await;
-    let (tasks, took) = eventually(&stack, "/api/tasks", |v| {
-        v["items"].as_array().is_some_and(|i| !i.is_empty())
-    })
-    .await;
+    let (_viber, stack) = LOCAL.connected().await;
+    stack.post_signed(&fixtures::bytes("message_text")).await;
+    let (tasks, took) = stack
+        .eventually("/api/tasks", |v| v["items"].as_array().is_some_and(|i| !i.is_empty()))
+        .await;
     assert!(took < Duration::from_secs(1), "took {took:?}");
     let task = &tasks["items"][0];
     assert_eq!(task["title"], "Viber: Олена Коваленко");
     assert_eq!(task["status"], "new");
     assert_eq!(task["integration_id"], "default");
-    let me = api(&stack, "/api/me").await;
+    let me = stack.get_ok("/api/me").await;
     assert_eq!(task["assignee_id"], me["id"], "no template assignee: the account owner");
 
     let task_id = task["id"].as_str().unwrap();
-    let comments = api(&stack, &format!("/api/tasks/{task_id}/comments")).await;
+    let comments = stack.get_ok(&format!("/api/tasks/{task_id}/comments")).await;
     assert_eq!(comments["items"].as_array().unwrap().len(), 1);
     let comment = &comments["items"][0];
     assert_eq!(comment["author"]["type"], "contact");
     assert_eq!(comment["status"], "received");
     assert_eq!(comment["author"]["id"], task["requester_id"]);
-    let contact = api(
-        &stack,
-        &format!("/api/contacts/{}", task["requester_id"].as_str().unwrap()),
-    )
-    .await;
+    let contact = stack
+        .get_ok(&format!("/api/contacts/{}", task["requester_id"].as_str().unwrap()))
+        .await;
     assert_eq!(contact["viber_user_id"], "9Kf2mQ1xT7bVnC3pLs8aZw==");
     assert_eq!(contact["subscribed"], true);
 
     // Viber re-sends the same callback: nothing changes.
-    post_signed(&stack, &fixtures::bytes("message_text")).await;
-    post_signed(&stack, &fixtures::bytes("message_location")).await;
+    stack.post_signed(&fixtures::bytes("message_text")).await;
+    stack.post_signed(&fixtures::bytes("message_location")).await;
     let path = format!("/api/tasks/{task_id}/comments");
-    let (comments, _) = eventually(&stack, &path, |v| v["items"].as_array().is_some_and(|i| i.len() >= 2)).await;
+    let (comments, _) = stack
+        .eventually(&path, |v| v["items"].as_array().is_some_and(|i| i.len() >= 2))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        api(&stack, &path).await["items"].as_array().unwrap().len(),
+        stack.get_ok(&path).await["items"].as_array().unwrap().len(),
         2,
         "{comments}"
     );
-    assert_eq!(api(&stack, "/api/tasks").await["items"].as_array().unwrap().len(), 1);
+    assert_eq!(stack.get_ok("/api/tasks").await["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_picture_is_copied_and_downloadable_through_the_api() {
-    let (_viber, stack) = connected_stack().await;
+    let (_viber, stack) = LOCAL.connected().await;
     let media = MediaServer::start().await;
     let picture: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
     let url = media.serve("/5/media/photo.jpg", picture.clone(), "image/jpeg");
     let body = format!(
         r#"{{"event":"message","timestamp":1732529012480,"message_token":6031875017251897349,"sender":{{"id":"u-pic","name":"Олена"}},"message":{{"type":"picture","text":"Коробка","media":"{url}","file_name":"box.jpg","size":50000}},"silent":false}}"#
     );
-    post_signed(&stack, body.as_bytes()).await;
-    let (tasks, _) = eventually(&stack, "/api/tasks", |v| {
-        v["items"].as_array().is_some_and(|i| !i.is_empty())
-    })
-    .await;
+    stack.post_signed(body.as_bytes()).await;
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |v| v["items"].as_array().is_some_and(|i| !i.is_empty()))
+        .await;
     let task_id = tasks["items"][0]["id"].as_str().unwrap().to_owned();
-    let comments = api(&stack, &format!("/api/tasks/{task_id}/comments")).await;
+    let comments = stack.get_ok(&format!("/api/tasks/{task_id}/comments")).await;
     let comment = &comments["items"][0];
     assert_eq!(comment["text"], "Коробка");
     let attachment = &comment["attachments"][0];
@@ -85,11 +77,9 @@ async fn a_picture_is_copied_and_downloadable_through_the_api() {
     assert_eq!(attachment["content_type"], "image/jpeg");
     assert_eq!(attachment["size"], 50_000);
 
-    let detail = api(
-        &stack,
-        &format!("/api/attachments/{}", attachment["id"].as_str().unwrap()),
-    )
-    .await;
+    let detail = stack
+        .get_ok(&format!("/api/attachments/{}", attachment["id"].as_str().unwrap()))
+        .await;
     let download_url = detail["download_url"].as_str().unwrap();
     assert!(download_url.starts_with(&stack.base_url), "{download_url}");
     let downloaded = http_client().get(download_url).send().await.unwrap();

@@ -8,8 +8,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{LocalStack, OWNER_TOKEN, api, eventually, post_signed};
-use testkit::fixtures::{self, DOC_TOKEN};
+use support::LOCAL;
+use testkit::fixtures;
+use testkit::local::LocalStack;
 use testkit::{FakeViber, http_client};
 
 const PICTURE: &[u8] = b"\xff\xd8\xff\xe0 a small jpeg, as far as anyone here can tell";
@@ -18,48 +19,32 @@ fn file_bytes() -> Vec<u8> {
     (0..=255u8).cycle().take(40_000).collect()
 }
 
-async fn post_json(stack: &LocalStack, path: &str, body: Value) -> (u16, Value) {
-    let response = http_client()
-        .post(format!("{}{path}", stack.base_url))
-        .bearer_auth(OWNER_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Announces an upload through the API, then PUTs the bytes to the signed URL it gave.
 async fn upload(stack: &LocalStack, file_name: &str, content_type: &str, bytes: &[u8]) -> String {
-    let (status, announced) = post_json(
-        stack,
-        "/api/attachments",
-        json!({"file_name": file_name, "content_type": content_type, "size": bytes.len()}),
-    )
-    .await;
+    let (status, announced) = stack
+        .post_json(
+            "/api/attachments",
+            json!({"file_name": file_name, "content_type": content_type, "size": bytes.len()}),
+        )
+        .await;
     assert_eq!(status, 201, "{announced}");
     let url = announced["upload_url"].as_str().unwrap();
-    let put = http_client()
-        .put(url)
-        .header("content-type", content_type)
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "upload to {url}: {}", put.status());
+    let put = stack.put_bytes(url, content_type, bytes).await;
+    assert!(put.is_success(), "upload to {url}: {put}");
     announced["id"].as_str().unwrap().to_owned()
 }
 
 /// The whole round trip on a running stack whose bot is the fixtures' (`--viber-token`).
 /// `max_latency`: from the API's answer to the last message reaching the fake Viber.
 async fn reply_round_trip(stack: &LocalStack, viber: &FakeViber, max_latency: Duration) {
-    post_signed(stack, &fixtures::bytes("message_text")).await;
+    stack.post_signed(&fixtures::bytes("message_text")).await;
     let client = fixtures::json("message_text")["sender"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (tasks, _) = eventually(stack, "/api/tasks", |t| !t["items"].as_array().unwrap().is_empty()).await;
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |t| !t["items"].as_array().unwrap().is_empty())
+        .await;
     let task_id = tasks["items"][0]["id"].as_str().unwrap().to_owned();
     let comments = format!("/api/tasks/{task_id}/comments");
 
@@ -67,9 +52,7 @@ async fn reply_round_trip(stack: &LocalStack, viber: &FakeViber, max_latency: Du
     let file = upload(stack, "Рахунок 48213.pdf", "application/pdf", &file_bytes()).await;
     let before = viber.bodies("send_message").len();
     let posted_at = Instant::now();
-    let (status, queued) = post_json(
-        stack,
-        &comments,
+    let (status, queued) = stack.post_json(&comments,
         json!({"text": "Добрий день! Ось фото і рахунок.", "attachment_ids": [picture, file], "notify_client": true}),
     )
     .await;
@@ -108,14 +91,7 @@ async fn reply_round_trip(stack: &LocalStack, viber: &FakeViber, max_latency: Du
         assert_eq!(downloaded.status(), 200, "{url}");
         assert_eq!(downloaded.bytes().await.unwrap().to_vec(), expected, "{url}");
     }
-    let (listed, _) = eventually(stack, &comments, |c| {
-        c["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["id"] == reply_id.as_str() && c["status"] == "sent")
-    })
-    .await;
+    let (listed, _) = reply_when(stack, &comments, &reply_id, "sent").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
 
     // Viber's receipts for the three messages move the reply to `delivered`.
@@ -125,23 +101,9 @@ async fn reply_round_trip(stack: &LocalStack, viber: &FakeViber, max_latency: Du
         let delivered = format!(
             r#"{{"event":"delivered","timestamp":1732529470339,"chat_hostname":"SN-CHAT-05_","message_token":{token},"user_id":"{client}"}}"#
         );
-        post_signed(stack, delivered.as_bytes()).await;
+        stack.post_signed(delivered.as_bytes()).await;
     }
-    let (delivered, _) = eventually(stack, &comments, |c| {
-        c["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["id"] == reply_id.as_str() && c["status"] == "delivered")
-    })
-    .await;
-    let reply = delivered["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == reply_id.as_str())
-        .unwrap()
-        .clone();
+    let (_, reply) = reply_when(stack, &comments, &reply_id, "delivered").await;
     assert_eq!(reply["attachments"].as_array().unwrap().len(), 2, "{reply}");
     assert_eq!(reply["author"]["type"], "staff");
     assert!(
@@ -155,68 +117,51 @@ async fn reply_round_trip(stack: &LocalStack, viber: &FakeViber, max_latency: Du
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reply_with_a_picture_and_a_file_reaches_viber_and_is_delivered() {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
+    let (viber, stack) = LOCAL.connected().await;
     // README "The local stack": a reply reaches Viber within a second.
     reply_round_trip(&stack, &viber, Duration::from_secs(1)).await;
 
     // An upload URL is single-purpose: a tampered one is refused.
-    let (_, announced) = post_json(
-        &stack,
-        "/api/attachments",
-        json!({"file_name": "a.pdf", "content_type": "application/pdf", "size": 3}),
-    )
-    .await;
+    let (_, announced) = stack
+        .post_json(
+            "/api/attachments",
+            json!({"file_name": "a.pdf", "content_type": "application/pdf", "size": 3}),
+        )
+        .await;
     let url = announced["upload_url"].as_str().unwrap().replace("size=3", "size=4");
-    let tampered = http_client()
-        .put(url)
-        .header("content-type", "application/pdf")
-        .body(b"abcd".to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tampered.status(), 403);
-    let me = api(&stack, "/api/me").await;
+    let tampered = stack.put_bytes(&url, "application/pdf", b"abcd").await;
+    assert_eq!(tampered, 403);
+    let me = stack.get_ok("/api/me").await;
     assert_eq!(me["role"], "owner");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_round_trip_runs_on_dynamodb_sqs_and_s3() {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let env = support::moto_environment().await;
-    let stack = LocalStack::start(
-        &["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN],
-        &support::pairs(&env),
-    )
-    .await;
+    let (viber, stack) = LOCAL.connected_on_moto().await;
     // SQS is long-polled (1 s waits), so a reply may wait for the next poll.
     reply_round_trip(&stack, &viber, Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reply_viber_keeps_refusing_ends_failed_within_seconds() {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
-    post_signed(&stack, &fixtures::bytes("message_text")).await;
-    let (tasks, _) = eventually(&stack, "/api/tasks", |t| !t["items"].as_array().unwrap().is_empty()).await;
+    let (viber, stack) = LOCAL.connected().await;
+    stack.post_signed(&fixtures::bytes("message_text")).await;
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |t| !t["items"].as_array().unwrap().is_empty())
+        .await;
     let comments = format!("/api/tasks/{}/comments", tasks["items"][0]["id"].as_str().unwrap());
     // Every attempt the local policy allows (5 receives) gets HTTP 503.
     for _ in 0..5 {
         viber.script("send_message", testkit::fake_viber::Answer::Http(503));
     }
     let started = Instant::now();
-    let (status, queued) = post_json(&stack, &comments, json!({"text": "Hello?", "notify_client": true})).await;
+    let (status, queued) = stack
+        .post_json(&comments, json!({"text": "Hello?", "notify_client": true}))
+        .await;
     assert_eq!(status, 202, "{queued}");
     let reply_id = queued["id"].as_str().unwrap().to_owned();
     let failed = loop {
-        let listed = api(&stack, &comments).await;
-        let reply = listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == reply_id.as_str())
-            .cloned()
-            .unwrap();
+        let reply = reply_status(&stack, &comments, &reply_id).await;
         if reply["status"] == "failed" {
             break reply;
         }
@@ -242,32 +187,21 @@ enum Blobs {
     Moto,
 }
 
-async fn get(stack: &LocalStack, path: &str) -> (u16, Value) {
-    let response = http_client()
-        .get(format!("{}{path}", stack.base_url))
-        .bearer_auth(OWNER_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Staff see an upload as soon as its bytes landed: `GET /api/attachments/{id}` answers it
 /// available with a download URL returning exactly those bytes; an upload of another size than
 /// announced stays unavailable and says so.
 async fn an_upload_can_be_previewed_once_it_landed(stack: &LocalStack, blobs: Blobs) {
     let announced_only = {
-        let (status, announced) = post_json(
-            stack,
-            "/api/attachments",
-            json!({"file_name": "later.pdf", "content_type": "application/pdf", "size": 10}),
-        )
-        .await;
+        let (status, announced) = stack
+            .post_json(
+                "/api/attachments",
+                json!({"file_name": "later.pdf", "content_type": "application/pdf", "size": 10}),
+            )
+            .await;
         assert_eq!(status, 201, "{announced}");
         announced["id"].as_str().unwrap().to_owned()
     };
-    let (status, waiting) = get(stack, &format!("/api/attachments/{announced_only}")).await;
+    let (status, waiting) = stack.get(&format!("/api/attachments/{announced_only}")).await;
     assert_eq!(status, 200, "{waiting}");
     assert_eq!(waiting["available"], false, "{waiting}");
     assert_eq!(waiting["download_url"], Value::Null);
@@ -281,7 +215,7 @@ async fn an_upload_can_be_previewed_once_it_landed(stack: &LocalStack, blobs: Bl
 
     let picture = upload(stack, "preview.jpg", "image/jpeg", PICTURE).await;
     for read in 0..2 {
-        let (status, seen) = get(stack, &format!("/api/attachments/{picture}")).await;
+        let (status, seen) = stack.get(&format!("/api/attachments/{picture}")).await;
         assert_eq!(status, 200, "{seen}");
         assert_eq!(seen["available"], true, "read {read}: {seen}");
         assert_eq!(seen["unavailable_reason"], Value::Null, "{seen}");
@@ -300,33 +234,33 @@ async fn an_upload_can_be_previewed_once_it_landed(stack: &LocalStack, blobs: Bl
     }
 
     // Announced as 10 bytes, 12 sent.
-    let (_, announced) = post_json(
-        stack,
-        "/api/attachments",
-        json!({"file_name": "short.pdf", "content_type": "application/pdf", "size": 10}),
-    )
-    .await;
-    let put = http_client()
-        .put(announced["upload_url"].as_str().unwrap())
-        .header("content-type", "application/pdf")
-        .body(b"twelve bytes".to_vec())
-        .send()
-        .await
-        .unwrap();
+    let (_, announced) = stack
+        .post_json(
+            "/api/attachments",
+            json!({"file_name": "short.pdf", "content_type": "application/pdf", "size": 10}),
+        )
+        .await;
+    let put = stack
+        .put_bytes(
+            announced["upload_url"].as_str().unwrap(),
+            "application/pdf",
+            b"twelve bytes",
+        )
+        .await;
     let id = announced["id"].as_str().unwrap();
-    let (_, wrong) = get(stack, &format!("/api/attachments/{id}")).await;
+    let (_, wrong) = stack.get(&format!("/api/attachments/{id}")).await;
     assert_eq!(wrong["available"], false, "{wrong}");
     assert_eq!(wrong["download_url"], Value::Null, "{wrong}");
     let reason = wrong["unavailable_reason"].as_str().unwrap();
     match blobs {
         // The stack's own URL refuses a body of another size than signed: nothing landed.
         Blobs::Embedded => {
-            assert!(put.status().is_client_error(), "{}", put.status());
+            assert!(put.is_client_error(), "{put}");
             assert!(reason.contains("never uploaded"), "{reason}");
         }
         // moto takes any size: the read finds 12 bytes where 10 were announced.
         Blobs::Moto => {
-            assert!(put.status().is_success(), "{}", put.status());
+            assert!(put.is_success(), "{put}");
             assert!(
                 reason.contains("announced as 10 bytes but 12 were uploaded"),
                 "{reason}"
@@ -337,26 +271,18 @@ async fn an_upload_can_be_previewed_once_it_landed(stack: &LocalStack, blobs: Bl
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_can_be_previewed_once_it_landed_on_the_embedded_store() {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
+    let (_viber, stack) = LOCAL.connected().await;
     an_upload_can_be_previewed_once_it_landed(&stack, Blobs::Embedded).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_can_be_previewed_once_it_landed_on_s3() {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let env = support::moto_environment().await;
-    let stack = LocalStack::start(
-        &["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN],
-        &support::pairs(&env),
-    )
-    .await;
+    let (_viber, stack) = LOCAL.connected_on_moto().await;
     an_upload_can_be_previewed_once_it_landed(&stack, Blobs::Moto).await;
 }
 
-/// The status of reply `id` as the API lists it.
-async fn reply_status(stack: &LocalStack, comments: &str, id: &str) -> Value {
-    let listed = api(stack, comments).await;
+/// Reply `id` in a page of comments (`null` when it is not there).
+fn reply_in(listed: &Value, id: &str) -> Value {
     listed["items"]
         .as_array()
         .unwrap()
@@ -364,6 +290,20 @@ async fn reply_status(stack: &LocalStack, comments: &str, id: &str) -> Value {
         .find(|c| c["id"] == id)
         .cloned()
         .unwrap_or(Value::Null)
+}
+
+/// Reply `id` as the API lists it now.
+async fn reply_status(stack: &LocalStack, comments: &str, id: &str) -> Value {
+    reply_in(&stack.get_ok(comments).await, id)
+}
+
+/// Once the API lists reply `id` as `status`: the page, and the reply.
+async fn reply_when(stack: &LocalStack, comments: &str, id: &str, status: &str) -> (Value, Value) {
+    let (listed, _) = stack
+        .eventually(comments, |page| reply_in(page, id)["status"] == status)
+        .await;
+    let reply = reply_in(&listed, id);
+    (listed, reply)
 }
 
 fn receipt(event: &str, token: u64, client: &str) -> Vec<u8> {
@@ -384,14 +324,15 @@ fn receipt(event: &str, token: u64, client: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reply_shows_delivered_only_when_every_part_is() {
     use testkit::fake_viber::Answer;
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
-    post_signed(&stack, &fixtures::bytes("message_text")).await;
+    let (viber, stack) = LOCAL.connected().await;
+    stack.post_signed(&fixtures::bytes("message_text")).await;
     let client = fixtures::json("message_text")["sender"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (tasks, _) = eventually(&stack, "/api/tasks", |t| !t["items"].as_array().unwrap().is_empty()).await;
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |t| !t["items"].as_array().unwrap().is_empty())
+        .await;
     let comments = format!("/api/tasks/{}/comments", tasks["items"][0]["id"].as_str().unwrap());
     let picture = upload(&stack, "box.jpg", "image/jpeg", PICTURE).await;
     let file = upload(&stack, "invoice.pdf", "application/pdf", &file_bytes()).await;
@@ -404,12 +345,12 @@ async fn a_reply_shows_delivered_only_when_every_part_is() {
     for _ in 0..4 {
         viber.script("send_message", Answer::Http(500));
     }
-    let (status, queued) = post_json(
-        &stack,
-        &comments,
-        json!({"text": "Ось фото і рахунок.", "attachment_ids": [picture, file], "notify_client": true}),
-    )
-    .await;
+    let (status, queued) = stack
+        .post_json(
+            &comments,
+            json!({"text": "Ось фото і рахунок.", "attachment_ids": [picture, file], "notify_client": true}),
+        )
+        .await;
     assert_eq!(status, 202, "{queued}");
     let reply_id = queued["id"].as_str().unwrap().to_owned();
     let started = Instant::now();
@@ -419,7 +360,7 @@ async fn a_reply_shows_delivered_only_when_every_part_is() {
     }
     let first_two = viber.accepted_tokens();
     for token in &first_two {
-        post_signed(&stack, &receipt("delivered", *token, &client)).await;
+        stack.post_signed(&receipt("delivered", *token, &client)).await;
     }
     // While the file waits for its retry the reply is queued, saying why; never delivered.
     let waiting_until = Instant::now() + Duration::from_millis(600);
@@ -446,24 +387,17 @@ async fn a_reply_shows_delivered_only_when_every_part_is() {
     let tokens = viber.accepted_tokens();
     assert_eq!(tokens.len(), 3, "no part was sent twice");
     // Out of order: the file is seen before it is delivered.
-    post_signed(&stack, &receipt("seen", tokens[2], &client)).await;
-    post_signed(&stack, &receipt("delivered", tokens[2], &client)).await;
-    let (_, _) = eventually(&stack, &comments, |c| {
-        c["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["id"] == reply_id.as_str() && c["status"] == "delivered")
-    })
-    .await;
+    stack.post_signed(&receipt("seen", tokens[2], &client)).await;
+    stack.post_signed(&receipt("delivered", tokens[2], &client)).await;
+    reply_when(&stack, &comments, &reply_id, "delivered").await;
 
     // A second reply whose picture Viber reports failed shows `failed`, whatever else arrives.
-    let (status, queued) = post_json(
-        &stack,
-        &comments,
-        json!({"text": "Ще одне фото", "attachment_ids": [picture], "notify_client": true}),
-    )
-    .await;
+    let (status, queued) = stack
+        .post_json(
+            &comments,
+            json!({"text": "Ще одне фото", "attachment_ids": [picture], "notify_client": true}),
+        )
+        .await;
     assert_eq!(status, 202, "{queued}");
     let second_id = queued["id"].as_str().unwrap().to_owned();
     let started = Instant::now();
@@ -475,21 +409,8 @@ async fn a_reply_shows_delivered_only_when_every_part_is() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let tokens = viber.accepted_tokens();
-    post_signed(&stack, &receipt("failed", tokens[4], &client)).await;
-    post_signed(&stack, &receipt("seen", tokens[3], &client)).await;
-    let (listed, _) = eventually(&stack, &comments, |c| {
-        c["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["id"] == second_id.as_str() && c["status"] == "failed")
-    })
-    .await;
-    let failed = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == second_id.as_str())
-        .unwrap();
+    stack.post_signed(&receipt("failed", tokens[4], &client)).await;
+    stack.post_signed(&receipt("seen", tokens[3], &client)).await;
+    let (_, failed) = reply_when(&stack, &comments, &second_id, "failed").await;
     assert_eq!(failed["status_reason"], "Receiver is not subscribed", "{failed}");
 }

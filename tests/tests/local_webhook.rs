@@ -3,30 +3,14 @@
 
 mod support;
 
-use reqwest::StatusCode;
-use support::LocalStack;
+use reqwest::{Method, StatusCode};
+use support::LOCAL;
 use testkit::FakeViber;
 use testkit::fixtures::{self, CALLBACKS, DOC_TOKEN};
 
-async fn connected_stack() -> (FakeViber, LocalStack) {
-    let viber = FakeViber::start(DOC_TOKEN).await;
-    let stack = LocalStack::start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN], &[]).await;
-    (viber, stack)
-}
-
-async fn post(stack: &LocalStack, path: &str, body: &[u8], signature: Option<String>) -> reqwest::Response {
-    let mut request = testkit::http_client()
-        .post(format!("{}{path}", stack.base_url))
-        .body(body.to_vec());
-    if let Some(signature) = signature {
-        request = request.header("X-Viber-Content-Signature", signature);
-    }
-    request.send().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn connects_the_bot_and_sets_its_webhook_at_start() {
-    let (viber, stack) = connected_stack().await;
+    let (viber, stack) = LOCAL.connected().await;
     for _ in 0..100 {
         if viber.webhook().is_some() {
             break;
@@ -54,54 +38,52 @@ async fn connects_the_bot_and_sets_its_webhook_at_start() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signed_fixtures_are_accepted_over_http() {
-    let (_viber, stack) = connected_stack().await;
+    let (_viber, stack) = LOCAL.connected().await;
     for name in CALLBACKS {
         let body = fixtures::bytes(name);
-        let response = post(&stack, "/viber/default", &body, Some(fixtures::sign(DOC_TOKEN, &body))).await;
+        let response = stack
+            .callback("default", &body, Some(fixtures::sign(DOC_TOKEN, &body)))
+            .await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_over_http() {
-    let (_viber, stack) = connected_stack().await;
+    let (_viber, stack) = LOCAL.connected().await;
     let body = fixtures::bytes("message_text");
     let signature = fixtures::sign(DOC_TOKEN, &body);
     assert_eq!(
-        post(&stack, "/viber/default", &body, None).await.status(),
+        stack.callback("default", &body, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        post(&stack, "/viber/default", &body, Some(fixtures::sign("wrong", &body)))
+        stack
+            .callback("default", &body, Some(fixtures::sign("wrong", &body)))
             .await
             .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        post(&stack, "/viber/nobody", &body, Some(signature.clone()))
-            .await
-            .status(),
+        stack.callback("nobody", &body, Some(signature.clone())).await.status(),
         StatusCode::NOT_FOUND
     );
     let junk = b"{junk";
     assert_eq!(
-        post(&stack, "/viber/default", junk, Some(fixtures::sign(DOC_TOKEN, junk)))
+        stack
+            .callback("default", junk, Some(fixtures::sign(DOC_TOKEN, junk)))
             .await
             .status(),
         StatusCode::BAD_REQUEST
     );
     let huge = vec![b' '; 1024 * 1024 + 1];
     assert_eq!(
-        post(&stack, "/viber/default", &huge, None).await.status(),
+        stack.callback("default", &huge, None).await.status(),
         StatusCode::PAYLOAD_TOO_LARGE
     );
-    let get = testkit::http_client()
-        .get(format!("{}/viber/default", stack.base_url))
-        .send()
-        .await
-        .unwrap();
+    let get = stack.request(Method::GET, "/viber/default").send().await.unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let refused: serde_json::Value = post(&stack, "/viber/default", &body, None).await.json().await.unwrap();
+    let refused: serde_json::Value = stack.callback("default", &body, None).await.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "invalid_signature");
 }
 
@@ -113,7 +95,7 @@ async fn a_rejected_bot_token_stops_the_start_with_a_clear_error() {
         .local_addr()
         .unwrap()
         .port();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_viberdesk-local-e2e"))
+    let output = std::process::Command::new(LOCAL.path())
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -131,7 +113,7 @@ async fn a_rejected_bot_token_stops_the_start_with_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_stops_it_cleanly() {
-    let (_viber, mut stack) = connected_stack().await;
+    let (_viber, mut stack) = LOCAL.connected().await;
     let status = stack.interrupt().await;
     assert!(status.success(), "{status:?}");
 }

@@ -44,7 +44,7 @@ fn declared_variables() -> BTreeMap<String, Vec<Variable>> {
     .collect()
 }
 
-/// Each function's IAM actions: exactly what its code calls (DESIGN.md, docs/data-model.md).
+/// Each function's IAM actions: exactly what its code calls (docs/deploy.md "Least privilege", docs/data-model.md).
 /// `logs:*` for its own log group are checked separately. TransactWriteItems has no IAM action
 /// of its own; it needs the item actions it uses.
 const EXPECTED_ACTIONS: &[(&str, &[&str])] = &[

@@ -15,14 +15,12 @@ mod aws_requests;
 use aws_requests::RequestCounter;
 use processor::Processor;
 use shared::aws::DynamoStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{IntegrationId, StaffId};
 use shared::inbound::queue_message;
-use shared::model::{BotProfile, Integration, IntegrationOptions, Role, StaffMember, TaskTemplate};
 use shared::ports::{DeliveryStore, IntegrationStore, PageRequest, PartRef, StaffStore, TaskFilter, TaskStore};
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::Callback;
+use testkit::build;
 
 fn text_message(token: u64, user: &str) -> Vec<u8> {
     format!(
@@ -72,47 +70,21 @@ async fn run(callbacks: u64) -> Result<(), String> {
     let store = Arc::new(DynamoStore::new(dynamodb, testkit::moto::table(&config).await));
     let integration_id = IntegrationId::parse("bench").expect("valid id");
     store
-        .put_integration(&Integration {
-            id: integration_id.clone(),
-            name: "Bench".into(),
-            auth_token: AuthToken::new(testkit::fixtures::DOC_TOKEN),
-            bot: BotProfile {
-                name: "Bench".into(),
-                uri: "bench".into(),
-                icon: None,
-            },
-            webhook_url: "https://x/viber/bench".into(),
-            template: TaskTemplate::default(),
-            options: IntegrationOptions::default(),
-            connected_by: None,
-            created_at: Timestamp::now(),
-        })
+        .put_integration(&build::integration("bench").name("Bench").bot("Bench", "bench").build())
         .await
         .map_err(|e| e.to_string())?;
-    let owner = StaffMember {
-        id: StaffId::generate(),
-        name: "Owner".into(),
-        avatar_url: None,
-        role: Role::Owner,
-        created_at: Timestamp::now(),
-    };
+    let owner = build::staff(StaffId::generate().as_str()).name("Owner").owner().build();
     store
         .put_staff(&owner, "bench-token-hash")
         .await
         .map_err(|e| e.to_string())?;
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: store.clone(),
-        messages: store.clone(),
-        deliveries: store.clone(),
-        staff: store.clone(),
-        blobs: Arc::new(shared::aws::S3BlobStore::new(s3, testkit::moto::bucket(&config).await)),
-        media: shared::media::MediaFetcher::new(),
-        max_receives: processor::DEFAULT_MAX_RECEIVES,
-        max_media_bytes: shared::media::MAX_MEDIA_BYTES,
-        // The fixtures' avatars are on Viber's CDN: nothing is fetched from outside here.
-        copy_avatars: false,
-    };
+    let processor = Processor::new(
+        store.clone(),
+        Arc::new(shared::aws::S3BlobStore::new(s3, testkit::moto::bucket(&config).await)),
+        processor::DEFAULT_MAX_RECEIVES,
+    )
+    // The fixtures' avatars are on Viber's CDN: nothing is fetched from outside here.
+    .without_avatar_copies();
     // The integration is cached per instance: one read, paid once, not per callback.
     processor
         .process(&envelope(&integration_id, &text_message(1, "warm-up")), 1)

@@ -19,27 +19,22 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::Api;
+use api::{Api, Settings};
 use aws_requests::RequestCounter;
 use lambda_http::http::{Method, header};
 use lambda_http::{Body, RequestExt};
 use sender::{Outcome, Sender};
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue};
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{AttachmentId, CommentId, IntegrationId, StaffId, TaskId};
 use shared::memory::MemoryStore;
-use shared::model::{
-    Attachment, Author, AuthorKind, BotProfile, Comment, CommentStatus, Contact, Integration, IntegrationOptions,
-    OutboundPlan, Role, StaffMember, Task, TaskStatus,
-};
+use shared::model::{Attachment, Author, AuthorKind, Comment, CommentStatus, Integration, OutboundPlan, Task};
 use shared::outbound::OutboundJob;
 use shared::ports::{BlobStore, IntegrationStore, MessageStore, MessageWrite, StaffStore, TaskWrite, token_hash};
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::ViberClient;
-use testkit::FakeViber;
 use testkit::fixtures::DOC_TOKEN;
+use testkit::{FakeViber, build};
 
 const STAFF_TOKEN: &str = "bench-staff-token-0123456789";
 const USER: &str = "9Kf2mQ1xT7bVnC3pLs8aZw==";
@@ -47,21 +42,10 @@ const USER: &str = "9Kf2mQ1xT7bVnC3pLs8aZw==";
 type Error = Box<dyn std::error::Error>;
 
 fn integration(id: &IntegrationId) -> Integration {
-    Integration {
-        id: id.clone(),
-        name: "Bench".into(),
-        auth_token: AuthToken::new(DOC_TOKEN),
-        bot: BotProfile {
-            name: "Bench Support".into(),
-            uri: "benchsupport".into(),
-            icon: None,
-        },
-        webhook_url: "https://x.test/viber/bench".into(),
-        template: Default::default(),
-        options: IntegrationOptions::default(),
-        connected_by: None,
-        created_at: Timestamp::now(),
-    }
+    build::integration(id.as_str())
+        .name("Bench")
+        .bot("Bench Support", "benchsupport")
+        .build()
 }
 
 /// A client with an open task (written directly, not measured); returns the task.
@@ -69,44 +53,16 @@ async fn seed_task<S: MessageStore>(store: &S, integration_id: &IntegrationId, n
     let user = format!("{USER}{n}");
     let contact_id = shared::rules::contact_id(integration_id, &user);
     let now = Timestamp::now();
-    let task = Task {
-        id: TaskId::generate(),
-        integration_id: integration_id.clone(),
-        title: "Viber: Олена".into(),
-        description: String::new(),
-        status: TaskStatus::New,
-        requester_id: contact_id.clone(),
-        assignee_id: None,
-        participant_ids: vec![],
-        previous_task_id: None,
-        created_at: now,
-        updated_at: now,
-        last_message_at: now,
-        deleted: false,
-        last_message: None,
-        requester_name: None,
-    };
-    let contact = Contact {
-        id: contact_id.clone(),
-        integration_id: integration_id.clone(),
-        viber_user_id: user,
-        name: Some("Олена".into()),
-        avatar_url: None,
-        language: Some("uk".into()),
-        country: Some("UA".into()),
-        api_version: Some(10),
-        phone: None,
-        subscribed: true,
-        subscription_changed_at: None,
-        created_at: now,
-        updated_at: now,
-        current_task: Some(shared::model::CurrentTask {
-            id: task.id.clone(),
-            state: shared::model::TaskState::Active,
-        }),
-        version: 1,
-        avatar: None,
-    };
+    let task = build::task(TaskId::generate().as_str())
+        .integration(integration_id)
+        .requester(&contact_id)
+        .at(now)
+        .build();
+    let contact = build::contact_of(integration_id, &user)
+        .from_ukraine()
+        .writing_in(&task.id)
+        .at(now)
+        .build();
     let comment = Comment {
         id: CommentId::generate(),
         task_id: task.id.clone(),
@@ -185,23 +141,19 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
     let viber = FakeViber::start(DOC_TOKEN).await;
     let integration_id = IntegrationId::parse("bench").expect("valid id");
     store.put_integration(&integration(&integration_id)).await?;
-    let staff = StaffMember {
-        id: StaffId::generate(),
-        name: "Anna".into(),
-        avatar_url: None,
-        role: Role::Staff,
-        created_at: Timestamp::now(),
-    };
+    let staff = build::staff(StaffId::generate().as_str()).name("Anna").build();
     store.put_staff(&staff, &token_hash(STAFF_TOKEN)).await?;
-    let admin = api::admin::Admin::new(store.clone(), &viber.api_url(), Some("https://viberdesk.test".into()));
-    let api = Api::new(store.clone(), blobs.clone(), outbound, admin);
-    let sender = Sender {
-        replies: store.clone(),
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        blobs: blobs.clone(),
-        viber: ViberClient::new(&viber.api_url()),
-        max_receives: sender::DEFAULT_MAX_RECEIVES,
+    let settings = Settings {
+        viber_api_url: viber.api_url(),
+        public_base_url: Some("https://viberdesk.test".into()),
     };
+    let api = Api::new(store.clone(), blobs.clone(), outbound, settings);
+    let sender = Sender::new(
+        store.clone(),
+        blobs.clone(),
+        ViberClient::new(&viber.api_url()),
+        sender::DEFAULT_MAX_RECEIVES,
+    );
     let jobs = testkit::moto::sdk_config().await;
     let plain_sqs = aws_sdk_sqs::Client::new(&jobs);
 
@@ -320,13 +272,12 @@ fn cpu_per_reply(replies: usize) -> Result<(), Error> {
             let integration_id = IntegrationId::parse("bench").expect("valid id");
             store.put_integration(&integration(&integration_id)).await?;
             let blobs = Arc::new(MemoryBlobStore::new("http://127.0.0.1:3000"));
-            let sender = Sender {
-                replies: store.clone(),
-                integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+            let sender = Sender::new(
+                store.clone(),
                 blobs,
-                viber: ViberClient::new(&viber_url),
-                max_receives: sender::DEFAULT_MAX_RECEIVES,
-            };
+                ViberClient::new(&viber_url),
+                sender::DEFAULT_MAX_RECEIVES,
+            );
             let mut jobs = Vec::with_capacity(replies);
             for n in 0..replies {
                 let task = seed_task(store.as_ref(), &integration_id, n).await?;

@@ -1,118 +1,100 @@
 //! The staff API Lambda's handler. API Gateway sends every `ANY /api/{proxy+}` request here; the
-//! handler authenticates the bearer token, routes on the path, and answers JSON
-//! (DESIGN.md "Staff API" and "Resource shapes").
+//! handler authenticates the bearer token, routes on the path, and answers JSON. The contract
+//! (routes, JSON shapes, errors) is docs/staff-api.md; each resource's routes and views live in
+//! [`routes`], its refusals are [`error::ApiError`].
 //!
 //! | route | answers |
 //! | --- | --- |
-//! | `GET /api/me` | the calling staff member |
-//! | `GET /api/tasks?status=&assignee_id=&integration_id=&cursor=&limit=` | tasks, newest activity first |
-//! | `GET /api/tasks/{id}` | a task with its `requester` contact |
-//! | `GET /api/tasks/{id}/comments?cursor=&limit=` | the conversation, oldest first |
-//! | `GET /api/contacts?cursor=&limit=`, `GET /api/contacts/{id}` | contacts |
-//! | `GET /api/attachments/{id}` | an attachment and a 15-minute download URL |
-//! | `POST /api/tasks/{id}/comments` | a staff comment: 202 `{id, status: "queued"}` when it notifies the client, else 201 `internal` |
-//! | `POST /api/attachments` | announce an upload: 201 `{id, upload_url, expires_at}` (a 15-minute presigned PUT) |
-//! | `GET/POST /api/quick-replies`, `GET/PATCH/DELETE /api/quick-replies/{id}` | canned answers |
-//! | `PATCH`/`DELETE /api/tasks/{id}` | change status, assignee, participants / delete ([`workflow`]) |
-//! | `/api/integrations[/{id}]` | connect and manage Viber bots ([`integrations`]) |
-//! | `/api/staff[/{id}]` | the team and its bearer tokens ([`staff`]) |
+//! | `GET /api/me` | the calling staff member ([`routes::me`]) |
+//! | `GET /api/tasks?status=&assignee_id=&integration_id=&cursor=&limit=` | tasks, newest activity first ([`routes::tasks`]) |
+//! | `GET`/`PATCH`/`DELETE /api/tasks/{id}` | a task with its `requester` contact; change status, assignee, participants / delete |
+//! | `GET`/`POST /api/tasks/{id}/comments` | the conversation, oldest first; a staff comment: 202 `{id, status: "queued"}` when it notifies the client, else 201 `internal` ([`routes::comments`]) |
+//! | `GET /api/contacts?cursor=&limit=`, `GET /api/contacts/{id}` | contacts ([`routes::contacts`]) |
+//! | `POST /api/attachments`, `GET /api/attachments/{id}` | announce an upload (a 15-minute presigned PUT); an attachment and a 15-minute download URL ([`routes::attachments`]) |
+//! | `GET/POST /api/quick-replies`, `GET/PATCH/DELETE /api/quick-replies/{id}` | canned answers ([`routes::quick_replies`]) |
+//! | `/api/integrations[/{id}]` | connect and manage Viber bots ([`routes::integrations`]) |
+//! | `/api/staff[/{id}]` | the team and its bearer tokens ([`routes::staff`]) |
 //! | `GET /`, `GET /app/{version}/{path}` | the staff web inbox's files, without authentication ([`web`]) |
 //!
 //! Every route needs `Authorization: Bearer <token>` (401 otherwise); an unknown path is 404, a
 //! known path with another method 405 with `Allow`; errors are `{"error": {"code", "message"}}`.
 
-pub mod admin;
 pub mod body;
 pub mod config;
-pub mod integrations;
+pub mod error;
 pub mod query;
-pub mod quick_replies;
-pub mod replies;
-pub mod staff;
-pub mod views;
+mod response;
+pub mod routes;
 pub mod web;
-pub mod workflow;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::future::join_all;
-use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{HeaderMap, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
-use shared::http::error_json;
-use shared::ids::{AttachmentId, ContactId, QuickReplyId, TaskId};
-use shared::model::{Attachment, Comment, QuickReply, StaffMember, Task};
-use shared::ports::{
-    AttachmentStore, BlobError, BlobStore, CommentStore, ContactStore, IntegrationStore, MessageQueue, QuickReplyStore,
-    StaffStore, StoreError, TaskStore, token_hash,
-};
-use shared::time::Timestamp;
+use shared::cache::IntegrationCache;
+use shared::model::{Role, StaffMember};
+use shared::ports::{ApiStore, BlobStore, MessageQueue, token_hash};
+use shared::viber::client::ViberClient;
 
-use crate::query::{Params, QueryError};
-use crate::quick_replies::QuickReplyView;
-use crate::views::{
-    AttachmentDownloadView, AttachmentView, CommentView, ContactView, PageView, StaffView, TaskDetailView, TaskView,
-};
+use crate::error::{ApiError, StoreContext};
+use crate::query::Params;
+pub use crate::routes::attachments::DOWNLOAD_URL_TTL_SECONDS;
 
-/// How long a download URL from `GET /api/attachments/{id}` works.
-pub const DOWNLOAD_URL_TTL_SECONDS: i64 = 15 * 60;
-
-/// The staff API over its ports, built once per Lambda instance (or once in the local stack).
+/// The staff API over its store, built once per Lambda instance (or once in the local stack).
 pub struct Api {
-    pub staff: Arc<dyn StaffStore>,
-    pub tasks: Arc<dyn TaskStore>,
-    pub contacts: Arc<dyn ContactStore>,
+    store: Arc<dyn ApiStore>,
     /// The attachments bucket, for download and upload URLs.
-    pub blobs: Arc<dyn BlobStore>,
-    pub integrations: Arc<dyn IntegrationStore>,
-    pub comments: Arc<dyn CommentStore>,
-    pub attachments: Arc<dyn AttachmentStore>,
-    pub quick_replies: Arc<dyn QuickReplyStore>,
+    blobs: Arc<dyn BlobStore>,
     /// The outbound queue: staff replies for the sender.
-    pub outbound: Arc<dyn MessageQueue>,
-    /// Integrations, staff and the task workflow.
-    pub admin: admin::Admin,
+    outbound: Arc<dyn MessageQueue>,
+    /// For connecting bots (account info, webhooks).
+    viber: ViberClient,
+    /// `PUBLIC_BASE_URL`: the base of webhook URLs. When unset, `https://{Host}` of the request.
+    public_base_url: Option<String>,
+    /// The webhook's integration cache when the webhook runs in this process (the local stack):
+    /// a changed or removed integration is dropped from it at once.
+    webhook_cache: Option<Arc<IntegrationCache>>,
 }
 
-/// Every store port an adapter serves at once (the DynamoDB store, the in-memory store).
-pub trait ApiStore:
-    StaffStore + TaskStore + ContactStore + IntegrationStore + CommentStore + AttachmentStore + QuickReplyStore + 'static
-{
+/// What the API takes from its [`config::Config`] besides its resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Viber's Bot API, for connecting bots.
+    pub viber_api_url: String,
+    /// The base of webhook URLs; without it, `https://{Host}` of the request.
+    pub public_base_url: Option<String>,
 }
 
-impl<S> ApiStore for S where
-    S: StaffStore
-        + TaskStore
-        + ContactStore
-        + IntegrationStore
-        + CommentStore
-        + AttachmentStore
-        + QuickReplyStore
-        + 'static
-{
+impl From<&config::Config> for Settings {
+    fn from(config: &config::Config) -> Self {
+        Self {
+            viber_api_url: config.viber_api_url.clone(),
+            public_base_url: config.public_base_url.clone(),
+        }
+    }
 }
 
 impl Api {
-    /// The API with every store port served by `store`.
-    pub fn new<S: ApiStore>(
-        store: Arc<S>,
+    pub fn new(
+        store: Arc<dyn ApiStore>,
         blobs: Arc<dyn BlobStore>,
         outbound: Arc<dyn MessageQueue>,
-        admin: admin::Admin,
+        settings: Settings,
     ) -> Self {
         Self {
-            staff: store.clone(),
-            tasks: store.clone(),
-            contacts: store.clone(),
-            integrations: store.clone(),
-            comments: store.clone(),
-            attachments: store.clone(),
-            quick_replies: store,
+            store,
             blobs,
             outbound,
-            admin,
+            viber: ViberClient::new(&settings.viber_api_url),
+            public_base_url: settings.public_base_url.filter(|url| !url.trim().is_empty()),
+            webhook_cache: None,
         }
+    }
+
+    /// Shares the webhook's cache (local stack), so changes reach callbacks at once.
+    pub fn with_webhook_cache(mut self, cache: Arc<IntegrationCache>) -> Self {
+        self.webhook_cache = Some(cache);
+        self
     }
 }
 
@@ -178,84 +160,6 @@ impl<'a> Endpoint<'a> {
     }
 }
 
-/// A refused request: becomes the JSON error answer.
-#[derive(Debug)]
-pub enum ApiError {
-    Unauthorized(&'static str),
-    NotFound(&'static str),
-    MethodNotAllowed(&'static [Method]),
-    BadRequest(QueryError),
-    /// The store or the bucket failed (already logged).
-    Unavailable,
-    /// A stored item does not decode (already logged).
-    Internal,
-    /// Any other refusal: status, error code, message.
-    Refused(StatusCode, &'static str, String),
-}
-
-impl From<QueryError> for ApiError {
-    fn from(error: QueryError) -> Self {
-        ApiError::BadRequest(error)
-    }
-}
-
-impl ApiError {
-    pub fn into_response(self) -> Response<Body> {
-        match self {
-            ApiError::Unauthorized(message) => {
-                let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", message);
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                response
-            }
-            ApiError::NotFound(message) => error(StatusCode::NOT_FOUND, "not_found", message),
-            ApiError::MethodNotAllowed(allowed) => {
-                let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-                let mut response = error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    &format!("this route answers {allow}"),
-                );
-                if let Ok(value) = HeaderValue::from_str(&allow) {
-                    response.headers_mut().insert(header::ALLOW, value);
-                }
-                response
-            }
-            ApiError::BadRequest(QueryError { code, message }) => error(StatusCode::BAD_REQUEST, code, &message),
-            ApiError::Unavailable => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again later"),
-            ApiError::Internal => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "a stored record could not be read",
-            ),
-            ApiError::Refused(status, code, message) => error(status, code, &message),
-        }
-    }
-}
-
-/// Logs a store failure (never with request details) and turns it into its answer.
-pub(crate) fn store_failure(operation: &'static str, store_error: StoreError) -> ApiError {
-    match store_error {
-        StoreError::Corrupt(_) | StoreError::InvalidCursor => {
-            tracing::error!(operation, error = %store_error, "stored item unreadable");
-            ApiError::Internal
-        }
-        StoreError::Unavailable(_) | StoreError::Conflict(_) => {
-            tracing::error!(operation, error = %store_error, "store request failed");
-            ApiError::Unavailable
-        }
-    }
-}
-
-/// As `store_failure`, but a cursor the list never handed out is the client's mistake.
-fn list_failure(operation: &'static str, store_error: StoreError) -> ApiError {
-    match &store_error {
-        StoreError::InvalidCursor => ApiError::BadRequest(query::invalid_cursor()),
-        _ => store_failure(operation, store_error),
-    }
-}
-
 /// Why an `Authorization` header gives no token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BearerError {
@@ -309,338 +213,66 @@ impl Api {
                 BearerError::Malformed => "the Authorization header must be 'Bearer <token>'",
             })
         })?;
-        match self.staff.staff_by_token_hash(&token_hash(token)).await {
-            Ok(Some(member)) => Ok(member),
-            Ok(None) => Err(ApiError::Unauthorized("the bearer token is not valid")),
-            Err(store_error) => Err(store_failure("authenticate", store_error)),
-        }
+        self.store
+            .staff_by_token_hash(&token_hash(token))
+            .await
+            .context("authenticate")?
+            .ok_or(ApiError::Unauthorized("the bearer token is not valid"))
     }
 
+    /// The routing table: each route and method to its handler in [`routes`].
     async fn route(&self, request: &Request, caller: &StaffMember) -> Result<Response<Body>, ApiError> {
-        let endpoint = Endpoint::parse(request.uri().path()).ok_or(ApiError::NotFound("no such route"))?;
+        let endpoint = Endpoint::parse(request.uri().path()).ok_or(ApiError::NotFound("route"))?;
         let allowed = endpoint.allowed_methods();
         if !allowed.contains(request.method()) {
             return Err(ApiError::MethodNotAllowed(allowed));
         }
         let params = Params::new(request.query_string_parameters_ref());
-        let method = request.method();
-        match endpoint {
-            Endpoint::Me => Ok(ok(&StaffView::from(caller))),
-            Endpoint::Tasks => self.list_tasks(&params).await,
-            Endpoint::Task(id) if method == Method::PATCH => self.update_task(id, request).await,
-            Endpoint::Task(id) if method == Method::DELETE => self.delete_task(id).await,
-            Endpoint::Task(id) => self.get_task(id).await,
-            Endpoint::TaskComments(id) if request.method() == Method::POST => {
-                self.create_comment(id, request, caller).await
-            }
-            Endpoint::TaskComments(id) => self.list_comments(id, &params).await,
-            Endpoint::Contacts => self.list_contacts(&params).await,
-            Endpoint::Contact(id) => self.get_contact(id).await,
-            Endpoint::Attachments => self.create_attachment(request).await,
-            Endpoint::Attachment(id) => self.get_attachment(id).await,
-            Endpoint::QuickReplies if request.method() == Method::POST => self.create_quick_reply(request).await,
-            Endpoint::QuickReplies => self.list_quick_replies(&params).await,
-            Endpoint::QuickReply(id) => match *request.method() {
-                Method::PATCH => self.change_quick_reply(id, request).await,
-                Method::DELETE => self.delete_quick_reply(id).await,
-                _ => self
-                    .get_quick_reply(id)
-                    .await
-                    .map(|reply| ok(&QuickReplyView::from(&reply))),
-            },
-            Endpoint::Integrations if method == Method::POST => self.create_integration(request, caller).await,
-            Endpoint::Integrations => self.list_integrations(&params).await,
-            Endpoint::Integration(id) if method == Method::PATCH => self.update_integration(id, request, caller).await,
-            Endpoint::Integration(id) if method == Method::DELETE => self.delete_integration(id, caller).await,
-            Endpoint::Integration(id) => self.get_integration(id).await,
-            Endpoint::Staff if method == Method::POST => self.add_member(request, caller).await,
-            Endpoint::Staff => self.list_staff(&params).await,
-            Endpoint::StaffMember(id) if method == Method::PATCH => self.update_member(id, request, caller).await,
-            Endpoint::StaffMember(id) if method == Method::DELETE => self.delete_member(id, caller).await,
-            Endpoint::StaffMember(id) => self.get_member(id).await,
+        let method = request.method().clone();
+        match (endpoint, method) {
+            (Endpoint::Me, _) => Ok(routes::me::me(caller)),
+            (Endpoint::Tasks, _) => self.list_tasks(&params).await,
+            (Endpoint::Task(id), Method::PATCH) => self.update_task(id, request).await,
+            (Endpoint::Task(id), Method::DELETE) => self.delete_task(id).await,
+            (Endpoint::Task(id), _) => self.get_task(id).await,
+            (Endpoint::TaskComments(id), Method::POST) => self.create_comment(id, request, caller).await,
+            (Endpoint::TaskComments(id), _) => self.list_comments(id, &params).await,
+            (Endpoint::Contacts, _) => self.list_contacts(&params).await,
+            (Endpoint::Contact(id), _) => self.get_contact(id).await,
+            (Endpoint::Attachments, _) => self.create_attachment(request).await,
+            (Endpoint::Attachment(id), _) => self.get_attachment(id).await,
+            (Endpoint::QuickReplies, Method::POST) => self.create_quick_reply(request).await,
+            (Endpoint::QuickReplies, _) => self.list_quick_replies(&params).await,
+            (Endpoint::QuickReply(id), Method::PATCH) => self.change_quick_reply(id, request).await,
+            (Endpoint::QuickReply(id), Method::DELETE) => self.delete_quick_reply(id).await,
+            (Endpoint::QuickReply(id), _) => self.get_quick_reply(id).await,
+            (Endpoint::Integrations, Method::POST) => self.create_integration(request, caller).await,
+            (Endpoint::Integrations, _) => self.list_integrations(&params).await,
+            (Endpoint::Integration(id), Method::PATCH) => self.update_integration(id, request, caller).await,
+            (Endpoint::Integration(id), Method::DELETE) => self.delete_integration(id, caller).await,
+            (Endpoint::Integration(id), _) => self.get_integration(id).await,
+            (Endpoint::Staff, Method::POST) => self.add_member(request, caller).await,
+            (Endpoint::Staff, _) => self.list_staff(&params).await,
+            (Endpoint::StaffMember(id), Method::PATCH) => self.update_member(id, request, caller).await,
+            (Endpoint::StaffMember(id), Method::DELETE) => self.delete_member(id, caller).await,
+            (Endpoint::StaffMember(id), _) => self.get_member(id).await,
         }
-    }
-
-    async fn create_comment(
-        &self,
-        raw_task_id: &str,
-        request: &Request,
-        caller: &StaffMember,
-    ) -> Result<Response<Body>, ApiError> {
-        let new: replies::NewComment = body::json_body(request)?;
-        let task = self.live_task(raw_task_id).await?;
-        let checked = replies::check_comment(new)?;
-        let comment = self.post_comment(&task, caller, checked).await?;
-        tracing::info!(task_id = %task.id, comment_id = %comment.id, status = ?comment.status, "staff comment posted");
-        if comment.notify_client {
-            #[derive(Serialize)]
-            struct Queued<'a> {
-                id: &'a shared::ids::CommentId,
-                status: shared::model::CommentStatus,
-            }
-            return Ok(json(
-                StatusCode::ACCEPTED,
-                to_json(&Queued {
-                    id: &comment.id,
-                    status: comment.status,
-                }),
-            ));
-        }
-        let attachments = self.attachments_of(std::slice::from_ref(&comment)).await?;
-        let view = CommentView::new(&comment, |id| attachments.get(id));
-        Ok(json(StatusCode::CREATED, to_json(&view)))
-    }
-
-    async fn create_attachment(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let new: replies::NewAttachment = body::json_body(request)?;
-        let (attachment, upload_url) = self.announce_upload(new).await?;
-        let expires_at = Timestamp::now().plus_seconds(replies::UPLOAD_URL_TTL_SECONDS);
-        let view = replies::UploadView {
-            id: &attachment.id,
-            upload_url,
-            expires_at,
-        };
-        Ok(json(StatusCode::CREATED, to_json(&view)))
-    }
-
-    async fn list_quick_replies(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
-        let page = query::page(params)?;
-        let replies = self
-            .quick_replies
-            .list_quick_replies(&page)
-            .await
-            .map_err(|e| list_failure("list quick replies", e))?;
-        Ok(ok(&PageView::of(&replies, QuickReplyView::from)))
-    }
-
-    async fn get_quick_reply(&self, raw_id: &str) -> Result<QuickReply, ApiError> {
-        const UNKNOWN: ApiError = ApiError::NotFound("no such quick reply");
-        let id = QuickReplyId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        match self.quick_replies.get_quick_reply(&id).await {
-            Ok(Some(reply)) => Ok(reply),
-            Ok(None) => Err(UNKNOWN),
-            Err(store_error) => Err(store_failure("get quick reply", store_error)),
-        }
-    }
-
-    async fn create_quick_reply(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let new: quick_replies::NewQuickReply = body::json_body(request)?;
-        let reply = quick_replies::create(new, Timestamp::now())?;
-        self.quick_replies
-            .put_quick_reply(&reply)
-            .await
-            .map_err(|e| store_failure("put quick reply", e))?;
-        Ok(json(StatusCode::CREATED, to_json(&QuickReplyView::from(&reply))))
-    }
-
-    async fn change_quick_reply(&self, raw_id: &str, request: &Request) -> Result<Response<Body>, ApiError> {
-        let change: quick_replies::QuickReplyChange = body::json_body(request)?;
-        let reply = self.get_quick_reply(raw_id).await?;
-        let changed = quick_replies::apply(reply, change, Timestamp::now())?;
-        self.quick_replies
-            .put_quick_reply(&changed)
-            .await
-            .map_err(|e| store_failure("put quick reply", e))?;
-        Ok(ok(&QuickReplyView::from(&changed)))
-    }
-
-    async fn delete_quick_reply(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
-        const UNKNOWN: ApiError = ApiError::NotFound("no such quick reply");
-        let id = QuickReplyId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        match self.quick_replies.delete_quick_reply(&id).await {
-            Ok(true) => Ok(no_content()),
-            Ok(false) => Err(UNKNOWN),
-            Err(store_error) => Err(store_failure("delete quick reply", store_error)),
-        }
-    }
-
-    async fn list_tasks(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
-        let filter = query::task_filter(params)?;
-        let page = query::page(params)?;
-        let tasks = self
-            .tasks
-            .list_tasks(&filter, &page)
-            .await
-            .map_err(|e| list_failure("list tasks", e))?;
-        Ok(ok(&PageView::of(&tasks, TaskView::from)))
-    }
-
-    async fn get_task(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
-        let task = self.live_task(raw_id).await?;
-        let requester = self
-            .contacts
-            .get_contact(&task.requester_id)
-            .await
-            .map_err(|e| store_failure("get requester", e))?;
-        Ok(ok(&TaskDetailView {
-            task: TaskView::from(&task),
-            requester: requester.as_ref().map(ContactView::from),
-        }))
-    }
-
-    /// A task that exists and is not deleted.
-    async fn live_task(&self, raw_id: &str) -> Result<Task, ApiError> {
-        const UNKNOWN: ApiError = ApiError::NotFound("no such task");
-        let id = TaskId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        match self.tasks.get_task(&id).await {
-            Ok(Some(task)) if !task.deleted => Ok(task),
-            Ok(_) => Err(UNKNOWN),
-            Err(store_error) => Err(store_failure("get task", store_error)),
-        }
-    }
-
-    async fn list_comments(&self, raw_id: &str, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
-        let page = query::page(params)?;
-        let task = self.live_task(raw_id).await?;
-        let comments = self
-            .tasks
-            .list_comments(&task.id, &page)
-            .await
-            .map_err(|e| list_failure("list comments", e))?;
-        let attachments = self.attachments_of(&comments.items).await?;
-        Ok(ok(&PageView::of(&comments, |comment| {
-            CommentView::new(comment, |id| attachments.get(id))
-        })))
-    }
-
-    /// The attachments of a page of comments, read concurrently, each once.
-    async fn attachments_of(&self, comments: &[Comment]) -> Result<HashMap<AttachmentId, Attachment>, ApiError> {
-        let mut ids: Vec<&AttachmentId> = comments.iter().flat_map(|c| &c.attachment_ids).collect();
-        ids.sort();
-        ids.dedup();
-        let reads = join_all(ids.iter().map(|id| self.tasks.get_attachment(id))).await;
-        let mut found = HashMap::with_capacity(ids.len());
-        for (id, read) in ids.into_iter().zip(reads) {
-            match read.map_err(|e| store_failure("get attachment", e))? {
-                Some(attachment) => {
-                    found.insert(id.clone(), attachment);
-                }
-                None => tracing::warn!(attachment_id = %id, "a comment names an attachment that is not stored"),
-            }
-        }
-        Ok(found)
-    }
-
-    async fn list_contacts(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
-        let page = query::page(params)?;
-        let contacts = self
-            .contacts
-            .list_contacts(&page)
-            .await
-            .map_err(|e| list_failure("list contacts", e))?;
-        Ok(ok(&PageView::of(&contacts, ContactView::from)))
-    }
-
-    async fn get_contact(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
-        const UNKNOWN: ApiError = ApiError::NotFound("no such contact");
-        let id = ContactId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        match self.contacts.get_contact(&id).await {
-            Ok(Some(contact)) => Ok(ok(&ContactView::from(&contact))),
-            Ok(None) => Err(UNKNOWN),
-            Err(store_error) => Err(store_failure("get contact", store_error)),
-        }
-    }
-
-    /// The attachment and, while the file is available, a URL that downloads it for
-    /// `DOWNLOAD_URL_TTL_SECONDS`. An unavailable file still answers 200, with `available: false`
-    /// and `download_url` / `expires_at` null.
-    async fn get_attachment(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
-        const UNKNOWN: ApiError = ApiError::NotFound("no such attachment");
-        let id = AttachmentId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        let mut attachment = match self.tasks.get_attachment(&id).await {
-            Ok(Some(attachment)) => attachment,
-            Ok(None) => return Err(UNKNOWN),
-            Err(store_error) => return Err(store_failure("get attachment", store_error)),
-        };
-        if !attachment.available && attachment.awaiting_upload {
-            self.confirm_upload(&mut attachment).await?;
-        }
-        let mut view = AttachmentDownloadView {
-            attachment: AttachmentView::from(&attachment),
-            download_url: None,
-            expires_at: None,
-        };
-        if attachment.available {
-            let expires_at = Timestamp::now().plus_seconds(DOWNLOAD_URL_TTL_SECONDS);
-            match self
-                .blobs
-                .presign_get(&attachment.blob_key, &attachment.file_name, expires_at)
-                .await
-            {
-                Ok(url) => {
-                    view.download_url = Some(url);
-                    view.expires_at = Some(expires_at);
-                }
-                Err(BlobError::NotFound(_)) => {
-                    tracing::warn!(attachment_id = %id, "the attachment's file is missing from the bucket");
-                    view.attachment.available = false;
-                    view.attachment.unavailable_reason = Some("the file is no longer stored");
-                }
-                Err(blob_error @ BlobError::Unavailable(_)) => {
-                    tracing::error!(attachment_id = %id, error = %blob_error, "download URL not signed");
-                    return Err(ApiError::Unavailable);
-                }
-            }
-        }
-        Ok(ok(&view))
     }
 }
 
-impl Api {
-    /// A staff upload not seen in the bucket yet: once its bytes are there with the announced
-    /// size it is recorded as available (so later reads need no `HeadObject`); until then it
-    /// stays unavailable and its reason says why (not uploaded yet, or another size).
-    async fn confirm_upload(&self, attachment: &mut Attachment) -> Result<(), ApiError> {
-        match self.check_upload_landed(attachment).await? {
-            replies::UploadCheck::Landed => {
-                attachment.available = true;
-                attachment.unavailable_reason = None;
-                attachment.awaiting_upload = false;
-                self.attachments
-                    .put_attachment(attachment)
-                    .await
-                    .map_err(|e| store_failure("put attachment", e))?;
-                tracing::info!(attachment_id = %attachment.id, "upload landed");
-            }
-            replies::UploadCheck::Missing(reason) => attachment.unavailable_reason = Some(reason),
-        }
+/// 403 unless the caller is an owner.
+pub(crate) fn require_owner(caller: &StaffMember) -> Result<(), ApiError> {
+    if caller.role == Role::Owner {
         Ok(())
+    } else {
+        Err(ApiError::Forbidden("only an owner may do this"))
     }
-}
-
-fn ok(value: &impl Serialize) -> Response<Body> {
-    json(StatusCode::OK, to_json(value))
-}
-
-fn to_json(value: &impl Serialize) -> String {
-    serde_json::to_string(value).expect("views always serialise")
-}
-
-/// 204: a change or removal that has nothing to show.
-pub(crate) fn no_content() -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::Empty)
-        .expect("a static response is valid")
-}
-
-fn json(status: StatusCode, body: String) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        // Answers carry personal data and signed URLs: no shared or browser caches.
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::Text(body))
-        .expect("a static response is valid")
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    json(status, error_json(code, message))
 }
 
 #[cfg(test)]
 mod tests {
+    use lambda_http::http::HeaderValue;
+
     use super::*;
 
     #[test]

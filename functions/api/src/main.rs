@@ -1,8 +1,7 @@
 use std::sync::Arc;
 
-use api::Api;
-use api::admin::Admin;
 use api::config::Config;
+use api::{Api, Settings};
 use lambda_http::{Error, service_fn};
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config};
 
@@ -10,13 +9,13 @@ use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config};
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     shared::telemetry::init_json(config.log_filter.as_deref());
+    let settings = Settings::from(&config);
     let sdk = load_sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
     let blobs = Arc::new(S3BlobStore::from_config(&sdk, config.attachments_bucket));
     let outbound = Arc::new(SqsQueue::from_config(&sdk, config.outbound_queue_url));
     store.warm_up().await;
-    let admin = Admin::new(store.clone(), &config.viber_api_url, config.public_base_url);
-    let api = Api::new(store, blobs, outbound, admin);
+    let api = Api::new(store, blobs, outbound, settings);
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(api.handle(request).await)
     }))

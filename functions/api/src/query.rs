@@ -6,23 +6,14 @@ use shared::ids::{IntegrationId, StaffId};
 use shared::model::TaskStatus;
 use shared::ports::{PageRequest, TaskFilter};
 
+use crate::error::ApiError;
+
 /// Cursors are opaque, but none of the stores' is anywhere near this long.
 pub const MAX_CURSOR_CHARS: usize = 1024;
 
-/// A query parameter that cannot be used, and why (a 400 answer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryError {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl QueryError {
-    fn invalid(parameter: &str, why: impl std::fmt::Display) -> Self {
-        Self {
-            code: "invalid_parameter",
-            message: format!("{parameter}: {why}"),
-        }
-    }
+/// A query parameter that cannot be used, and why.
+fn invalid(parameter: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::InvalidParameter(format!("{parameter}: {why}"))
 }
 
 /// The request's query parameters. An empty value (`?status=`) counts as absent; a parameter
@@ -35,7 +26,7 @@ impl<'a> Params<'a> {
         Self(query)
     }
 
-    pub fn get(&self, name: &str) -> Result<Option<&'a str>, QueryError> {
+    pub fn get(&self, name: &str) -> Result<Option<&'a str>, ApiError> {
         let values: Vec<&'a str> = self
             .0
             .and_then(|query| query.all(name))
@@ -46,59 +37,51 @@ impl<'a> Params<'a> {
         match values.as_slice() {
             [] => Ok(None),
             [value] => Ok(Some(value)),
-            _ => Err(QueryError::invalid(name, "given more than once")),
+            _ => Err(invalid(name, "given more than once")),
         }
     }
 }
 
 /// `?cursor=&limit=`: the limit defaults to 50 and must be 1 to 100.
-pub fn page(params: &Params<'_>) -> Result<PageRequest, QueryError> {
+pub fn page(params: &Params<'_>) -> Result<PageRequest, ApiError> {
     Ok(PageRequest {
         cursor: cursor(params.get("cursor")?)?,
         limit: limit(params.get("limit")?)?,
     })
 }
 
-pub fn limit(raw: Option<&str>) -> Result<usize, QueryError> {
+pub fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
     let Some(raw) = raw else {
         return Ok(PageRequest::DEFAULT_LIMIT);
     };
     let range = 1..=PageRequest::MAX_LIMIT;
     match raw.parse::<usize>() {
         Ok(limit) if range.contains(&limit) => Ok(limit),
-        _ => Err(QueryError::invalid(
+        _ => Err(invalid(
             "limit",
             format_args!("must be a whole number from 1 to {}", PageRequest::MAX_LIMIT),
         )),
     }
 }
 
-pub fn cursor(raw: Option<&str>) -> Result<Option<String>, QueryError> {
+pub fn cursor(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     match raw {
-        Some(raw) if raw.len() > MAX_CURSOR_CHARS => Err(invalid_cursor()),
+        Some(raw) if raw.len() > MAX_CURSOR_CHARS => Err(ApiError::InvalidCursor),
         other => Ok(other.map(str::to_owned)),
     }
 }
 
-/// The answer for a cursor no page handed out.
-pub fn invalid_cursor() -> QueryError {
-    QueryError {
-        code: "invalid_cursor",
-        message: "cursor: not a cursor from a previous page of this list".to_owned(),
-    }
-}
-
 /// `?status=&assignee_id=&integration_id=` of `GET /api/tasks`.
-pub fn task_filter(params: &Params<'_>) -> Result<TaskFilter, QueryError> {
+pub fn task_filter(params: &Params<'_>) -> Result<TaskFilter, ApiError> {
     Ok(TaskFilter {
         status: params.get("status")?.map(status).transpose()?,
         assignee_id: params
             .get("assignee_id")?
-            .map(|raw| StaffId::parse(raw).map_err(|e| QueryError::invalid("assignee_id", e)))
+            .map(|raw| StaffId::parse(raw).map_err(|e| invalid("assignee_id", e)))
             .transpose()?,
         integration_id: params
             .get("integration_id")?
-            .map(|raw| IntegrationId::parse(raw).map_err(|e| QueryError::invalid("integration_id", e)))
+            .map(|raw| IntegrationId::parse(raw).map_err(|e| invalid("integration_id", e)))
             .transpose()?,
         requester_id: None,
         search: None,
@@ -114,13 +97,13 @@ pub const TASK_STATUSES: [TaskStatus; 5] = [
     TaskStatus::Cancelled,
 ];
 
-pub fn status(raw: &str) -> Result<TaskStatus, QueryError> {
+pub fn status(raw: &str) -> Result<TaskStatus, ApiError> {
     TASK_STATUSES
         .into_iter()
         .find(|status| status.as_str() == raw)
         .ok_or_else(|| {
             let known: Vec<&str> = TASK_STATUSES.iter().map(|s| s.as_str()).collect();
-            QueryError::invalid("status", format_args!("must be one of {}", known.join(", ")))
+            invalid("status", format_args!("must be one of {}", known.join(", ")))
         })
 }
 
@@ -140,25 +123,25 @@ mod tests {
 
     #[test]
     fn limit_defaults_to_50_and_stays_within_1_to_100() {
-        assert_eq!(limit(None), Ok(50));
-        assert_eq!(limit(Some("1")), Ok(1));
-        assert_eq!(limit(Some("100")), Ok(100));
+        assert_eq!(limit(None).unwrap(), 50);
+        assert_eq!(limit(Some("1")).unwrap(), 1);
+        assert_eq!(limit(Some("100")).unwrap(), 100);
         for bad in ["0", "101", "-1", "ten", "1.5", " 5", "99999999999999999999999"] {
             let error = limit(Some(bad)).unwrap_err();
-            assert_eq!(error.code, "invalid_parameter", "{bad}");
-            assert!(error.message.starts_with("limit:"), "{bad}");
+            assert_eq!(error.code(), "invalid_parameter", "{bad}");
+            assert!(error.to_string().starts_with("limit:"), "{bad}");
         }
     }
 
     #[test]
     fn every_task_status_parses_by_its_wire_name() {
         for expected in TASK_STATUSES {
-            assert_eq!(status(expected.as_str()), Ok(expected));
+            assert_eq!(status(expected.as_str()).unwrap(), expected);
         }
         let error = status("done").unwrap_err();
         assert!(
             error
-                .message
+                .to_string()
                 .contains("new, in_progress, waiting, completed, cancelled")
         );
         assert!(status("New").is_err(), "names are exact");
@@ -188,7 +171,7 @@ mod tests {
         assert!(
             task_filter(&Params::new(Some(&bad_id)))
                 .unwrap_err()
-                .message
+                .to_string()
                 .starts_with("assignee_id:")
         );
         let bad_integration = query(&[("integration_id", "a b")]);
@@ -197,7 +180,7 @@ mod tests {
         assert!(
             task_filter(&Params::new(Some(&twice)))
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("more than once")
         );
     }
@@ -215,6 +198,6 @@ mod tests {
         assert_eq!(page(&Params::new(None)).unwrap(), PageRequest::first(50));
         let long = "a".repeat(MAX_CURSOR_CHARS + 1);
         let map = query(&[("cursor", &long)]);
-        assert_eq!(page(&Params::new(Some(&map))).unwrap_err().code, "invalid_cursor");
+        assert_eq!(page(&Params::new(Some(&map))).unwrap_err().code(), "invalid_cursor");
     }
 }

@@ -7,22 +7,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use api::Api;
-use api::admin::Admin;
+use api::{Api, Settings};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
 use shared::aws::DynamoStore;
 use shared::blobs::MemoryBlobStore;
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
-use shared::ids::{CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::ids::{CommentId, ContactId, IntegrationId};
 use shared::memory::{MemoryQueue, MemoryStore};
-use shared::model::{
-    Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Role, StaffMember, Task, TaskState, TaskStatus,
-};
-use shared::ports::{IntegrationAdmin, MessageStore, MessageWrite, StaffAdmin, TaskWorkflow, TaskWrite, token_hash};
+use shared::model::{Author, AuthorKind, Comment, CommentStatus, Role, Task, TaskState};
+use shared::ports::{MessageWrite, Store, TaskWrite, token_hash};
 use shared::time::Timestamp;
 use shared::viber::client::EVENT_TYPES;
+use testkit::build;
 use testkit::fake_viber::Answer;
 use testkit::{FakeViber, fixtures, moto};
 use webhook::{INTEGRATION_ID_PARAMETER, Webhook};
@@ -32,12 +30,11 @@ const STAFF: &str = "staff-token-0123456789abcdef";
 const BOT_TOKEN: &str = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9";
 const OTHER_BOT_TOKEN: &str = "4a2b6c8d0e1f3a5b-7c9d1e3f5a7b9c1d-2e4f6a8b0c2d4e6f";
 
-trait Store: api::ApiStore + IntegrationAdmin + StaffAdmin + TaskWorkflow + MessageStore {}
-impl<S> Store for S where S: api::ApiStore + IntegrationAdmin + StaffAdmin + TaskWorkflow + MessageStore {}
-
 struct World<S: Store> {
     store: Arc<S>,
     api: Api,
+    /// The webhook's integration cache, which the API shares.
+    cache: Arc<IntegrationCache>,
     viber: FakeViber,
     /// Where the webhook listens (the API's PUBLIC_BASE_URL).
     base_url: String,
@@ -84,18 +81,27 @@ async fn serve_webhook(webhook: Arc<Webhook>) -> String {
     format!("http://{address}")
 }
 
+/// The API on `store`, connecting bots at `viber`, sharing the webhook's `cache`.
+fn api<S: Store>(store: &Arc<S>, viber: &FakeViber, cache: &Arc<IntegrationCache>, base_url: &str) -> Api {
+    let settings = Settings {
+        viber_api_url: viber.api_url(),
+        public_base_url: Some(base_url.to_owned()),
+    };
+    Api::new(
+        store.clone(),
+        Arc::new(MemoryBlobStore::new("")),
+        Arc::new(MemoryQueue::new()),
+        settings,
+    )
+    .with_webhook_cache(cache.clone())
+}
+
 impl<S: Store> World<S> {
     async fn new(store: S) -> Self {
         let store = Arc::new(store);
         let at = |ms: i64| Timestamp::from_millis(1_732_528_955_000 + ms);
         for (id, token, role, ms) in [("olga", OWNER, Role::Owner, 0), ("ivan", STAFF, Role::Staff, 1)] {
-            let member = StaffMember {
-                id: StaffId::parse(id).unwrap(),
-                name: id.to_owned(),
-                avatar_url: None,
-                role,
-                created_at: at(ms),
-            };
+            let member = build::staff(id).role(role).created_at(at(ms)).build();
             store.put_staff(&member, &token_hash(token)).await.unwrap();
         }
         let viber = FakeViber::start(BOT_TOKEN).await;
@@ -103,18 +109,21 @@ impl<S: Store> World<S> {
         let cache = Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL));
         let webhook = Arc::new(Webhook::with_cache(cache.clone(), Arc::new(MemoryQueue::new())));
         let base_url = serve_webhook(webhook).await;
-        let admin = Admin::new(store.clone(), &viber.api_url(), Some(base_url.clone())).with_webhook_cache(cache);
-        let api = Api::new(
-            store.clone(),
-            Arc::new(MemoryBlobStore::new("")),
-            Arc::new(MemoryQueue::new()),
-            admin,
-        );
+        let api = api(&store, &viber, &cache, &base_url);
         World {
             store,
             api,
+            cache,
             viber,
             base_url,
+        }
+    }
+
+    /// The API with webhook URLs under `base_url` instead.
+    fn with_public_base_url(self, base_url: &str) -> Self {
+        World {
+            api: api(&self.store, &self.viber, &self.cache, base_url),
+            ..self
         }
     }
 
@@ -185,44 +194,15 @@ impl<S: Store> World<S> {
     /// A client's first message opened task `id` (with contact `c-{id}`).
     async fn open_task(&self, id: &str) -> Task {
         let at = Timestamp::from_millis(1_732_528_955_000);
-        let task = Task {
-            id: TaskId::parse(id).unwrap(),
-            integration_id: IntegrationId::parse("acme").unwrap(),
-            title: "Viber: Олена".into(),
-            description: String::new(),
-            status: TaskStatus::New,
-            requester_id: ContactId::parse(&format!("c-{id}")).unwrap(),
-            assignee_id: Some(StaffId::parse("ivan").unwrap()),
-            participant_ids: vec![],
-            previous_task_id: None,
-            created_at: at,
-            updated_at: at,
-            last_message_at: at,
-            deleted: false,
-            last_message: None,
-            requester_name: None,
-        };
-        let contact = Contact {
-            id: task.requester_id.clone(),
-            integration_id: task.integration_id.clone(),
-            viber_user_id: "u==".into(),
-            name: Some("Олена".into()),
-            avatar_url: None,
-            language: None,
-            country: None,
-            api_version: None,
-            phone: None,
-            subscribed: true,
-            subscription_changed_at: None,
-            created_at: at,
-            updated_at: at,
-            current_task: Some(CurrentTask {
-                id: task.id.clone(),
-                state: TaskState::Active,
-            }),
-            version: 1,
-            avatar: None,
-        };
+        let task = build::task(id)
+            .requester(&ContactId::parse(&format!("c-{id}")).unwrap())
+            .assignee(Some("ivan"))
+            .at(at)
+            .build();
+        let contact = build::contact(task.requester_id.as_str())
+            .writing_in(&task.id)
+            .at(at)
+            .build();
         let comment = Comment {
             id: CommentId::parse(&format!("m-{id}")).unwrap(),
             task_id: task.id.clone(),
@@ -380,12 +360,11 @@ async fn a_webhook_viber_cannot_set_leaves_nothing_behind<S: Store>(world: World
     assert!(world.integration_ids().await.is_empty());
 
     // Viber's check of the URL fails (nothing listens there): Viber refuses, nothing stays.
-    let mut unreachable = World::<S> { ..world };
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    unreachable.api.admin.public_base_url = Some(format!("http://{closed}"));
+    let unreachable = world.with_public_base_url(&format!("http://{closed}"));
     let reply = unreachable.connect(BOT_TOKEN, json!({})).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
     assert!(unreachable.integration_ids().await.is_empty());

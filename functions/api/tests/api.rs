@@ -6,23 +6,24 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use api::{Api, DOWNLOAD_URL_TTL_SECONDS};
+use api::{Api, DOWNLOAD_URL_TTL_SECONDS, Settings};
 use async_trait::async_trait;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
-use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, TaskId};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Role, StaffMember, Task, TaskState,
-    TaskStatus,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Task, TaskState, TaskStatus,
 };
 use shared::ports::{
-    BlobError, BlobStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, Page, PageRequest, PartRef,
-    StaffStore, StoreError, TaskFilter, TaskStore, TaskWrite, token_hash,
+    BlobError, BlobStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, PartRef, StaffStore, TaskWrite,
+    token_hash,
 };
 use shared::rules::contact_id;
 use shared::time::Timestamp;
+use testkit::build;
+use testkit::faulty::Faulty;
 
 const OWNER_TOKEN: &str = "owner-secret-token-0123456789";
 const STAFF_TOKEN: &str = "staff-secret-token-9876543210";
@@ -82,66 +83,11 @@ impl BlobStore for TestBlobs {
     }
 }
 
-struct Down;
-
-/// The management routes' ports (not exercised here: see `admin.rs`).
-fn admin(store: &Arc<MemoryStore>) -> api::admin::Admin {
-    api::admin::Admin::new(
-        store.clone(),
-        "http://127.0.0.1:9/pa",
-        Some("https://viberdesk.test".into()),
-    )
-}
-
-fn down<T>() -> Result<T, StoreError> {
-    Err(StoreError::Unavailable("connection refused".into()))
-}
-
-#[async_trait]
-impl StaffStore for Down {
-    async fn put_staff(&self, _: &StaffMember, _: &str) -> Result<(), StoreError> {
-        down()
-    }
-    async fn staff_by_token_hash(&self, _: &str) -> Result<Option<StaffMember>, StoreError> {
-        down()
-    }
-    async fn get_staff(&self, _: &StaffId) -> Result<Option<StaffMember>, StoreError> {
-        down()
-    }
-    async fn account_owner(&self) -> Result<Option<StaffMember>, StoreError> {
-        down()
-    }
-}
-
-#[async_trait]
-impl TaskStore for Down {
-    async fn get_task(&self, _: &TaskId) -> Result<Option<Task>, StoreError> {
-        down()
-    }
-    async fn list_tasks(&self, _: &TaskFilter, _: &PageRequest) -> Result<Page<Task>, StoreError> {
-        down()
-    }
-    async fn list_comments(&self, _: &TaskId, _: &PageRequest) -> Result<Page<Comment>, StoreError> {
-        down()
-    }
-    async fn get_attachment(&self, _: &AttachmentId) -> Result<Option<Attachment>, StoreError> {
-        down()
-    }
-    async fn list_changed_tasks(&self, _: &str, _: usize) -> Result<shared::ports::ChangedTasks, StoreError> {
-        down()
-    }
-}
-
-#[async_trait]
-impl ContactStore for Down {
-    async fn get_contact(&self, _: &ContactId) -> Result<Option<Contact>, StoreError> {
-        down()
-    }
-    async fn put_contact(&self, _: &Contact, _: Option<u64>) -> Result<(), StoreError> {
-        down()
-    }
-    async fn list_contacts(&self, _: &PageRequest) -> Result<Page<Contact>, StoreError> {
-        down()
+/// The management routes' settings (not exercised here: see `admin.rs`).
+fn settings() -> Settings {
+    Settings {
+        viber_api_url: "http://127.0.0.1:9/pa".into(),
+        public_base_url: Some("https://viberdesk.test".into()),
     }
 }
 
@@ -174,16 +120,6 @@ impl Reply {
     }
 }
 
-fn staff(id: &str, name: &str, role: Role) -> StaffMember {
-    StaffMember {
-        id: StaffId::parse(id).unwrap(),
-        name: name.into(),
-        avatar_url: (role == Role::Owner).then(|| "https://avatars.test/olga.png".to_owned()),
-        role,
-        created_at: at(-1000),
-    }
-}
-
 /// A request as API Gateway (HTTP API, payload 2.0) hands it over: raw path, parsed query.
 fn request(method: Method, uri: &str, authorization: Option<&str>) -> lambda_http::Request {
     let mut builder = lambda_http::http::Request::builder().method(method).uri(uri);
@@ -204,20 +140,26 @@ impl World {
     async fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
         store
-            .put_staff(&staff("olga", "Olga", Role::Owner), &token_hash(OWNER_TOKEN))
+            .put_staff(
+                &build::staff("olga")
+                    .name("Olga")
+                    .owner()
+                    .avatar("https://avatars.test/olga.png")
+                    .created_at(at(-1000))
+                    .build(),
+                &token_hash(OWNER_TOKEN),
+            )
             .await
             .unwrap();
         store
-            .put_staff(&staff("ivan", "Ivan", Role::Staff), &token_hash(STAFF_TOKEN))
+            .put_staff(
+                &build::staff("ivan").name("Ivan").created_at(at(-1000)).build(),
+                &token_hash(STAFF_TOKEN),
+            )
             .await
             .unwrap();
         let blobs = Arc::new(TestBlobs::default());
-        let api = Api::new(
-            store.clone(),
-            blobs.clone(),
-            Arc::new(MemoryQueue::new()),
-            admin(&store),
-        );
+        let api = Api::new(store.clone(), blobs.clone(), Arc::new(MemoryQueue::new()), settings());
         World { store, blobs, api }
     }
 
@@ -259,43 +201,30 @@ impl World {
         let integration_id = IntegrationId::parse(integration).unwrap();
         let contact_id = contact_id(&integration_id, user);
         let existing = self.store.get_contact(&contact_id).await.unwrap();
-        let task = Task {
-            id: TaskId::parse(&format!("task-{integration}-{user}-{seconds}")).unwrap(),
-            integration_id: integration_id.clone(),
-            title: format!("Viber: {user}"),
-            description: format!("Conversation with {user} in Viber."),
-            status,
-            requester_id: contact_id.clone(),
-            assignee_id: assignee.map(|a| StaffId::parse(a).unwrap()),
-            participant_ids: vec![StaffId::parse("ivan").unwrap()],
-            previous_task_id: existing
-                .as_ref()
-                .and_then(|c| c.current_task.as_ref())
-                .map(|current| current.id.clone()),
-            created_at: at(seconds),
-            updated_at: at(seconds),
-            last_message_at: at(seconds),
-            deleted: false,
-            last_message: None,
-            requester_name: None,
-        };
+        let task = build::task(&format!("task-{integration}-{user}-{seconds}"))
+            .integration(&integration_id)
+            .requester(&contact_id)
+            .title(&format!("Viber: {user}"))
+            .description(&format!("Conversation with {user} in Viber."))
+            .status(status)
+            .assignee(assignee)
+            .participants(&["ivan"])
+            .previous(
+                existing
+                    .as_ref()
+                    .and_then(|c| c.current_task.as_ref())
+                    .map(|current| current.id.clone()),
+            )
+            .at(at(seconds))
+            .build();
         let mut contact = existing.clone().unwrap_or_else(|| Contact {
-            id: contact_id.clone(),
-            integration_id,
-            viber_user_id: user.to_owned(),
-            name: Some(format!("Client {user}")),
-            avatar_url: None,
-            language: Some("uk".into()),
-            country: Some("UA".into()),
-            api_version: Some(10),
-            phone: None,
-            subscribed: true,
             subscription_changed_at: Some(at(seconds)),
-            created_at: at(seconds),
-            updated_at: at(seconds),
-            current_task: None,
-            version: 0,
-            avatar: None,
+            ..build::contact_of(&integration_id, user)
+                .name(&format!("Client {user}"))
+                .from_ukraine()
+                .version(0)
+                .at(at(seconds))
+                .build()
         });
         contact.version += 1;
         contact.updated_at = at(seconds);
@@ -471,31 +400,24 @@ async fn every_route_needs_a_valid_bearer_token() {
 #[tokio::test]
 async fn a_store_failure_is_a_503() {
     let world = World::new().await;
-    let staff_down = Api {
-        staff: Arc::new(Down),
-        ..Api::new(
-            world.store.clone(),
-            world.blobs.clone(),
-            Arc::new(MemoryQueue::new()),
-            admin(&world.store),
-        )
-    };
+    let staff_down = Api::new(
+        Arc::new(Faulty::new(world.store.clone()).down("StaffStore")),
+        world.blobs.clone(),
+        Arc::new(MemoryQueue::new()),
+        settings(),
+    );
     let response = staff_down
         .handle(request(Method::GET, "/api/me", Some(&format!("Bearer {OWNER_TOKEN}"))))
         .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     let data_down = World {
-        api: Api {
-            tasks: Arc::new(Down),
-            contacts: Arc::new(Down),
-            ..Api::new(
-                world.store.clone(),
-                world.blobs.clone(),
-                Arc::new(MemoryQueue::new()),
-                admin(&world.store),
-            )
-        },
+        api: Api::new(
+            Arc::new(Faulty::new(world.store.clone()).down("TaskStore").down("ContactStore")),
+            world.blobs.clone(),
+            Arc::new(MemoryQueue::new()),
+            settings(),
+        ),
         store: world.store.clone(),
         blobs: world.blobs.clone(),
     };

@@ -5,26 +5,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use api::Api;
+use api::{Api, Settings};
 use async_trait::async_trait;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
 use shared::blobs::MemoryBlobStore;
-use shared::ids::{CommentId, IntegrationId, StaffId, TaskId};
+use shared::ids::{CommentId, IntegrationId, TaskId};
 use shared::memory::{MemoryQueue, MemoryStore};
-use shared::model::{
-    Author, AuthorKind, BotProfile, Comment, CommentStatus, Contact, CurrentTask, Integration, IntegrationOptions,
-    Role, StaffMember, Task, TaskState, TaskStatus,
-};
+use shared::model::{Author, AuthorKind, Comment, CommentStatus, Task};
 use shared::outbound::OutboundJob;
 use shared::ports::{
     ContactStore, IntegrationStore, MessageQueue, MessageStore, MessageWrite, PartRef, QueueError, QueueMessage,
     ReplyStore, StaffStore, TaskWrite, token_hash,
 };
 use shared::rules::contact_id;
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
+use testkit::build;
 
 const TOKEN: &str = "staff-token-0123456789abcdef";
 const USER: &str = "01234567890A=";
@@ -52,86 +49,40 @@ fn now() -> Timestamp {
     Timestamp::now()
 }
 
+/// The management routes' settings (not exercised here: see `admin.rs`).
+fn settings() -> Settings {
+    Settings {
+        viber_api_url: "http://127.0.0.1:9/pa".into(),
+        public_base_url: Some("https://viberdesk.test".into()),
+    }
+}
+
 impl World {
     async fn new(send_as_staff: bool) -> Self {
         let store = Arc::new(MemoryStore::new());
         store
             .put_staff(
-                &StaffMember {
-                    id: StaffId::parse("anna").unwrap(),
-                    name: "Anna".into(),
-                    avatar_url: Some("https://avatars.test/anna.png".into()),
-                    role: Role::Staff,
-                    created_at: now(),
-                },
+                &build::staff("anna")
+                    .name("Anna")
+                    .avatar("https://avatars.test/anna.png")
+                    .build(),
                 &token_hash(TOKEN),
             )
             .await
             .unwrap();
         let integration_id = IntegrationId::parse("acme").unwrap();
         store
-            .put_integration(&Integration {
-                id: integration_id.clone(),
-                name: "Acme".into(),
-                auth_token: AuthToken::new("bot-token"),
-                bot: BotProfile {
-                    name: "Acme Support".into(),
-                    uri: "acmesupport".into(),
-                    icon: None,
-                },
-                webhook_url: "https://x.test/viber/acme".into(),
-                template: Default::default(),
-                options: IntegrationOptions {
-                    send_as_staff,
-                    ..Default::default()
-                },
-                connected_by: None,
-                created_at: now(),
-            })
+            .put_integration(&build::integration("acme").send_as_staff(send_as_staff).build())
             .await
             .unwrap();
-        let contact = Contact {
-            id: contact_id(&integration_id, USER),
-            integration_id: integration_id.clone(),
-            viber_user_id: USER.into(),
-            name: Some("Олена".into()),
-            avatar_url: None,
-            language: Some("uk".into()),
-            country: Some("UA".into()),
-            api_version: Some(10),
-            phone: None,
-            subscribed: true,
-            subscription_changed_at: None,
-            created_at: now(),
-            updated_at: now(),
-            current_task: None,
-            version: 1,
-            avatar: None,
-        };
-        let task = Task {
-            id: TaskId::generate(),
-            integration_id,
-            title: "Viber: Олена".into(),
-            description: String::new(),
-            status: TaskStatus::New,
-            requester_id: contact.id.clone(),
-            assignee_id: None,
-            participant_ids: vec![],
-            previous_task_id: None,
-            created_at: now(),
-            updated_at: now(),
-            last_message_at: now(),
-            deleted: false,
-            last_message: None,
-            requester_name: None,
-        };
-        let contact = Contact {
-            current_task: Some(CurrentTask {
-                id: task.id.clone(),
-                state: TaskState::Active,
-            }),
-            ..contact
-        };
+        let task = build::task(TaskId::generate().as_str())
+            .integration(&integration_id)
+            .requester(&contact_id(&integration_id, USER))
+            .build();
+        let contact = build::contact_of(&integration_id, USER)
+            .from_ukraine()
+            .writing_in(&task.id)
+            .build();
         let first = Comment {
             id: CommentId::generate(),
             task_id: task.id.clone(),
@@ -164,12 +115,7 @@ impl World {
             .unwrap();
         let blobs = Arc::new(MemoryBlobStore::new("http://127.0.0.1:3000"));
         let queue = Arc::new(MemoryQueue::new());
-        let admin = api::admin::Admin::new(
-            store.clone(),
-            "http://127.0.0.1:9/pa",
-            Some("https://viberdesk.test".into()),
-        );
-        let api = Api::new(store.clone(), blobs.clone(), queue.clone(), admin);
+        let api = Api::new(store.clone(), blobs.clone(), queue.clone(), settings());
         World {
             store,
             blobs,
@@ -572,7 +518,12 @@ impl MessageQueue for BrokenQueue {
 #[tokio::test]
 async fn a_reply_that_cannot_be_queued_is_not_stored() {
     let mut world = World::new(false).await;
-    world.api.outbound = Arc::new(BrokenQueue);
+    world.api = Api::new(
+        world.store.clone(),
+        world.blobs.clone(),
+        Arc::new(BrokenQueue),
+        settings(),
+    );
     let answer = world
         .call(
             Method::POST,

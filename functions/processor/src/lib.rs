@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::FutureExt;
-use shared::cache::IntegrationCache;
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{CommentId, StaffId, TaskId};
 use shared::inbound::InboundEnvelope;
 use shared::media::{self, MediaError, MediaFetcher};
@@ -16,10 +16,7 @@ use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Integration, StoredAvatar, Task,
     TaskState,
 };
-use shared::ports::{
-    BlobError, BlobStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, StaffStore, StoreError, TaskWrite,
-    WriteOutcome,
-};
+use shared::ports::{BlobError, BlobStore, MessageWrite, ProcessorStore, StoreError, TaskWrite, WriteOutcome};
 use shared::rules::{self, Route};
 use shared::time::Timestamp;
 use shared::viber::Callback;
@@ -58,14 +55,13 @@ pub enum Outcome {
 }
 
 pub struct Processor {
-    pub integrations: Arc<IntegrationCache>,
-    pub contacts: Arc<dyn ContactStore>,
-    pub messages: Arc<dyn MessageStore>,
-    pub deliveries: Arc<dyn DeliveryStore>,
-    pub staff: Arc<dyn StaffStore>,
+    store: Arc<dyn ProcessorStore>,
+    /// The integrations, read through the store.
+    integrations: Arc<IntegrationCache>,
     /// The attachments bucket: a client's picture, video or file is copied here before the
     /// message is stored, since Viber's link to it lives one hour.
-    pub blobs: Arc<dyn BlobStore>,
+    blobs: Arc<dyn BlobStore>,
+    /// Downloads media from Viber's links.
     pub media: MediaFetcher,
     /// The inbound queue's `maxReceiveCount`. On that receive a media download that failed no
     /// longer fails the record: the message is stored with the attachment marked unavailable.
@@ -78,6 +74,33 @@ pub struct Processor {
 }
 
 impl Processor {
+    /// The processor of a queue with `max_receives` (its `maxReceiveCount`), copying media of up
+    /// to `shared::media::MAX_MEDIA_BYTES`.
+    pub fn new(store: Arc<dyn ProcessorStore>, blobs: Arc<dyn BlobStore>, max_receives: u32) -> Self {
+        Self {
+            integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+            store,
+            blobs,
+            media: MediaFetcher::new(),
+            max_receives,
+            max_media_bytes: media::MAX_MEDIA_BYTES,
+            copy_avatars: true,
+        }
+    }
+
+    /// Copies no avatar: nothing is fetched from outside but the messages' media (tests, whose
+    /// fixtures name Viber's CDN).
+    pub fn without_avatar_copies(mut self) -> Self {
+        self.copy_avatars = false;
+        self
+    }
+
+    /// Reads integrations through `cache`, shared with code that changes them (the local stack).
+    pub fn with_cache(mut self, cache: Arc<IntegrationCache>) -> Self {
+        self.integrations = cache;
+        self
+    }
+
     /// An SQS FIFO batch: a record that fails is reported, and so is every later record of its
     /// message group (unprocessed), so a user's events keep their order. Panics are caught per
     /// record.
@@ -199,7 +222,7 @@ impl Processor {
         let mut avatars = AvatarCopies::default();
         for _ in 0..CONFLICT_ATTEMPTS {
             let now = Timestamp::now();
-            let existing = self.contacts.get_contact(&contact_id).await?;
+            let existing = self.store.get_contact(&contact_id).await?;
             let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, &event.sender, phone, now);
             self.keep_avatar(&mut contact, &mut avatars).await;
             // Viber subscribes a user by their first message, without a `subscribed` callback.
@@ -251,7 +274,7 @@ impl Processor {
                 task: task_write,
                 attachments: attachment.iter().cloned().collect(),
             };
-            match self.messages.apply_message(&write).await {
+            match self.store.apply_message(&write).await {
                 Ok(WriteOutcome::Applied) => return Ok(Outcome::Applied),
                 Ok(WriteOutcome::Duplicate) => return Ok(Outcome::Duplicate),
                 Err(StoreError::Conflict(reason)) => {
@@ -409,7 +432,7 @@ impl Processor {
         let template_assignee = integration.template.assignee_id.as_ref();
         let owner = match template_assignee {
             Some(_) => None,
-            None => self.staff.account_owner().await?.map(|owner| owner.id),
+            None => self.store.account_owner().await?.map(|owner| owner.id),
         };
         Ok(rules::choose_assignee(
             template_assignee,
@@ -428,7 +451,7 @@ impl Processor {
         let contact_id = rules::contact_id(&integration.id, &user.id);
         let mut avatars = AvatarCopies::default();
         for _ in 0..CONFLICT_ATTEMPTS {
-            let existing = self.contacts.get_contact(&contact_id).await?;
+            let existing = self.store.get_contact(&contact_id).await?;
             let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, user, None, Timestamp::now());
             self.keep_avatar(&mut contact, &mut avatars).await;
             if let Some(subscribed) = subscribed {
@@ -436,7 +459,7 @@ impl Processor {
             }
             contact.version = existing.as_ref().map_or(1, |c| c.version + 1);
             match self
-                .contacts
+                .store
                 .put_contact(&contact, existing.as_ref().map(|c| c.version))
                 .await
             {
@@ -456,10 +479,10 @@ impl Processor {
         reason: Option<&str>,
     ) -> Result<Outcome, ProcessError> {
         // Receipts also arrive for messages viberdesk did not send (docs/viber-api.md §3): ignored.
-        let Some(part) = self.deliveries.find_part(&integration.id, token).await? else {
+        let Some(part) = self.store.find_part(&integration.id, token).await? else {
             return Ok(Outcome::Ignored("receipt for an unknown message token"));
         };
-        self.deliveries.advance_part(&part, token, status, reason).await?;
+        self.store.advance_part(&part, token, status, reason).await?;
         Ok(Outcome::Applied)
     }
 }

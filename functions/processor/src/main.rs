@@ -5,8 +5,6 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use processor::Processor;
 use processor::config::Config;
 use shared::aws::{DynamoStore, S3BlobStore, load_sdk_config, s3_client};
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
-use shared::media::{MAX_MEDIA_BYTES, MediaFetcher};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,18 +13,7 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
     let blobs = Arc::new(S3BlobStore::new(s3_client(&sdk), config.attachments_bucket));
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: store.clone(),
-        messages: store.clone(),
-        deliveries: store.clone(),
-        staff: store,
-        blobs,
-        media: MediaFetcher::new(),
-        max_receives: config.max_receives,
-        max_media_bytes: MAX_MEDIA_BYTES,
-        copy_avatars: true,
-    };
+    let processor = Processor::new(store, blobs, config.max_receives);
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(processor.handle_batch(event.payload).await)

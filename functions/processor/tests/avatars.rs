@@ -7,10 +7,9 @@ use std::sync::Arc;
 use processor::{Outcome, Processor};
 use serde_json::json;
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::IntegrationId;
 use shared::inbound::queue_message;
-use shared::media::{AVATAR_MAX_BYTES, MAX_MEDIA_BYTES, MediaFetcher, avatar_key};
+use shared::media::{AVATAR_MAX_BYTES, avatar_key};
 use shared::memory::MemoryStore;
 use shared::model::{BotProfile, Contact, Integration, IntegrationOptions, StoredAvatar, TaskTemplate};
 use shared::ports::{ContactStore, IntegrationStore, PageRequest, TaskFilter, TaskStore};
@@ -51,18 +50,10 @@ async fn setup(copy_avatars: bool) -> Setup {
         .await
         .unwrap();
     let blobs = Arc::new(MemoryBlobStore::new("http://blobs.test"));
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: store.clone(),
-        messages: store.clone(),
-        deliveries: store.clone(),
-        staff: store.clone(),
-        blobs: blobs.clone(),
-        media: MediaFetcher::new(),
-        max_receives: 5,
-        max_media_bytes: MAX_MEDIA_BYTES,
-        copy_avatars,
-    };
+    let mut processor = Processor::new(store.clone(), blobs.clone(), 5);
+    if !copy_avatars {
+        processor = processor.without_avatar_copies();
+    }
     Setup {
         store,
         blobs,

@@ -7,10 +7,8 @@ use std::sync::Arc;
 use processor::Processor;
 use serde_json::json;
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::IntegrationId;
 use shared::inbound::queue_message;
-use shared::media::{MAX_MEDIA_BYTES, MediaFetcher};
 use shared::memory::MemoryStore;
 use shared::model::{BotProfile, Integration, IntegrationOptions, LastMessage, MessageDetails, Task, TaskTemplate};
 use shared::ports::{IntegrationStore, PageRequest, TaskFilter, TaskStore};
@@ -39,18 +37,8 @@ async fn processor() -> (Arc<MemoryStore>, Processor) {
         })
         .await
         .unwrap();
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: store.clone(),
-        messages: store.clone(),
-        deliveries: store.clone(),
-        staff: store.clone(),
-        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        media: MediaFetcher::new(),
-        max_receives: 5,
-        max_media_bytes: MAX_MEDIA_BYTES,
-        copy_avatars: false,
-    };
+    let processor =
+        Processor::new(store.clone(), Arc::new(MemoryBlobStore::new("http://blobs.test")), 5).without_avatar_copies();
     (store, processor)
 }
 

@@ -3,30 +3,26 @@
 //! the last receive, oversized files refused, redeliveries overwriting the same attachment.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use bytes::Bytes;
 use processor::{Outcome, ProcessError, Processor};
 use serde_json::json;
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::IntegrationId;
 use shared::inbound::queue_message;
-use shared::media::{MAX_MEDIA_BYTES, MediaError, MediaFetcher, inbound_attachment_id};
+use shared::media::{MediaError, MediaFetcher, inbound_attachment_id};
 use shared::memory::MemoryStore;
-use shared::model::{Attachment, BotProfile, Comment, Integration, IntegrationOptions, TaskTemplate};
-use shared::ports::{
-    BlobStore, IntegrationStore, MessageStore, MessageWrite, PageRequest, StoreError, TaskFilter, TaskStore,
-    WriteOutcome,
-};
-use shared::secret::AuthToken;
+use shared::model::{Attachment, Comment};
+use shared::ports::{BlobStore, IntegrationStore, PageRequest, TaskFilter, TaskStore};
 use shared::time::Timestamp;
 use shared::viber::Callback;
 use testkit::MediaServer;
-use testkit::fixtures::{self, DOC_TOKEN};
+use testkit::build;
+use testkit::faulty::Faulty;
+use testkit::fixtures::{self};
 use testkit::media_server::MediaReply;
 
 const USER: &str = "9Kf2mQ1xT7bVnC3pLs8aZw==";
@@ -42,40 +38,16 @@ async fn setup() -> Setup {
     setup_with(|store| store).await
 }
 
-/// `messages` may wrap the store (to make writes fail).
-async fn setup_with(messages: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn MessageStore>) -> Setup {
+/// `faults` may make the store fail (writes, say).
+async fn setup_with(faults: impl FnOnce(Faulty<MemoryStore>) -> Faulty<MemoryStore>) -> Setup {
     let store = Arc::new(MemoryStore::new());
     store
-        .put_integration(&Integration {
-            id: IntegrationId::parse("acme").unwrap(),
-            name: "Acme".into(),
-            auth_token: AuthToken::new(DOC_TOKEN),
-            bot: BotProfile {
-                name: "Acme Support".into(),
-                uri: "acmesupport".into(),
-                icon: None,
-            },
-            webhook_url: "https://x/viber/acme".into(),
-            template: TaskTemplate::default(),
-            options: IntegrationOptions::default(),
-            connected_by: None,
-            created_at: Timestamp::now(),
-        })
+        .put_integration(&build::integration("acme").build())
         .await
         .unwrap();
     let blobs = Arc::new(MemoryBlobStore::new("http://blobs.test"));
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: store.clone(),
-        messages: messages(store.clone()),
-        deliveries: store.clone(),
-        staff: store.clone(),
-        blobs: blobs.clone(),
-        media: MediaFetcher::new(),
-        max_receives: 5,
-        max_media_bytes: MAX_MEDIA_BYTES,
-        copy_avatars: false,
-    };
+    let faulty = Arc::new(faults(Faulty::new(store.clone())));
+    let processor = Processor::new(faulty, blobs.clone(), 5).without_avatar_copies();
     Setup {
         store,
         blobs,
@@ -517,26 +489,6 @@ async fn a_redelivered_message_overwrites_the_same_attachment() {
     );
 }
 
-/// A message store whose first writes fail, as after a copy that succeeded and a write that did not.
-struct FailingFirst {
-    inner: Arc<MemoryStore>,
-    failures_left: Mutex<u32>,
-}
-
-#[async_trait]
-impl MessageStore for FailingFirst {
-    async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
-        {
-            let mut left = self.failures_left.lock().unwrap();
-            if *left > 0 {
-                *left -= 1;
-                return Err(StoreError::Unavailable("throttled".into()));
-            }
-        }
-        self.inner.apply_message(write).await
-    }
-}
-
 #[tokio::test]
 async fn a_retry_after_a_failed_write_copies_into_the_same_object() {
     let Setup {
@@ -544,13 +496,7 @@ async fn a_retry_after_a_failed_write_copies_into_the_same_object() {
         blobs,
         server,
         processor,
-    } = setup_with(|store| {
-        Arc::new(FailingFirst {
-            inner: store,
-            failures_left: Mutex::new(1),
-        })
-    })
-    .await;
+    } = setup_with(|store| store.failing("apply_message", 1)).await; // as after a copy that succeeded and a write that did not
     let url = server.serve("/media/file/doc.pdf", b"%PDF".to_vec(), "application/pdf");
     let body = Sent::new(302, "file", &url).body();
     let response = processor.handle_batch(batch(vec![record("m1", body.clone(), 1)])).await;

@@ -6,18 +6,16 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use processor::{Outcome, Processor};
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{CommentId, IntegrationId, StaffId, TaskId};
 use shared::inbound::queue_message;
-use shared::media::{MAX_MEDIA_BYTES, MediaFetcher};
 use shared::memory::MemoryStore;
-use shared::model::{BotProfile, CommentStatus, Integration, IntegrationOptions, TaskState, TaskStatus, TaskTemplate};
+use shared::model::{CommentStatus, IntegrationOptions, TaskState, TaskStatus, TaskTemplate};
 use shared::ports::{ContactStore, DeliveryStore, IntegrationStore, PageRequest, PartRef, TaskFilter, TaskStore};
 use shared::rules::contact_id;
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::Callback;
-use testkit::fixtures::{self, DOC_TOKEN};
+use testkit::build;
+use testkit::fixtures::{self};
 
 const USER: &str = "9Kf2mQ1xT7bVnC3pLs8aZw==";
 
@@ -29,40 +27,26 @@ struct Setup {
 async fn setup(options: IntegrationOptions) -> Setup {
     let store = Arc::new(MemoryStore::new());
     store
-        .put_integration(&Integration {
-            id: IntegrationId::parse("acme").unwrap(),
-            name: "Acme".into(),
-            auth_token: AuthToken::new(DOC_TOKEN),
-            bot: BotProfile {
-                name: "Acme Support".into(),
-                uri: "acmesupport".into(),
-                icon: None,
-            },
-            webhook_url: "https://x/viber/acme".into(),
-            template: TaskTemplate {
-                task_title: "Viber: {name}".into(),
-                initial_status: TaskStatus::InProgress,
-                assignee_id: Some(StaffId::parse("ivan").unwrap()),
-                participant_ids: vec![StaffId::parse("olga").unwrap()],
-            },
-            options,
-            connected_by: Some(StaffId::parse("owner").unwrap()),
-            created_at: Timestamp::now(),
-        })
+        .put_integration(
+            &build::integration("acme")
+                .template(TaskTemplate {
+                    task_title: "Viber: {name}".into(),
+                    initial_status: TaskStatus::InProgress,
+                    assignee_id: Some(StaffId::parse("ivan").unwrap()),
+                    participant_ids: vec![StaffId::parse("olga").unwrap()],
+                })
+                .options(options)
+                .connected_by("owner")
+                .build(),
+        )
         .await
         .unwrap();
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: store.clone(),
-        messages: store.clone(),
-        deliveries: store.clone(),
-        staff: store.clone(),
-        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        media: MediaFetcher::new(),
-        max_receives: processor::DEFAULT_MAX_RECEIVES,
-        max_media_bytes: MAX_MEDIA_BYTES,
-        copy_avatars: false,
-    };
+    let processor = Processor::new(
+        store.clone(),
+        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        processor::DEFAULT_MAX_RECEIVES,
+    )
+    .without_avatar_copies();
     Setup { store, processor }
 }
 

@@ -5,72 +5,43 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
 use processor::{Outcome, Processor};
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
-use shared::ids::{ContactId, IntegrationId, TaskId};
+use shared::ids::{IntegrationId, TaskId};
 use shared::inbound::queue_message;
-use shared::media::{MAX_MEDIA_BYTES, MediaFetcher};
 use shared::memory::MemoryStore;
-use shared::model::{BotProfile, Contact, Integration, IntegrationOptions, TaskStatus, TaskTemplate};
-use shared::ports::{
-    ContactStore, IntegrationAdmin, Page, PageRequest, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow,
-};
-use shared::secret::AuthToken;
+use shared::model::{Integration, TaskStatus};
+use shared::ports::{IntegrationAdmin, PageRequest, TaskChange, TaskFilter, TaskStore, TaskWorkflow};
 use shared::time::Timestamp;
 use shared::viber::Callback;
-use testkit::fixtures::DOC_TOKEN;
+use testkit::build;
+use testkit::faulty::Faulty;
 
-/// Contacts that, once armed, let staff complete `task` right after the processor read the
-/// contact: the processor then writes on a stale read.
+/// Once armed, staff complete `task` right after the processor read the contact: the processor
+/// then writes on a stale read.
+#[derive(Default)]
 struct CompletedMeanwhile {
-    store: Arc<MemoryStore>,
     armed: AtomicBool,
     task: std::sync::Mutex<Option<TaskId>>,
 }
 
-#[async_trait]
-impl ContactStore for CompletedMeanwhile {
-    async fn get_contact(&self, id: &ContactId) -> Result<Option<Contact>, StoreError> {
-        let read = self.store.get_contact(id).await?;
+impl CompletedMeanwhile {
+    async fn complete_if_armed(&self, store: &MemoryStore) {
         if self.armed.swap(false, Ordering::SeqCst) {
             let task = self.task.lock().unwrap().clone().unwrap();
             let change = TaskChange {
                 status: Some(TaskStatus::Completed),
                 ..TaskChange::default()
             };
-            self.store.update_task(&task, &change, Timestamp::now()).await?;
+            store.update_task(&task, &change, Timestamp::now()).await.unwrap();
         }
-        Ok(read)
-    }
-    async fn put_contact(&self, contact: &Contact, expected: Option<u64>) -> Result<(), StoreError> {
-        self.store.put_contact(contact, expected).await
-    }
-    async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
-        self.store.list_contacts(page).await
     }
 }
 
 fn integration(new_task_if_no_active: bool) -> Integration {
-    Integration {
-        id: IntegrationId::parse("acme").unwrap(),
-        name: "Acme".into(),
-        auth_token: AuthToken::new(DOC_TOKEN),
-        bot: BotProfile {
-            name: "Acme Support".into(),
-            uri: "acmesupport".into(),
-            icon: None,
-        },
-        webhook_url: "https://x/viber/acme".into(),
-        template: TaskTemplate::default(),
-        options: IntegrationOptions {
-            new_task_if_no_active,
-            ..IntegrationOptions::default()
-        },
-        connected_by: None,
-        created_at: Timestamp::now(),
-    }
+    build::integration("acme")
+        .new_task_if_no_active(new_task_if_no_active)
+        .build()
 }
 
 async fn setup(new_task_if_no_active: bool) -> (Arc<MemoryStore>, Arc<CompletedMeanwhile>, Processor) {
@@ -79,23 +50,20 @@ async fn setup(new_task_if_no_active: bool) -> (Arc<MemoryStore>, Arc<CompletedM
         .create_integration(&integration(new_task_if_no_active))
         .await
         .unwrap();
-    let contacts = Arc::new(CompletedMeanwhile {
-        store: store.clone(),
-        armed: AtomicBool::new(false),
-        task: std::sync::Mutex::new(None),
+    let contacts = Arc::new(CompletedMeanwhile::default());
+    let faulty = Faulty::new(store.clone()).then("get_contact", {
+        let (store, contacts) = (store.clone(), contacts.clone());
+        move || {
+            let (store, contacts) = (store.clone(), contacts.clone());
+            async move { contacts.complete_if_armed(&store).await }
+        }
     });
-    let processor = Processor {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        contacts: contacts.clone(),
-        messages: store.clone(),
-        deliveries: store.clone(),
-        staff: store.clone(),
-        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        media: MediaFetcher::new(),
-        max_receives: processor::DEFAULT_MAX_RECEIVES,
-        max_media_bytes: MAX_MEDIA_BYTES,
-        copy_avatars: false,
-    };
+    let processor = Processor::new(
+        Arc::new(faulty),
+        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        processor::DEFAULT_MAX_RECEIVES,
+    )
+    .without_avatar_copies();
     (store, contacts, processor)
 }
 

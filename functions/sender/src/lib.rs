@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::FutureExt;
-use shared::cache::IntegrationCache;
+use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::model::{Attachment, CommentStatus, OutboundPlan};
 use shared::outbound::OutboundJob;
-use shared::ports::{BlobError, BlobStore, OutgoingReply, PartRef, ReplyStore, SentPart, StoreError};
+use shared::ports::{BlobError, BlobStore, OutgoingReply, PartRef, SenderStore, SentPart, StoreError};
 use shared::retry::Backoff;
 use shared::time::Timestamp;
 use shared::viber::client::ViberClient;
@@ -75,10 +75,11 @@ pub enum Outcome {
 }
 
 pub struct Sender {
-    pub replies: Arc<dyn ReplyStore>,
-    pub integrations: Arc<IntegrationCache>,
+    store: Arc<dyn SenderStore>,
+    /// The integrations, read through the store.
+    integrations: Arc<IntegrationCache>,
     /// The attachments bucket: media links are presigned GET URLs into it.
-    pub blobs: Arc<dyn BlobStore>,
+    blobs: Arc<dyn BlobStore>,
     pub viber: ViberClient,
     /// The outbound queue's `maxReceiveCount`: on that receive a retryable failure marks the
     /// comment `failed` instead of failing the record.
@@ -93,6 +94,23 @@ pub struct Retry {
 }
 
 impl Sender {
+    /// The sender of a queue with `max_receives` (its `maxReceiveCount`).
+    pub fn new(store: Arc<dyn SenderStore>, blobs: Arc<dyn BlobStore>, viber: ViberClient, max_receives: u32) -> Self {
+        Self {
+            integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
+            store,
+            blobs,
+            viber,
+            max_receives,
+        }
+    }
+
+    /// Reads integrations through `cache`, shared with code that changes them (the local stack).
+    pub fn with_cache(mut self, cache: Arc<IntegrationCache>) -> Self {
+        self.integrations = cache;
+        self
+    }
+
     /// An SQS FIFO batch (message group = the client): a record whose job should be retried is
     /// reported as a batch item failure, and so is every later record of its group (unsent), so
     /// replies to one client keep their order. Panics are caught per record.
@@ -241,13 +259,13 @@ impl Sender {
                         return Ok(Outcome::GaveUp(reason));
                     }
                     let waiting = format!("{}; retrying", problem.reason);
-                    self.replies.note_waiting(&target, &waiting).await?;
+                    self.store.note_waiting(&target, &waiting).await?;
                     return Err(SendError::Viber(waiting));
                 }
             }
         }
         if !completed {
-            self.replies.finish_comment(&target, CommentStatus::Sent, None).await?;
+            self.store.finish_comment(&target, CommentStatus::Sent, None).await?;
         }
         Ok(Outcome::Sent {
             parts: total,
@@ -259,7 +277,7 @@ impl Sender {
     async fn stored_reply(&self, job: &OutboundJob, target: &PartRef) -> Result<Option<OutgoingReply>, StoreError> {
         let mut pauses = NOT_STORED_PAUSES.iter();
         loop {
-            if let Some(reply) = self.replies.get_reply(target).await? {
+            if let Some(reply) = self.store.get_reply(target).await? {
                 return Ok(Some(reply));
             }
             match pauses.next() {
@@ -274,7 +292,7 @@ impl Sender {
     async fn record_sent(&self, part: &SentPart<'_>) -> Result<(), StoreError> {
         let mut attempt = 1;
         loop {
-            match self.replies.record_sent_part(part).await {
+            match self.store.record_sent_part(part).await {
                 Err(StoreError::Unavailable(error)) if attempt < RECORD_ATTEMPTS => {
                     tracing::warn!(index = part.part_index, message_token = part.message_token, %error, "recording a sent part failed; trying again");
                     tokio::time::sleep(Duration::from_millis(100 * attempt as u64)).await;
@@ -290,7 +308,7 @@ impl Sender {
     }
 
     async fn fail(&self, target: &PartRef, reason: String) -> Result<Outcome, SendError> {
-        self.replies
+        self.store
             .finish_comment(target, CommentStatus::Failed, Some(&reason))
             .await?;
         tracing::warn!(%reason, "reply failed");

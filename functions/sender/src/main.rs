@@ -5,7 +5,6 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sender::Sender;
 use sender::config::Config;
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config, s3_client};
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::retry::random_unit;
 use shared::viber::client::ViberClient;
 
@@ -18,13 +17,12 @@ async fn main() -> Result<(), Error> {
     let blobs = Arc::new(S3BlobStore::new(s3_client(&sdk), config.attachments_bucket));
     let outbound = SqsQueue::from_config(&sdk, config.outbound_queue_url);
     store.warm_up().await;
-    let sender = Sender {
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        replies: store,
+    let sender = Sender::new(
+        store,
         blobs,
-        viber: ViberClient::new(&config.viber_api_url),
-        max_receives: config.max_receives,
-    };
+        ViberClient::new(&config.viber_api_url),
+        config.max_receives,
+    );
     let (sender, outbound) = (&sender, &outbound);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let (response, retries) = sender.handle_batch_with_retries(event.payload).await;

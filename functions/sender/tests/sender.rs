@@ -7,22 +7,18 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use sender::{Outcome, SendError, Sender};
 use serde_json::Value;
 use shared::blobs::MemoryBlobStore;
-use shared::cache::{DEFAULT_TTL, IntegrationCache};
-use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, StaffId, TaskId};
+use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, TaskId};
 use shared::memory::MemoryStore;
-use shared::model::{
-    Attachment, Author, AuthorKind, BotProfile, Comment, CommentStatus, Contact, Integration, IntegrationOptions,
-    OutboundPlan, Role, StaffMember, Task, TaskStatus,
-};
+use shared::model::{Attachment, Author, AuthorKind, Comment, CommentStatus, OutboundPlan, StaffMember, TaskStatus};
 use shared::outbound::OutboundJob;
 use shared::ports::{
     DeliveryStore, IntegrationStore, MessageStore, MessageWrite, PartRef, ReplyStore, StaffStore, TaskWrite,
 };
-use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::ViberClient;
 use shared::viber::reply;
 use testkit::FakeViber;
+use testkit::build;
 use testkit::fake_viber::Answer;
 
 const TOKEN: &str = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9";
@@ -55,34 +51,22 @@ async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
     let viber = FakeViber::start(TOKEN).await;
     let integration_id = IntegrationId::parse("acme").unwrap();
     store
-        .put_integration(&Integration {
-            id: integration_id.clone(),
-            name: "Acme".into(),
-            auth_token: AuthToken::new(TOKEN),
-            bot: BotProfile {
-                name: "Acme Support".into(),
-                uri: "acmesupport".into(),
-                icon: Some(BOT_ICON.into()),
-            },
-            webhook_url: "https://x.example/viber/acme".into(),
-            template: Default::default(),
-            options: IntegrationOptions {
-                send_as_staff,
-                ..IntegrationOptions::default()
-            },
-            connected_by: None,
-            created_at: at(),
-        })
+        .put_integration(
+            &build::integration("acme")
+                .token(TOKEN)
+                .icon(BOT_ICON)
+                .send_as_staff(send_as_staff)
+                .build(),
+        )
         .await
         .unwrap();
     store.put_staff(&anna(), "hash-anna").await.unwrap();
-    let sender = Sender {
-        replies: store.clone(),
-        integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
-        blobs: Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        viber: ViberClient::new(viber_url.unwrap_or(&viber.api_url())),
-        max_receives: MAX_RECEIVES,
-    };
+    let sender = Sender::new(
+        store.clone(),
+        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        ViberClient::new(viber_url.unwrap_or(&viber.api_url())),
+        MAX_RECEIVES,
+    );
     Setup {
         store,
         viber,
@@ -93,13 +77,11 @@ async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
 }
 
 fn anna() -> StaffMember {
-    StaffMember {
-        id: StaffId::parse("anna").unwrap(),
-        name: STAFF_NAME.into(),
-        avatar_url: Some(STAFF_AVATAR.into()),
-        role: Role::Staff,
-        created_at: at(),
-    }
+    build::staff("anna")
+        .name(STAFF_NAME)
+        .avatar(STAFF_AVATAR)
+        .created_at(at())
+        .build()
 }
 
 fn attachment(id: &str, file_name: &str, content_type: &str, size: u64) -> Attachment {
@@ -127,41 +109,20 @@ async fn queue_reply(setup: &Setup, text: Option<&str>, attachments: Vec<Attachm
 /// The job, the comment and the write that stores them (with the client and task `t1`).
 fn reply_write(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) -> (OutboundJob, MessageWrite) {
     let integration_id = setup.integration_id.clone();
-    let contact = Contact {
-        id: ContactId::parse("c1").unwrap(),
-        integration_id: integration_id.clone(),
-        viber_user_id: RECEIVER.into(),
-        name: Some("Olena".into()),
-        avatar_url: None,
-        language: Some("uk".into()),
-        country: Some("UA".into()),
-        api_version: Some(10),
-        phone: None,
-        subscribed: true,
-        subscription_changed_at: None,
-        created_at: at(),
-        updated_at: at(),
-        current_task: None,
-        version: 1,
-        avatar: None,
-    };
-    let task = Task {
-        id: TaskId::parse("t1").unwrap(),
-        integration_id,
-        title: "Viber: Olena".into(),
-        description: String::new(),
-        status: TaskStatus::InProgress,
-        requester_id: contact.id.clone(),
-        assignee_id: None,
-        participant_ids: vec![],
-        previous_task_id: None,
-        created_at: at(),
-        updated_at: at(),
-        last_message_at: at(),
-        deleted: false,
-        last_message: None,
-        requester_name: None,
-    };
+    let contact = build::contact("c1")
+        .integration(&integration_id)
+        .user(RECEIVER)
+        .name("Olena")
+        .from_ukraine()
+        .at(at())
+        .build();
+    let task = build::task("t1")
+        .integration(&integration_id)
+        .requester(&contact.id)
+        .title("Viber: Olena")
+        .status(TaskStatus::InProgress)
+        .at(at())
+        .build();
     let comment = Comment {
         id: CommentId::parse("r1").unwrap(),
         task_id: task.id.clone(),

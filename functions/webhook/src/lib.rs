@@ -15,7 +15,7 @@ use shared::http::error_json;
 use shared::ids::IntegrationId;
 use shared::inbound::{EnvelopeError, queue_message};
 use shared::model::Integration;
-use shared::ports::{IntegrationStore, MessageQueue};
+use shared::ports::{MessageQueue, WebhookStore};
 use shared::time::Timestamp;
 use shared::viber::Callback;
 use shared::viber::message::{SenderIdentity, welcome_message};
@@ -33,7 +33,7 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(store: Arc<dyn IntegrationStore>, queue: Arc<dyn MessageQueue>) -> Self {
+    pub fn new(store: Arc<dyn WebhookStore>, queue: Arc<dyn MessageQueue>) -> Self {
         Self::with_cache(Arc::new(IntegrationCache::new(store, DEFAULT_TTL)), queue)
     }
 

@@ -13,29 +13,14 @@ use lambda_http::{Body, RequestExt};
 use shared::cache::IntegrationCache;
 use shared::ids::IntegrationId;
 use shared::memory::{MemoryQueue, MemoryStore};
-use shared::model::{BotProfile, Integration, IntegrationOptions, TaskTemplate};
+use shared::model::Integration;
 use shared::ports::{IntegrationAdmin, IntegrationStore};
-use shared::secret::AuthToken;
-use shared::time::Timestamp;
+use testkit::build;
 use testkit::fixtures::{self, DOC_TOKEN};
 use webhook::Webhook;
 
 fn integration(id: &str) -> Integration {
-    Integration {
-        id: IntegrationId::parse(id).unwrap(),
-        name: "Acme".into(),
-        auth_token: AuthToken::new(DOC_TOKEN),
-        bot: BotProfile {
-            name: "Acme Support".into(),
-            uri: "acmesupport".into(),
-            icon: None,
-        },
-        webhook_url: format!("https://api.example.com/viber/{id}"),
-        template: TaskTemplate::default(),
-        options: IntegrationOptions::default(),
-        connected_by: None,
-        created_at: Timestamp::now(),
-    }
+    build::integration(id).build()
 }
 
 async fn check(webhook: &Webhook, id: &str) -> StatusCode {

@@ -8,13 +8,11 @@ use async_trait::async_trait;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
-use shared::ids::IntegrationId;
 use shared::inbound::InboundEnvelope;
 use shared::memory::{MemoryQueue, MemoryStore};
-use shared::model::{BotProfile, Integration, IntegrationOptions, TaskTemplate};
+use shared::model::Integration;
 use shared::ports::{IntegrationStore, MessageQueue, QueueError, QueueMessage};
-use shared::secret::AuthToken;
-use shared::time::Timestamp;
+use testkit::build;
 use testkit::fixtures::{self, CALLBACKS, DOC_TOKEN};
 use webhook::Webhook;
 
@@ -25,24 +23,11 @@ struct App {
 }
 
 fn integration(id: &str, token: &str, welcome: Option<&str>) -> Integration {
-    Integration {
-        id: IntegrationId::parse(id).unwrap(),
-        name: "Acme".into(),
-        auth_token: AuthToken::new(token),
-        bot: BotProfile {
-            name: "Acme Support".into(),
-            uri: "acmesupport".into(),
-            icon: Some("https://cdn.example.com/bot.jpg".into()),
-        },
-        webhook_url: format!("https://api.example.com/viber/{id}"),
-        template: TaskTemplate::default(),
-        options: IntegrationOptions {
-            welcome_message: welcome.map(str::to_owned),
-            ..IntegrationOptions::default()
-        },
-        connected_by: None,
-        created_at: Timestamp::now(),
-    }
+    build::integration(id)
+        .token(token)
+        .icon("https://cdn.example.com/bot.jpg")
+        .welcome_message(welcome)
+        .build()
 }
 
 async fn app_with(welcome: Option<&str>) -> App {

@@ -9,12 +9,9 @@ use lambda_http::{Body, Request, RequestExt};
 use shared::aws::{DynamoStore, SqsQueue};
 use shared::ids::IntegrationId;
 use shared::inbound::InboundEnvelope;
-use shared::model::{BotProfile, Integration, IntegrationOptions, TaskTemplate};
 use shared::ports::IntegrationStore;
-use shared::secret::AuthToken;
-use shared::time::Timestamp;
 use testkit::fixtures::{self, DOC_TOKEN};
-use testkit::moto;
+use testkit::{build, moto};
 use webhook::Webhook;
 
 struct Deployed {
@@ -29,21 +26,7 @@ async fn deploy() -> Deployed {
     let queue_url = moto::fifo_queue(&config).await;
     let store = DynamoStore::from_config(&config, &table);
     store
-        .put_integration(&Integration {
-            id: IntegrationId::parse("acme").unwrap(),
-            name: "Acme".into(),
-            auth_token: AuthToken::new(DOC_TOKEN),
-            bot: BotProfile {
-                name: "Acme Support".into(),
-                uri: "acmesupport".into(),
-                icon: None,
-            },
-            webhook_url: "https://api.example.com/viber/acme".into(),
-            template: TaskTemplate::default(),
-            options: IntegrationOptions::default(),
-            connected_by: None,
-            created_at: Timestamp::now(),
-        })
+        .put_integration(&build::integration("acme").build())
         .await
         .unwrap();
     let queue = SqsQueue::from_config(&config, &queue_url);

@@ -130,10 +130,7 @@ impl DynamoStore {
         let query = self.list_query(&list, Order::NewestFirst, page.cursor.as_deref())?;
         let (keys, more) = self.collect(query, None, page.limit.max(1), false).await?;
         let next_cursor = next_cursor(&keys, more, list.index.sort_key)?;
-        let ids = keys
-            .iter()
-            .map(|item| task_id_of(item))
-            .collect::<Result<Vec<_>, _>>()?;
+        let ids = keys.iter().map(task_id_of).collect::<Result<Vec<_>, _>>()?;
         let mut tasks: Vec<Task> = self.get_many(ids.iter().map(Key::task).collect()).await?;
         // The batch read answers in any order: back to the index's.
         tasks.sort_by_key(|task| std::cmp::Reverse(recency_key(task.created_at, task.id.as_str())));

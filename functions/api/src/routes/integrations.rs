@@ -12,7 +12,7 @@
 //! decoder), never answered and never logged. Viber refusing it is a 422 with Viber's reason,
 //! Viber out of reach a 502; in both cases nothing stays half-connected.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::header;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::ids::{IntegrationId, StaffId};
@@ -22,12 +22,14 @@ use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::{AccountInfo, ViberError};
 
-use crate::admin::{
-    distinct, existing_staff, invalid_body, json_value, name, present, refused, require_owner, store_error,
-};
+use crate::body::{fields, json_value, present};
+use crate::error::{ApiError, StoreContext};
 use crate::query::{self, Params};
-use crate::views::PageView;
-use crate::{Api, ApiError, json, list_failure, no_content, ok};
+use crate::response::{created, no_content, ok};
+use crate::routes::common::{PageView, distinct, name};
+use crate::{Api, require_owner};
+
+const UNKNOWN: ApiError = ApiError::NotFound("integration");
 
 /// Viber's limit on a text message: the welcome message is one.
 const WELCOME_MAX_CHARS: usize = 7000;
@@ -110,7 +112,7 @@ fn take_token(body: &mut serde_json::Value) -> Result<Option<AuthToken>, ApiErro
         Some(token) if !token.is_empty() && token.len() <= 256 && token.bytes().all(|b| b.is_ascii_graphic()) => {
             Ok(Some(AuthToken::new(token)))
         }
-        _ => Err(invalid_body(
+        _ => Err(ApiError::invalid_body(
             "auth_token must be the bot's token from Viber: a non-empty string without spaces",
         )),
     }
@@ -123,7 +125,7 @@ fn checked(
 ) -> Result<(TaskTemplate, IntegrationOptions), ApiError> {
     template.task_title = template.task_title.trim().to_owned();
     if template.task_title.is_empty() || template.task_title.chars().count() > TITLE_MAX_CHARS {
-        return Err(invalid_body(format!(
+        return Err(ApiError::invalid_body(format!(
             "template.task_title must be 1 to {TITLE_MAX_CHARS} characters"
         )));
     }
@@ -134,7 +136,7 @@ fn checked(
         .as_ref()
         .is_some_and(|text| text.chars().count() > WELCOME_MAX_CHARS)
     {
-        return Err(invalid_body(format!(
+        return Err(ApiError::invalid_body(format!(
             "options.welcome_message must be at most {WELCOME_MAX_CHARS} characters"
         )));
     }
@@ -148,8 +150,7 @@ fn viber_refusal(error: ViberError, token: &AuthToken, doing: &str) -> ApiError 
     match error {
         ViberError::Api { status, message } => {
             tracing::warn!(status, doing, "Viber refused the bot token");
-            refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::unprocessable(
                 "viber_rejected",
                 format!("Viber refused {doing}: {} (status {status})", redact(&message)),
             )
@@ -157,31 +158,18 @@ fn viber_refusal(error: ViberError, token: &AuthToken, doing: &str) -> ApiError 
         ViberError::Transport(reason) => {
             let reason = redact(&reason);
             tracing::error!(doing, %reason, "Viber could not be reached");
-            refused(
-                StatusCode::BAD_GATEWAY,
-                "viber_unavailable",
-                format!("Viber could not be reached while {doing}: {reason}"),
-            )
+            ApiError::BadGateway {
+                code: "viber_unavailable",
+                message: format!("Viber could not be reached while {doing}: {reason}"),
+            }
         }
     }
-}
-
-fn created(integration: &Integration) -> Response<Body> {
-    json(
-        StatusCode::CREATED,
-        serde_json::to_string(&IntegrationView::from(integration)).expect("views always serialise"),
-    )
 }
 
 impl Api {
     pub(crate) async fn list_integrations(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
-        let integrations = self
-            .admin
-            .integrations
-            .list_integrations(&page)
-            .await
-            .map_err(|e| list_failure("list integrations", e))?;
+        let integrations = self.store.list_integrations(&page).await.context("list integrations")?;
         Ok(ok(&PageView::of(&integrations, IntegrationView::from)))
     }
 
@@ -191,13 +179,11 @@ impl Api {
     }
 
     async fn integration(&self, raw_id: &str) -> Result<Integration, ApiError> {
-        const UNKNOWN: ApiError = ApiError::NotFound("no such integration");
         let id = IntegrationId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        self.admin
-            .integrations
+        self.store
             .get_integration(&id)
             .await
-            .map_err(store_error("get integration"))?
+            .context("get integration")?
             .ok_or(UNKNOWN)
     }
 
@@ -209,19 +195,13 @@ impl Api {
     ) -> Result<(), ApiError> {
         let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
         loop {
-            let integrations = self
-                .admin
-                .integrations
-                .list_integrations(&page)
-                .await
-                .map_err(store_error("list integrations"))?;
+            let integrations = self.store.list_integrations(&page).await.context("list integrations")?;
             if let Some(other) = integrations
                 .items
                 .iter()
                 .find(|i| i.bot.uri == bot.uri && Some(&i.id) != except)
             {
-                return Err(refused(
-                    StatusCode::CONFLICT,
+                return Err(ApiError::conflict(
                     "already_connected",
                     format!(
                         "this bot ({}) is already connected as integration {}",
@@ -246,25 +226,15 @@ impl Api {
     ) -> Result<Response<Body>, ApiError> {
         require_owner(caller)?;
         let mut body = json_value(request)?;
-        let token = take_token(&mut body)?.ok_or_else(|| invalid_body("auth_token is required"))?;
-        let fields: NewIntegration =
-            serde_json::from_value(body).map_err(|e| invalid_body(format!("the JSON body does not fit: {e}")))?;
-        let name = name("name", &fields.name)?;
-        let (template, options) = checked(fields.template, fields.options)?;
-        existing_staff(
-            self.admin.staff.as_ref(),
-            template
-                .assignee_id
-                .iter()
-                .chain(&template.participant_ids)
-                .cloned()
-                .collect(),
-        )
-        .await?;
-        let base_url = self.admin.base_url(request)?;
+        let token = take_token(&mut body)?.ok_or_else(|| ApiError::invalid_body("auth_token is required"))?;
+        let new: NewIntegration = fields(body)?;
+        let name = name("name", &new.name)?;
+        let (template, options) = checked(new.template, new.options)?;
+        self.existing_staff(template.assignee_id.iter().chain(&template.participant_ids).collect())
+            .await?;
+        let base_url = self.base_url(request)?;
 
         let info = self
-            .admin
             .viber
             .get_account_info(&token)
             .await
@@ -282,13 +252,11 @@ impl Api {
             connected_by: Some(caller.id.clone()),
             created_at: Timestamp::now(),
         };
-        self.admin
-            .integrations
+        self.store
             .create_integration(&integration)
             .await
-            .map_err(store_error("create integration"))?;
+            .context("create integration")?;
         if let Err(viber_error) = self
-            .admin
             .viber
             .set_webhook(&integration.auth_token, &integration.webhook_url)
             .await
@@ -297,15 +265,15 @@ impl Api {
             return Err(viber_refusal(viber_error, &integration.auth_token, "the webhook"));
         }
         tracing::info!(integration_id = %integration.id, bot = %integration.bot.uri, "bot connected");
-        Ok(created(&integration))
+        Ok(created(&IntegrationView::from(&integration)))
     }
 
     /// Removes a stored integration after Viber refused it (its webhook was not set).
     async fn disconnect_locally(&self, id: &IntegrationId) {
-        if let Err(store_error) = self.admin.integrations.delete_integration(id).await {
+        if let Err(store_error) = self.store.delete_integration(id).await {
             tracing::error!(integration_id = %id, error = %store_error, "a refused integration could not be removed");
         }
-        self.admin.forget(id);
+        self.forget(id);
     }
 
     pub(crate) async fn update_integration(
@@ -318,8 +286,7 @@ impl Api {
         let stored = self.integration(raw_id).await?;
         let mut body = json_value(request)?;
         let token = take_token(&mut body)?;
-        let patch: IntegrationPatch =
-            serde_json::from_value(body).map_err(|e| invalid_body(format!("the JSON body does not fit: {e}")))?;
+        let patch: IntegrationPatch = fields(body)?;
 
         let mut changed = stored.clone();
         if let Some(raw) = &patch.name {
@@ -351,16 +318,8 @@ impl Api {
             options.welcome_message = welcome;
         }
         let (template, options) = checked(template, options)?;
-        existing_staff(
-            self.admin.staff.as_ref(),
-            template
-                .assignee_id
-                .iter()
-                .chain(&template.participant_ids)
-                .cloned()
-                .collect(),
-        )
-        .await?;
+        self.existing_staff(template.assignee_id.iter().chain(&template.participant_ids).collect())
+            .await?;
         changed.template = template;
         changed.options = options;
 
@@ -370,7 +329,6 @@ impl Api {
         // A new token: verified first (nothing changes if Viber refuses it), stored before the
         // webhook is set (Viber's check is signed with it), and put back if Viber refuses that.
         let info = self
-            .admin
             .viber
             .get_account_info(&token)
             .await
@@ -378,21 +336,16 @@ impl Api {
         self.bot_not_connected_elsewhere(&info, Some(&stored.id)).await?;
         changed.auth_token = token;
         changed.bot = info.bot_profile();
-        changed.webhook_url = webhook_url(&self.admin.base_url(request)?, &stored.id);
+        changed.webhook_url = webhook_url(&self.base_url(request)?, &stored.id);
         let response = self.store_change(&changed).await?;
-        if let Err(viber_error) = self
-            .admin
-            .viber
-            .set_webhook(&changed.auth_token, &changed.webhook_url)
-            .await
-        {
-            match self.admin.integrations.replace_integration(&stored).await {
+        if let Err(viber_error) = self.viber.set_webhook(&changed.auth_token, &changed.webhook_url).await {
+            match self.store.replace_integration(&stored).await {
                 Ok(_) => {}
                 Err(store_error) => {
                     tracing::error!(integration_id = %stored.id, error = %store_error, "the previous token could not be put back")
                 }
             }
-            self.admin.forget(&stored.id);
+            self.forget(&stored.id);
             return Err(viber_refusal(
                 viber_error,
                 &changed.auth_token,
@@ -401,7 +354,7 @@ impl Api {
         }
         if stored.bot.uri != changed.bot.uri {
             // Another bot now: the previous one stops calling this URL (best effort).
-            if let Err(viber_error) = self.admin.viber.remove_webhook(&stored.auth_token).await {
+            if let Err(viber_error) = self.viber.remove_webhook(&stored.auth_token).await {
                 tracing::warn!(integration_id = %stored.id, error = %viber_error, "the previous bot's webhook was not unset");
             }
         }
@@ -411,14 +364,13 @@ impl Api {
 
     async fn store_change(&self, changed: &Integration) -> Result<Response<Body>, ApiError> {
         let replaced = self
-            .admin
-            .integrations
+            .store
             .replace_integration(changed)
             .await
-            .map_err(store_error("update integration"))?;
-        self.admin.forget(&changed.id);
+            .context("update integration")?;
+        self.forget(&changed.id);
         if !replaced {
-            return Err(ApiError::NotFound("no such integration"));
+            return Err(UNKNOWN);
         }
         Ok(ok(&IntegrationView::from(changed)))
     }
@@ -433,7 +385,7 @@ impl Api {
     ) -> Result<Response<Body>, ApiError> {
         require_owner(caller)?;
         let stored = self.integration(raw_id).await?;
-        match self.admin.viber.remove_webhook(&stored.auth_token).await {
+        match self.viber.remove_webhook(&stored.auth_token).await {
             Ok(()) => {}
             Err(error @ ViberError::Transport(_)) => {
                 return Err(viber_refusal(error, &stored.auth_token, "unsetting the webhook"));
@@ -443,16 +395,39 @@ impl Api {
             }
         }
         let deleted = self
-            .admin
-            .integrations
+            .store
             .delete_integration(&stored.id)
             .await
-            .map_err(store_error("delete integration"))?;
-        self.admin.forget(&stored.id);
+            .context("delete integration")?;
+        self.forget(&stored.id);
         if !deleted {
-            return Err(ApiError::NotFound("no such integration"));
+            return Err(UNKNOWN);
         }
         tracing::info!(integration_id = %stored.id, "bot disconnected");
         Ok(no_content())
+    }
+
+    /// Drops a changed or removed integration from the webhook's cache (local stack).
+    fn forget(&self, id: &IntegrationId) {
+        if let Some(cache) = &self.webhook_cache {
+            cache.forget(id);
+        }
+    }
+
+    /// The base of webhook URLs: `PUBLIC_BASE_URL`, else the host the request came to.
+    fn base_url(&self, request: &Request) -> Result<String, ApiError> {
+        if let Some(url) = &self.public_base_url {
+            return Ok(url.trim_end_matches('/').to_owned());
+        }
+        request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .filter(|host| !host.is_empty())
+            .map(|host| format!("https://{host}"))
+            .ok_or_else(|| {
+                tracing::error!("PUBLIC_BASE_URL is not set and the request has no Host header");
+                ApiError::Misconfigured("the public base URL of webhooks is not configured")
+            })
     }
 }

@@ -8,7 +8,6 @@
 //! | `PATCH /api/staff/{id}` | `{name?, avatar_url?, role?}`; 409 for demoting the last owner |
 //! | `DELETE /api/staff/{id}` (owner) | 204, the token stops working at once; 409 for the last owner or a member a template names |
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::ids::StaffId;
@@ -16,11 +15,34 @@ use shared::model::{Role, StaffMember};
 use shared::ports::{PageRequest, StaffChange, StaffOutcome, token_hash};
 use shared::time::Timestamp;
 
-use crate::admin::{invalid_body, json_body, name, present, refused, require_owner, store_error};
-use crate::no_content;
+use crate::body::{json_body, present};
+use crate::error::{ApiError, StoreContext};
 use crate::query::{self, Params};
-use crate::views::{PageView, StaffView};
-use crate::{Api, ApiError, json, list_failure, ok};
+use crate::response::{created, no_content, ok};
+use crate::routes::common::{PageView, name};
+use crate::{Api, require_owner};
+
+const UNKNOWN: ApiError = ApiError::NotFound("staff member");
+
+/// A staff member as the API shows them (never their token's hash).
+#[derive(Debug, Serialize)]
+pub struct StaffView<'a> {
+    pub id: &'a StaffId,
+    pub name: &'a str,
+    pub avatar_url: Option<&'a str>,
+    pub role: Role,
+}
+
+impl<'a> From<&'a StaffMember> for StaffView<'a> {
+    fn from(member: &'a StaffMember) -> Self {
+        Self {
+            id: &member.id,
+            name: &member.name,
+            avatar_url: member.avatar_url.as_deref(),
+            role: member.role,
+        }
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,7 +83,7 @@ fn avatar(raw: Option<String>) -> Result<Option<String>, ApiError> {
         || url.len() > 2048
         || url.contains(char::is_whitespace)
     {
-        return Err(invalid_body(
+        return Err(ApiError::invalid_body(
             "avatar_url must be an http(s) URL of at most 2048 characters",
         ));
     }
@@ -69,8 +91,7 @@ fn avatar(raw: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 fn last_owner() -> ApiError {
-    refused(
-        StatusCode::CONFLICT,
+    ApiError::conflict(
         "last_owner",
         "the account needs an owner: make someone else an owner first",
     )
@@ -79,12 +100,7 @@ fn last_owner() -> ApiError {
 impl Api {
     pub(crate) async fn list_staff(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
-        let members = self
-            .admin
-            .staff
-            .list_staff(&page)
-            .await
-            .map_err(|e| list_failure("list staff", e))?;
+        let members = self.store.list_staff(&page).await.context("list staff")?;
         Ok(ok(&PageView::of(&members, StaffView::from)))
     }
 
@@ -94,14 +110,8 @@ impl Api {
     }
 
     async fn member(&self, raw_id: &str) -> Result<StaffMember, ApiError> {
-        const UNKNOWN: ApiError = ApiError::NotFound("no such staff member");
         let id = StaffId::parse(raw_id).map_err(|_| UNKNOWN)?;
-        self.admin
-            .staff
-            .get_staff(&id)
-            .await
-            .map_err(store_error("get staff"))?
-            .ok_or(UNKNOWN)
+        self.store.get_staff(&id).await.context("get staff")?.ok_or(UNKNOWN)
     }
 
     /// A new member with a random token, stored only as its SHA-256 hash and shown once here.
@@ -116,20 +126,15 @@ impl Api {
             created_at: Timestamp::now(),
         };
         let token = shared::ids::new_secret();
-        self.admin
-            .staff
+        self.store
             .put_staff(&member, &token_hash(&token))
             .await
-            .map_err(store_error("add staff"))?;
+            .context("add staff")?;
         tracing::info!(staff_id = %member.id, role = ?member.role, "staff member added");
-        let view = NewMemberView {
+        Ok(created(&NewMemberView {
             member: StaffView::from(&member),
             token: &token,
-        };
-        Ok(json(
-            StatusCode::CREATED,
-            serde_json::to_string(&view).expect("views always serialise"),
-        ))
+        }))
     }
 
     pub(crate) async fn update_member(
@@ -142,9 +147,7 @@ impl Api {
         let patch: MemberPatch = json_body(request)?;
         let is_owner = caller.role == Role::Owner;
         if !is_owner && (member.id != caller.id || patch.role.is_some()) {
-            return Err(refused(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+            return Err(ApiError::Forbidden(
                 "staff members may change only their own name and avatar",
             ));
         }
@@ -154,14 +157,13 @@ impl Api {
             role: patch.role,
         };
         match self
-            .admin
-            .staff
+            .store
             .update_staff(&member.id, &change)
             .await
-            .map_err(store_error("update staff"))?
+            .context("update staff")?
         {
             StaffOutcome::Done(Some(changed)) => Ok(ok(&StaffView::from(&changed))),
-            StaffOutcome::Done(None) | StaffOutcome::NotFound => Err(ApiError::NotFound("no such staff member")),
+            StaffOutcome::Done(None) | StaffOutcome::NotFound => Err(UNKNOWN),
             StaffOutcome::LastOwner => Err(last_owner()),
         }
     }
@@ -173,8 +175,7 @@ impl Api {
         let member = self.member(raw_id).await?;
         let in_use = self.templates_naming(&member.id).await?;
         if !in_use.is_empty() {
-            return Err(refused(
-                StatusCode::CONFLICT,
+            return Err(ApiError::conflict(
                 "staff_in_use",
                 format!(
                     "the template of integration {} names this member: change it first",
@@ -182,18 +183,12 @@ impl Api {
                 ),
             ));
         }
-        match self
-            .admin
-            .staff
-            .delete_staff(&member.id)
-            .await
-            .map_err(store_error("delete staff"))?
-        {
+        match self.store.delete_staff(&member.id).await.context("delete staff")? {
             StaffOutcome::Done(_) => {
                 tracing::info!(staff_id = %member.id, "staff member removed");
                 Ok(no_content())
             }
-            StaffOutcome::NotFound => Err(ApiError::NotFound("no such staff member")),
+            StaffOutcome::NotFound => Err(UNKNOWN),
             StaffOutcome::LastOwner => Err(last_owner()),
         }
     }
@@ -203,12 +198,7 @@ impl Api {
         let mut naming = Vec::new();
         let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
         loop {
-            let integrations = self
-                .admin
-                .integrations
-                .list_integrations(&page)
-                .await
-                .map_err(store_error("list integrations"))?;
+            let integrations = self.store.list_integrations(&page).await.context("list integrations")?;
             naming.extend(
                 integrations
                     .items
@@ -220,6 +210,24 @@ impl Api {
                 Some(cursor) => page.cursor = Some(cursor),
                 None => return Ok(naming),
             }
+        }
+    }
+
+    /// Staff ids a template or a task names must belong to existing staff members (422 otherwise).
+    pub(crate) async fn existing_staff(&self, ids: Vec<&StaffId>) -> Result<(), ApiError> {
+        let mut unknown = Vec::new();
+        for id in ids {
+            if self.store.get_staff(id).await.context("get staff")?.is_none() {
+                unknown.push(id.to_string());
+            }
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::unprocessable(
+                "unknown_staff",
+                format!("no staff member with id {}", unknown.join(", ")),
+            ))
         }
     }
 }

@@ -1,0 +1,520 @@
+//! `/api/tasks/{id}/comments`: a task's conversation, and staff comments, internal or sent to the
+//! client.
+//!
+//! | route | answers |
+//! | --- | --- |
+//! | `GET /api/tasks/{id}/comments?cursor=&limit=` | the conversation, oldest first, with attachments and delivery status |
+//! | `POST /api/tasks/{id}/comments` | `{text?, quick_reply_id?, attachment_ids?, notify_client}`: 202 `{id, status: "queued"}` when it notifies the client, else 201 with the `internal` comment |
+//!
+//! A reply to the client is queued before it is stored (docs/outbox.md): the outbound job goes
+//! to the queue first, then the comment is written as `queued`. If the write fails the staff
+//! member gets an error and the sender drops the job once its grace period is over; a stored
+//! reply therefore always has its job, with no sweeper and no stream.
+
+use std::collections::HashMap;
+
+use futures::future::join_all;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use shared::ids::{AttachmentId, CommentId, QuickReplyId, TaskId};
+use shared::model::{
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, OutboundPlan, StaffMember, Task,
+};
+use shared::outbound::OutboundJob;
+use shared::rules::{effective_status, render_quick_reply};
+use shared::time::Timestamp;
+use shared::viber::reply::{self, ReplyError};
+
+use crate::Api;
+use crate::body::json_body;
+use crate::error::{ApiError, StoreContext};
+use crate::query::{self, Params};
+use crate::response::{accepted, created, ok};
+use crate::routes::attachments::{AttachmentView, UploadCheck, never_announced};
+use crate::routes::common::PageView;
+
+/// The most attachments one reply carries (each is a Viber message of its own).
+pub const MAX_ATTACHMENTS_PER_REPLY: usize = 10;
+/// The longest reply text: split into Viber messages of 7000 characters, at most 4 of them.
+pub const MAX_REPLY_CHARS: usize = 4 * reply::TEXT_MAX_CHARS;
+
+#[derive(Debug, Serialize)]
+pub struct AuthorView<'a> {
+    #[serde(rename = "type")]
+    pub kind: AuthorKind,
+    pub id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommentView<'a> {
+    pub id: &'a CommentId,
+    pub task_id: &'a TaskId,
+    pub author: AuthorView<'a>,
+    pub text: Option<&'a str>,
+    pub attachments: Vec<AttachmentView<'a>>,
+    pub notify_client: bool,
+    /// The least advanced of the reply's Viber messages (`rules::effective_status`).
+    pub status: CommentStatus,
+    pub status_reason: Option<&'a str>,
+    pub created_at: Timestamp,
+}
+
+impl<'a> CommentView<'a> {
+    /// The comment with its attachments, in the comment's order; `lookup` gives the stored
+    /// attachment for an id (one that is missing is left out).
+    pub fn new(comment: &'a Comment, lookup: impl Fn(&AttachmentId) -> Option<&'a Attachment>) -> Self {
+        Self {
+            id: &comment.id,
+            task_id: &comment.task_id,
+            author: AuthorView {
+                kind: comment.author.kind,
+                id: &comment.author.id,
+            },
+            text: comment.text.as_deref(),
+            attachments: comment
+                .attachment_ids
+                .iter()
+                .filter_map(lookup)
+                .map(AttachmentView::from)
+                .collect(),
+            notify_client: comment.notify_client,
+            status: effective_status(comment),
+            status_reason: comment.status_reason.as_deref(),
+            created_at: comment.created_at,
+        }
+    }
+}
+
+/// The 202 of a reply queued for the sender.
+#[derive(Serialize)]
+struct QueuedView<'a> {
+    id: &'a CommentId,
+    status: CommentStatus,
+}
+
+/// `POST /api/tasks/{id}/comments`. Without `notify_client` (or with `false`) the comment is
+/// internal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub quick_reply_id: Option<String>,
+    #[serde(default)]
+    pub attachment_ids: Vec<String>,
+    #[serde(default)]
+    pub notify_client: bool,
+}
+
+/// Where a reply's text comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyText {
+    None,
+    Written(String),
+    QuickReply(QuickReplyId),
+}
+
+/// A `NewComment` that passed the checks needing no storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedComment {
+    pub text: ReplyText,
+    pub attachment_ids: Vec<AttachmentId>,
+    pub notify_client: bool,
+}
+
+fn unknown_quick_reply() -> ApiError {
+    ApiError::bad_request("unknown_quick_reply", "quick_reply_id: no such quick reply")
+}
+
+/// The checks of a new comment that need no storage: a text or a quick reply (not both), at most
+/// [`MAX_REPLY_CHARS`], at most [`MAX_ATTACHMENTS_PER_REPLY`] distinct attachments, and
+/// something to say. Whitespace-only text counts as none.
+pub fn check_comment(new: NewComment) -> Result<CheckedComment, ApiError> {
+    let written = new.text.filter(|t| !t.trim().is_empty());
+    let text = match (written, new.quick_reply_id) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_body("give either text or quick_reply_id, not both"));
+        }
+        (Some(text), None) => {
+            let length = reply::viber_len(&text);
+            if length > MAX_REPLY_CHARS {
+                return Err(ApiError::bad_request(
+                    "text_too_long",
+                    format!("the text is {length} characters long; a reply takes up to {MAX_REPLY_CHARS}"),
+                ));
+            }
+            ReplyText::Written(text)
+        }
+        (None, Some(id)) => ReplyText::QuickReply(QuickReplyId::parse(&id).map_err(|_| unknown_quick_reply())?),
+        (None, None) => ReplyText::None,
+    };
+    if new.attachment_ids.len() > MAX_ATTACHMENTS_PER_REPLY {
+        return Err(ApiError::bad_request(
+            "too_many_attachments",
+            format!("a reply takes up to {MAX_ATTACHMENTS_PER_REPLY} attachments"),
+        ));
+    }
+    let mut attachment_ids = Vec::with_capacity(new.attachment_ids.len());
+    for raw in &new.attachment_ids {
+        let id = AttachmentId::parse(raw).map_err(|_| never_announced(raw))?;
+        if attachment_ids.contains(&id) {
+            return Err(ApiError::invalid_body(format!("attachment {raw} is named twice")));
+        }
+        attachment_ids.push(id);
+    }
+    if text == ReplyText::None && attachment_ids.is_empty() {
+        return Err(ApiError::bad_request("empty_reply", ReplyError::EmptyReply.to_string()));
+    }
+    Ok(CheckedComment {
+        text,
+        attachment_ids,
+        notify_client: new.notify_client,
+    })
+}
+
+impl Api {
+    pub(crate) async fn list_comments(
+        &self,
+        raw_task_id: &str,
+        params: &Params<'_>,
+    ) -> Result<Response<Body>, ApiError> {
+        let page = query::page(params)?;
+        let task = self.live_task(raw_task_id).await?;
+        let comments = self
+            .store
+            .list_comments(&task.id, &page)
+            .await
+            .context("list comments")?;
+        let attachments = self.attachments_of(&comments.items).await?;
+        Ok(ok(&PageView::of(&comments, |comment| {
+            CommentView::new(comment, |id| attachments.get(id))
+        })))
+    }
+
+    pub(crate) async fn create_comment(
+        &self,
+        raw_task_id: &str,
+        request: &Request,
+        caller: &StaffMember,
+    ) -> Result<Response<Body>, ApiError> {
+        let new: NewComment = json_body(request)?;
+        let task = self.live_task(raw_task_id).await?;
+        let checked = check_comment(new)?;
+        let comment = self.post_comment(&task, caller, checked).await?;
+        tracing::info!(task_id = %task.id, comment_id = %comment.id, status = ?comment.status, "staff comment posted");
+        if comment.notify_client {
+            return Ok(accepted(&QueuedView {
+                id: &comment.id,
+                status: comment.status,
+            }));
+        }
+        let attachments = self.attachments_of(std::slice::from_ref(&comment)).await?;
+        Ok(created(&CommentView::new(&comment, |id| attachments.get(id))))
+    }
+
+    /// The attachments of a page of comments, read concurrently, each once.
+    async fn attachments_of(&self, comments: &[Comment]) -> Result<HashMap<AttachmentId, Attachment>, ApiError> {
+        let mut ids: Vec<&AttachmentId> = comments.iter().flat_map(|c| &c.attachment_ids).collect();
+        ids.sort();
+        ids.dedup();
+        let reads = join_all(ids.iter().map(|id| self.store.get_attachment(id))).await;
+        let mut found = HashMap::with_capacity(ids.len());
+        for (id, read) in ids.into_iter().zip(reads) {
+            match read.context("get attachment")? {
+                Some(attachment) => {
+                    found.insert(id.clone(), attachment);
+                }
+                None => tracing::warn!(attachment_id = %id, "a comment names an attachment that is not stored"),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores a staff comment; with `notify_client` also hands it to the sender. Returns the
+    /// comment as stored.
+    async fn post_comment(&self, task: &Task, caller: &StaffMember, new: CheckedComment) -> Result<Comment, ApiError> {
+        let attachments = self.uploaded_attachments(&new.attachment_ids).await?;
+        let needs_contact = new.notify_client || matches!(new.text, ReplyText::QuickReply(_));
+        let contact = if needs_contact {
+            Some(self.requester(task).await?)
+        } else {
+            None
+        };
+        let integration = if new.notify_client {
+            Some(self.connected_bot(task).await?)
+        } else {
+            None
+        };
+        let text = match &new.text {
+            ReplyText::None => None,
+            ReplyText::Written(text) => Some(text.clone()),
+            ReplyText::QuickReply(id) => {
+                let contact = contact.as_ref().expect("read for a quick reply");
+                let bot_name = integration.as_ref().map(|i| i.bot.name.as_str()).unwrap_or_default();
+                Some(self.quick_reply_text(id, contact, caller, bot_name).await?)
+            }
+        };
+        let mut comment = Comment {
+            id: CommentId::generate(),
+            task_id: task.id.clone(),
+            author: Author {
+                kind: AuthorKind::Staff,
+                id: caller.id.as_str().to_owned(),
+            },
+            text,
+            attachment_ids: new.attachment_ids.clone(),
+            notify_client: new.notify_client,
+            status: CommentStatus::Internal,
+            status_reason: None,
+            created_at: Timestamp::now(),
+            viber_message_type: None,
+            viber_message_token: None,
+            parts: Default::default(),
+            outbound: None,
+            details: None,
+        };
+        if let (Some(contact), Some(integration)) = (&contact, &integration)
+            && new.notify_client
+        {
+            if !contact.subscribed {
+                return Err(ApiError::conflict(
+                    "client_unsubscribed",
+                    "the client unsubscribed from the bot; Viber delivers nothing until they write again",
+                ));
+            }
+            let mut plan = OutboundPlan {
+                integration_id: integration.id.clone(),
+                contact_id: contact.id.clone(),
+                viber_user_id: contact.viber_user_id.clone(),
+                as_staff: integration.options.send_as_staff.then(|| caller.clone()),
+                attachments,
+                part_count: 0,
+            };
+            plan.part_count = count_sendable_parts(&plan, integration, comment.text.as_deref())?;
+            comment.status = CommentStatus::Queued;
+            comment.outbound = Some(plan);
+            let job = OutboundJob {
+                task_id: task.id.clone(),
+                comment_id: comment.id.clone(),
+                contact_id: contact.id.clone(),
+                queued_at: comment.created_at,
+            };
+            // Queued first, stored second: see the module's documentation.
+            self.outbound.send(job.queue_message()).await.map_err(|error| {
+                tracing::error!(%error, "reply not queued");
+                ApiError::Unavailable
+            })?;
+        }
+        // A task deleted since it was read is `Conflict::TaskGone`: 404, like a task never stored.
+        self.store
+            .add_staff_comment(&comment, &new.attachment_ids)
+            .await
+            .context("add comment")?;
+        Ok(comment)
+    }
+
+    /// The attachments a reply names, each announced and uploaded with the size announced. An
+    /// upload already confirmed (by `GET /api/attachments/{id}`) is not checked again.
+    async fn uploaded_attachments(&self, ids: &[AttachmentId]) -> Result<Vec<Attachment>, ApiError> {
+        let mut attachments = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut attachment = self
+                .store
+                .get_attachment(id)
+                .await
+                .context("get attachment")?
+                .ok_or_else(|| never_announced(id.as_str()))?;
+            if !attachment.available
+                && let UploadCheck::Missing(reason) = self.check_upload_landed(&attachment).await?
+            {
+                return Err(ApiError::bad_request("attachment_not_uploaded", reason));
+            }
+            attachment.available = true;
+            attachment.unavailable_reason = None;
+            attachment.awaiting_upload = false;
+            attachments.push(attachment);
+        }
+        Ok(attachments)
+    }
+
+    async fn requester(&self, task: &Task) -> Result<Contact, ApiError> {
+        self.store
+            .get_contact(&task.requester_id)
+            .await
+            .context("get requester")?
+            .ok_or_else(|| {
+                ApiError::conflict(
+                    "client_unknown",
+                    "the task's client is not stored; a reply cannot reach them",
+                )
+            })
+    }
+
+    async fn connected_bot(&self, task: &Task) -> Result<Integration, ApiError> {
+        self.store
+            .get_integration(&task.integration_id)
+            .await
+            .context("get integration")?
+            .ok_or_else(|| {
+                ApiError::conflict(
+                    "bot_disconnected",
+                    "the task's Viber bot is no longer connected; a reply cannot reach the client",
+                )
+            })
+    }
+
+    async fn quick_reply_text(
+        &self,
+        id: &QuickReplyId,
+        contact: &Contact,
+        caller: &StaffMember,
+        bot_name: &str,
+    ) -> Result<String, ApiError> {
+        let quick = self
+            .store
+            .get_quick_reply(id)
+            .await
+            .context("get quick reply")?
+            .ok_or_else(unknown_quick_reply)?;
+        Ok(render_quick_reply(&quick.text, contact, Some(caller), bot_name))
+    }
+}
+
+/// Builds the Viber messages with stand-in links (the sender signs the real ones), so a reply
+/// Viber would refuse is a 400 now rather than a `failed` comment later; answers how many
+/// messages the reply is sent as (its status counts every one of them).
+fn count_sendable_parts(plan: &OutboundPlan, integration: &Integration, text: Option<&str>) -> Result<usize, ApiError> {
+    let attachments: Vec<(Attachment, String)> = plan
+        .attachments
+        .iter()
+        .map(|a| (a.clone(), format!("https://bucket.invalid/{}", a.blob_key)))
+        .collect();
+    let sender = reply::sender_for(&integration.bot, plan.as_staff.is_some(), plan.as_staff.as_ref());
+    reply::build_messages(&plan.viber_user_id, sender, text, &attachments, None)
+        .map(|messages| messages.len())
+        .map_err(|error| ApiError::bad_request("not_sendable", error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn new(text: Option<&str>, quick: Option<&str>, ids: &[&str]) -> NewComment {
+        NewComment {
+            text: text.map(str::to_owned),
+            quick_reply_id: quick.map(str::to_owned),
+            attachment_ids: ids.iter().map(|s| s.to_string()).collect(),
+            notify_client: true,
+        }
+    }
+
+    #[test]
+    fn a_comment_needs_text_a_quick_reply_or_attachments() {
+        assert_eq!(check_comment(new(None, None, &[])).unwrap_err().code(), "empty_reply");
+        assert_eq!(
+            check_comment(new(Some(" \n "), None, &[])).unwrap_err().code(),
+            "empty_reply"
+        );
+        assert_eq!(
+            check_comment(new(Some("hi"), None, &[])).unwrap().text,
+            ReplyText::Written("hi".into())
+        );
+        assert!(matches!(
+            check_comment(new(None, Some("q1"), &[])).unwrap().text,
+            ReplyText::QuickReply(_)
+        ));
+        let files = check_comment(new(None, None, &["a1", "a2"])).unwrap();
+        assert_eq!(files.text, ReplyText::None);
+        assert_eq!(files.attachment_ids.len(), 2);
+    }
+
+    #[test]
+    fn ambiguous_or_oversized_comments_are_refused() {
+        assert_eq!(
+            check_comment(new(Some("hi"), Some("q1"), &[])).unwrap_err().code(),
+            "invalid_body"
+        );
+        let long = "a".repeat(MAX_REPLY_CHARS + 1);
+        assert_eq!(
+            check_comment(new(Some(&long), None, &[])).unwrap_err().code(),
+            "text_too_long"
+        );
+        let eleven: Vec<String> = (0..=MAX_ATTACHMENTS_PER_REPLY).map(|n| format!("a{n}")).collect();
+        let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
+        assert_eq!(
+            check_comment(new(None, None, &eleven)).unwrap_err().code(),
+            "too_many_attachments"
+        );
+        assert_eq!(
+            check_comment(new(None, None, &["a1", "a1"])).unwrap_err().code(),
+            "invalid_body"
+        );
+        assert_eq!(
+            check_comment(new(None, None, &["../x"])).unwrap_err().code(),
+            "unknown_attachment"
+        );
+    }
+
+    #[test]
+    fn a_comment_shows_its_effective_status_and_attachments_in_order() {
+        let at = Timestamp::from_millis;
+        let attachment = |id: &str, available: bool| Attachment {
+            id: AttachmentId::parse(id).unwrap(),
+            file_name: format!("{id}.pdf"),
+            content_type: "application/pdf".into(),
+            size: 42,
+            available,
+            unavailable_reason: (!available).then(|| "the link expired at Viber".to_owned()),
+            awaiting_upload: false,
+            blob_key: format!("blobs/{id}"),
+            created_at: at(0),
+        };
+        let stored = [attachment("a1", true), attachment("a2", false)];
+        let comment = Comment {
+            id: CommentId::parse("k1").unwrap(),
+            task_id: TaskId::parse("t1").unwrap(),
+            author: Author {
+                kind: AuthorKind::Staff,
+                id: "ivan".into(),
+            },
+            text: Some("hi".into()),
+            attachment_ids: vec![
+                AttachmentId::parse("a2").unwrap(),
+                AttachmentId::parse("gone").unwrap(),
+                AttachmentId::parse("a1").unwrap(),
+            ],
+            notify_client: true,
+            status: CommentStatus::Queued,
+            status_reason: None,
+            created_at: at(0),
+            viber_message_type: None,
+            viber_message_token: None,
+            parts: BTreeMap::from([
+                ("1".into(), CommentStatus::Seen),
+                ("2".into(), CommentStatus::Delivered),
+            ]),
+            outbound: None,
+            details: None,
+        };
+        let view = CommentView::new(&comment, |id| stored.iter().find(|a| &a.id == id));
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            json!({
+                "id": "k1", "task_id": "t1", "author": {"type": "staff", "id": "ivan"}, "text": "hi",
+                "attachments": [
+                    {"id": "a2", "file_name": "a2.pdf", "content_type": "application/pdf", "size": 42, "available": false,
+                     "unavailable_reason": "the link expired at Viber"},
+                    {"id": "a1", "file_name": "a1.pdf", "content_type": "application/pdf", "size": 42, "available": true,
+                     "unavailable_reason": null}
+                ],
+                "notify_client": true, "status": "delivered", "status_reason": null,
+                "created_at": "1970-01-01T00:00:00.000Z"
+            })
+        );
+    }
+}
