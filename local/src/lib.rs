@@ -70,6 +70,8 @@ pub struct Options {
 pub enum LocalError {
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error("blob store: {0}")]
+    Blobs(shared::ports::BlobError),
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("storage: {0}")]
@@ -90,6 +92,8 @@ struct Backend {
     blobs: Arc<dyn BlobStore>,
     /// The embedded blob store (in-memory backend only), told the public base URL at start.
     memory_blobs: Option<Arc<MemoryBlobStore>>,
+    /// The origin of the blob store's URLs when it is not the stack's own (S3 or an emulator).
+    blob_origin: Option<String>,
     /// Client callbacks for the local processor.
     inbound: LocalQueue,
     /// Staff replies for the local sender.
@@ -126,6 +130,7 @@ impl Backend {
             store,
             blobs,
             memory_blobs: None,
+            blob_origin: None,
             inbound,
             outbound,
         }
@@ -146,21 +151,27 @@ impl Backend {
         }
     }
 
-    async fn aws(resources: AwsResources) -> Self {
+    async fn aws(resources: AwsResources) -> Result<Self, LocalError> {
         let sdk = load_sdk_config().await;
-        Self::new(
+        let blobs = Arc::new(S3BlobStore::from_config(&sdk, resources.attachments_bucket));
+        let blob_origin = blobs.url_origin().await.map_err(LocalError::Blobs)?;
+        let backend = Self::new(
             "AWS",
             Arc::new(DynamoStore::from_config(&sdk, resources.table_name)),
-            Arc::new(S3BlobStore::from_config(&sdk, resources.attachments_bucket)),
+            blobs,
             LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.inbound_queue_url)),
             LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.outbound_queue_url)),
-        )
+        );
+        Ok(Self {
+            blob_origin: Some(blob_origin),
+            ..backend
+        })
     }
 
-    async fn from_config(config: BackendConfig) -> Self {
+    async fn from_config(config: BackendConfig) -> Result<Self, LocalError> {
         match config {
             BackendConfig::Aws(resources) => Self::aws(resources).await,
-            BackendConfig::Memory => Self::memory(),
+            BackendConfig::Memory => Ok(Self::memory()),
         }
     }
 }
@@ -197,7 +208,7 @@ pub async fn run(
     backend: BackendConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LocalError> {
-    let backend = Backend::from_config(backend).await;
+    let backend = Backend::from_config(backend).await?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| LocalError::Listen(options.listen, e))?;
@@ -223,6 +234,7 @@ pub async fn run(
     let settings = api::Settings {
         viber_api_url: viber_api_url.clone(),
         public_base_url: Some(public_base_url.clone()),
+        blob_origin: backend.blob_origin.clone(),
     };
     let api = Arc::new(
         Api::new(

@@ -220,6 +220,10 @@ pub struct Task {
     /// The client's name as their Viber profile last gave it: task lists show it and search it.
     #[serde(default)]
     pub requester_name: Option<String>,
+    /// Where the copy of the client's avatar is in the attachments bucket (`Contact::avatar`),
+    /// so lists show it without reading the contact.
+    #[serde(default)]
+    pub requester_avatar: Option<String>,
     /// The client's last message as task lists show it.
     #[serde(default)]
     pub last_message: Option<LastMessage>,

@@ -233,9 +233,11 @@ pub enum TaskWrite {
         task_id: TaskId,
         last_message_at: Timestamp,
         require_active: bool,
-        /// The message as the task's lists show it, and the client's current name.
+        /// The message as the task's lists show it, and the client's current name and avatar
+        /// copy (each left as stored when `None`).
         last_message: Option<crate::model::LastMessage>,
         requester_name: Option<String>,
+        requester_avatar: Option<String>,
     },
 }
 

@@ -393,6 +393,7 @@ where
             require_active: true,
             last_message: None,
             requester_name: None,
+            requester_avatar: None,
         },
         comment: comment(&opened.id, "m-late", 6_000),
         attachments: Vec::new(),

@@ -65,6 +65,7 @@ impl NewTask<'_> {
                 kind: "text".into(),
                 preview: Some(format!("hello from {}", self.name)),
             }),
+            requester_avatar: None,
         }
     }
 }
@@ -273,6 +274,7 @@ async fn a_clients_tasks_list_newest_created_first<S: MessageStore + TaskStore +
             require_active: false,
             last_message: None,
             requester_name: None,
+            requester_avatar: None,
         },
         comment: comment(&first.id, "m-late", 9_000),
         attachments: vec![],
@@ -330,6 +332,7 @@ async fn an_append_keeps_the_last_message_and_the_clients_current_name<S: Messag
             require_active: true,
             last_message: Some(picture.clone()),
             requester_name: Some("Olena K.".into()),
+            requester_avatar: None,
         },
         comment: comment(&task.id, "m-second", 2_000),
         attachments: vec![],

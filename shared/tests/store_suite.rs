@@ -166,6 +166,7 @@ fn follow_up(read: &Contact, task_id: &TaskId, comment_id: &str, ms: i64, requir
             require_active,
             last_message: None,
             requester_name: None,
+            requester_avatar: None,
         },
         comment: client_comment(task_id, comment_id, ms),
         attachments: Vec::new(),

@@ -168,6 +168,7 @@ pub fn task(id: &str) -> TaskBuilder {
         deleted: false,
         last_message: None,
         requester_name: None,
+        requester_avatar: None,
     })
 }
 

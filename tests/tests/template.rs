@@ -92,6 +92,7 @@ const EXPECTED_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:DeleteItem",
             "dynamodb:ConditionCheckItem",
             "dynamodb:Query",
+            "dynamodb:BatchGetItem",
             "s3:PutObject",
             "s3:GetObject",
             "sqs:SendMessage",

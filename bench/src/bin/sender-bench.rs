@@ -146,6 +146,7 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
     let settings = Settings {
         viber_api_url: viber.api_url(),
         public_base_url: Some("https://viberdesk.test".into()),
+        blob_origin: None,
     };
     let api = Api::new(store.clone(), blobs.clone(), outbound, settings);
     let sender = Sender::new(

@@ -88,6 +88,7 @@ fn settings() -> Settings {
     Settings {
         viber_api_url: "http://127.0.0.1:9/pa".into(),
         public_base_url: Some("https://viberdesk.test".into()),
+        blob_origin: None,
     }
 }
 
@@ -263,6 +264,7 @@ impl World {
                     require_active: false,
                     last_message: None,
                     requester_name: None,
+                    requester_avatar: None,
                 },
                 comment,
                 attachments,

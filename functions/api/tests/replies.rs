@@ -54,6 +54,7 @@ fn settings() -> Settings {
     Settings {
         viber_api_url: "http://127.0.0.1:9/pa".into(),
         public_base_url: Some("https://viberdesk.test".into()),
+        blob_origin: None,
     }
 }
 

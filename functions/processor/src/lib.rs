@@ -247,6 +247,7 @@ impl Processor {
                             require_active,
                             last_message: Some(rules::last_message(&event.message)),
                             requester_name: contact.name.clone(),
+                            requester_avatar: contact.avatar.as_ref().and_then(|a| a.blob_key.clone()),
                         },
                         task_id,
                         state,
@@ -520,6 +521,7 @@ fn new_task(
         last_message_at: now,
         deleted: false,
         requester_name: contact.name.clone(),
+        requester_avatar: contact.avatar.as_ref().and_then(|a| a.blob_key.clone()),
         last_message: None,
     }
 }

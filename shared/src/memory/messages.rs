@@ -59,6 +59,7 @@ impl MessageStore for MemoryStore {
                 last_message_at,
                 last_message,
                 requester_name,
+                requester_avatar,
                 ..
             } => {
                 if let Some(task) = state.tasks.get_mut(task_id) {
@@ -69,6 +70,9 @@ impl MessageStore for MemoryStore {
                     }
                     if requester_name.is_some() {
                         task.requester_name.clone_from(requester_name);
+                    }
+                    if requester_avatar.is_some() {
+                        task.requester_avatar.clone_from(requester_avatar);
                     }
                 }
             }

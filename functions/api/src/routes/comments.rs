@@ -14,11 +14,13 @@
 use std::collections::HashMap;
 
 use futures::future::join_all;
+use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::ids::{AttachmentId, CommentId, QuickReplyId, TaskId};
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, OutboundPlan, StaffMember, Task,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, MessageDetails, OutboundPlan,
+    StaffMember, Task,
 };
 use shared::outbound::OutboundJob;
 use shared::rules::{effective_status, render_quick_reply};
@@ -29,7 +31,7 @@ use crate::Api;
 use crate::body::json_body;
 use crate::error::{ApiError, StoreContext};
 use crate::query::{self, Params};
-use crate::response::{accepted, created, ok};
+use crate::response::{accepted, created, ok_unless_unchanged};
 use crate::routes::attachments::{AttachmentView, UploadCheck, never_announced};
 use crate::routes::common::PageView;
 
@@ -57,6 +59,25 @@ pub struct CommentView<'a> {
     pub status: CommentStatus,
     pub status_reason: Option<&'a str>,
     pub created_at: Timestamp,
+    /// The Viber type of a client's message (`text`, `picture`, `location`…); `null` for staff.
+    pub message_type: Option<&'a str>,
+    /// A shared location's coordinates.
+    pub location: Option<LocationView>,
+    /// A shared contact card.
+    pub shared_contact: Option<SharedContactView<'a>>,
+    pub sticker_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LocationView {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SharedContactView<'a> {
+    pub name: Option<&'a str>,
+    pub phone: Option<&'a str>,
 }
 
 impl<'a> CommentView<'a> {
@@ -81,6 +102,22 @@ impl<'a> CommentView<'a> {
             status: effective_status(comment),
             status_reason: comment.status_reason.as_deref(),
             created_at: comment.created_at,
+            message_type: comment.viber_message_type.as_deref(),
+            location: match comment.details {
+                Some(MessageDetails::Location { lat, lon }) => Some(LocationView { lat, lon }),
+                _ => None,
+            },
+            shared_contact: match &comment.details {
+                Some(MessageDetails::SharedContact { name, phone }) => Some(SharedContactView {
+                    name: name.as_deref(),
+                    phone: phone.as_deref(),
+                }),
+                _ => None,
+            },
+            sticker_id: match &comment.details {
+                Some(MessageDetails::Sticker { sticker_id }) => Some(sticker_id),
+                _ => None,
+            },
         }
     }
 }
@@ -174,10 +211,13 @@ pub fn check_comment(new: NewComment) -> Result<CheckedComment, ApiError> {
 }
 
 impl Api {
+    /// The page answers an `ETag`; asked again `If-None-Match` it, an unchanged page is a 304
+    /// (the web inbox polls the open conversation for its ticks).
     pub(crate) async fn list_comments(
         &self,
         raw_task_id: &str,
         params: &Params<'_>,
+        headers: &HeaderMap,
     ) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
         let task = self.live_task(raw_task_id).await?;
@@ -187,9 +227,8 @@ impl Api {
             .await
             .context("list comments")?;
         let attachments = self.attachments_of(&comments.items).await?;
-        Ok(ok(&PageView::of(&comments, |comment| {
-            CommentView::new(comment, |id| attachments.get(id))
-        })))
+        let page = PageView::of(&comments, |comment| CommentView::new(comment, |id| attachments.get(id)));
+        Ok(ok_unless_unchanged(&page, headers))
     }
 
     pub(crate) async fn create_comment(

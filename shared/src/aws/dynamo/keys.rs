@@ -419,6 +419,7 @@ mod tests {
             deleted,
             last_message: None,
             requester_name: None,
+            requester_avatar: None,
         }
     }
 

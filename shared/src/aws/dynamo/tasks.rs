@@ -17,6 +17,14 @@ use crate::ports::{
 };
 use crate::time::Timestamp;
 
+/// What a client's message changes in how task lists show its task (`None`: left as stored).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct AppendShown<'a> {
+    pub last_message: Option<&'a LastMessage>,
+    pub requester_name: Option<&'a str>,
+    pub requester_avatar: Option<&'a str>,
+}
+
 /// The lowercase copies of a task's title and client's name that a search compares with
 /// `contains` (which is case-sensitive).
 const SEARCH_TITLE: &str = "search_title";
@@ -82,8 +90,7 @@ impl DynamoStore {
         task_id: &TaskId,
         at: Timestamp,
         require_active: bool,
-        last_message: Option<&LastMessage>,
-        requester_name: Option<&str>,
+        shown: AppendShown<'_>,
     ) -> TransactWriteItem {
         let mut expression = task_is_live();
         if require_active {
@@ -101,13 +108,19 @@ impl DynamoStore {
             .name("#recency", RECENCY_KEY)
             .value(":at", to_value(&at))
             .value(":recency", AttributeValue::S(recency_key(at, task_id.as_str())));
-        if let Some(last_message) = last_message {
+        if let Some(last_message) = shown.last_message {
             update.push_str(", #last_message = :last_message");
             expression = expression
                 .name("#last_message", "last_message")
                 .value(":last_message", to_value(last_message));
         }
-        if let Some(name) = requester_name {
+        if let Some(avatar) = shown.requester_avatar {
+            update.push_str(", #requester_avatar = :requester_avatar");
+            expression = expression
+                .name("#requester_avatar", "requester_avatar")
+                .value(":requester_avatar", AttributeValue::S(avatar.to_owned()));
+        }
+        if let Some(name) = shown.requester_name {
             update.push_str(", #requester_name = :requester_name, #search_name = :search_name");
             expression = expression
                 .name("#requester_name", "requester_name")
@@ -360,6 +373,7 @@ mod tests {
             deleted: false,
             last_message: None,
             requester_name: None,
+            requester_avatar: None,
         };
         let item = task_item(&task).unwrap();
         assert_eq!(item["pk"], AttributeValue::S("TASK#t1".into()));
