@@ -439,7 +439,7 @@ fn count_sendable_parts(plan: &OutboundPlan, integration: &Integration, text: Op
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -552,8 +552,58 @@ mod tests {
                      "unavailable_reason": null}
                 ],
                 "notify_client": true, "status": "delivered", "status_reason": null,
-                "created_at": "1970-01-01T00:00:00.000Z"
+                "created_at": "1970-01-01T00:00:00.000Z", "message_type": null, "location": null,
+                "shared_contact": null, "sticker_id": null
             })
         );
+    }
+
+    #[test]
+    fn a_location_a_contact_card_and_a_sticker_show_their_details() {
+        let comment = |details: MessageDetails, kind: &str| Comment {
+            id: CommentId::parse("m1").unwrap(),
+            task_id: TaskId::parse("t1").unwrap(),
+            author: Author {
+                kind: AuthorKind::Contact,
+                id: "c1".into(),
+            },
+            text: Some("shared".into()),
+            attachment_ids: vec![],
+            notify_client: false,
+            status: CommentStatus::Received,
+            status_reason: None,
+            created_at: Timestamp::from_millis(0),
+            viber_message_type: Some(kind.into()),
+            viber_message_token: Some(1),
+            parts: BTreeMap::new(),
+            outbound: None,
+            details: Some(details),
+        };
+        let shown = |comment: &Comment| serde_json::to_value(CommentView::new(comment, |_| None)).unwrap();
+        let location = shown(&comment(
+            MessageDetails::Location { lat: 50.45, lon: 30.52 },
+            "location",
+        ));
+        assert_eq!(location["message_type"], "location");
+        assert_eq!(location["location"], json!({"lat": 50.45, "lon": 30.52}));
+        let card = shown(&comment(
+            MessageDetails::SharedContact {
+                name: Some("Олена".into()),
+                phone: Some("+380501234567".into()),
+            },
+            "contact",
+        ));
+        assert_eq!(
+            card["shared_contact"],
+            json!({"name": "Олена", "phone": "+380501234567"})
+        );
+        assert_eq!(card["location"], Value::Null);
+        let sticker = shown(&comment(
+            MessageDetails::Sticker {
+                sticker_id: "40133".into(),
+            },
+            "sticker",
+        ));
+        assert_eq!(sticker["sticker_id"], "40133");
     }
 }
