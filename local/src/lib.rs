@@ -58,6 +58,10 @@ pub struct Options {
     /// Seed an owner staff member with this bearer token (otherwise one is generated and printed once).
     #[arg(long, env = "VIBERDESK_OWNER_TOKEN", hide_env_values = true)]
     pub owner_token: Option<String>,
+    /// Do not copy contacts' avatars from Viber into the blob store (nothing is fetched from
+    /// outside; the inbox shows initials). Tests use it.
+    #[arg(long)]
+    pub no_avatar_copy: bool,
     #[command(flatten)]
     pub demo: demo::DemoOptions,
 }
@@ -66,6 +70,8 @@ pub struct Options {
 pub enum LocalError {
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error("blob store: {0}")]
+    Blobs(shared::ports::BlobError),
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("storage: {0}")]
@@ -86,6 +92,8 @@ struct Backend {
     blobs: Arc<dyn BlobStore>,
     /// The embedded blob store (in-memory backend only), told the public base URL at start.
     memory_blobs: Option<Arc<MemoryBlobStore>>,
+    /// The origin of the blob store's URLs when it is not the stack's own (S3 or an emulator).
+    blob_origin: Option<String>,
     /// Client callbacks for the local processor.
     inbound: LocalQueue,
     /// Staff replies for the local sender.
@@ -122,6 +130,7 @@ impl Backend {
             store,
             blobs,
             memory_blobs: None,
+            blob_origin: None,
             inbound,
             outbound,
         }
@@ -142,21 +151,27 @@ impl Backend {
         }
     }
 
-    async fn aws(resources: AwsResources) -> Self {
+    async fn aws(resources: AwsResources) -> Result<Self, LocalError> {
         let sdk = load_sdk_config().await;
-        Self::new(
+        let blobs = Arc::new(S3BlobStore::from_config(&sdk, resources.attachments_bucket));
+        let blob_origin = blobs.url_origin().await.map_err(LocalError::Blobs)?;
+        let backend = Self::new(
             "AWS",
             Arc::new(DynamoStore::from_config(&sdk, resources.table_name)),
-            Arc::new(S3BlobStore::from_config(&sdk, resources.attachments_bucket)),
+            blobs,
             LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.inbound_queue_url)),
             LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.outbound_queue_url)),
-        )
+        );
+        Ok(Self {
+            blob_origin: Some(blob_origin),
+            ..backend
+        })
     }
 
-    async fn from_config(config: BackendConfig) -> Self {
+    async fn from_config(config: BackendConfig) -> Result<Self, LocalError> {
         match config {
             BackendConfig::Aws(resources) => Self::aws(resources).await,
-            BackendConfig::Memory => Self::memory(),
+            BackendConfig::Memory => Ok(Self::memory()),
         }
     }
 }
@@ -193,7 +208,7 @@ pub async fn run(
     backend: BackendConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LocalError> {
-    let backend = Backend::from_config(backend).await;
+    let backend = Backend::from_config(backend).await?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| LocalError::Listen(options.listen, e))?;
@@ -219,6 +234,7 @@ pub async fn run(
     let settings = api::Settings {
         viber_api_url: viber_api_url.clone(),
         public_base_url: Some(public_base_url.clone()),
+        blob_origin: backend.blob_origin.clone(),
     };
     let api = Arc::new(
         Api::new(
@@ -234,7 +250,7 @@ pub async fn run(
         // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
         println!("owner token (shown once): {}", owner_token.token);
     }
-    let inbound_worker = start_processor(&backend, cache.clone());
+    let inbound_worker = start_processor(&backend, cache.clone(), !options.no_avatar_copy);
     let outbound_worker = start_sender(&backend, cache.clone(), &viber_api_url);
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
@@ -339,12 +355,18 @@ async fn web_request(State(state): State<AppState>, request: axum::extract::Requ
 
 /// Runs the processor on the inbound queue (embedded, or SQS when the backend is AWS), as the SQS
 /// event source mapping does in AWS.
-fn start_processor(backend: &Backend, integrations: Arc<IntegrationCache>) -> tokio::task::JoinHandle<()> {
+fn start_processor(
+    backend: &Backend,
+    integrations: Arc<IntegrationCache>,
+    copy_avatars: bool,
+) -> tokio::task::JoinHandle<()> {
     let policy = workers::RetryPolicy::default();
-    let processor = Arc::new(
-        processor::Processor::new(backend.store.clone(), backend.blobs.clone(), policy.max_receives)
-            .with_cache(integrations),
-    );
+    let mut processor = processor::Processor::new(backend.store.clone(), backend.blobs.clone(), policy.max_receives)
+        .with_cache(integrations);
+    if !copy_avatars {
+        processor = processor.without_avatar_copies();
+    }
+    let processor = Arc::new(processor);
     let handler = move |event| {
         let processor = processor.clone();
         async move { processor.handle_batch(event).await }

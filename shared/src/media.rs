@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 
-use crate::ids::{AttachmentId, IntegrationId};
+use crate::ids::{AttachmentId, ContactId, IntegrationId};
 use crate::time::Timestamp;
 
 /// The largest media file copied: Viber's largest documented media limit (files and, in older
@@ -193,9 +193,28 @@ pub fn inbound_attachment_id(integration_id: &IntegrationId, message_token: u64)
     AttachmentId::parse(&hex::encode(&hash.finalize()[..16])).expect("hex is a valid id")
 }
 
+/// The largest contact avatar copied: Viber's profile pictures are small JPEGs (720 px).
+pub const AVATAR_MAX_BYTES: u64 = 2_000_000;
+
+/// Where the copy of a contact's avatar lives: one object per (contact, Viber URL), so a
+/// repeated copy overwrites the same object and a new picture gets a new key.
+pub fn avatar_key(contact_id: &ContactId, source_url: &str) -> String {
+    let digest = Sha256::digest(source_url.as_bytes());
+    format!("avatars/{contact_id}/{}", hex::encode(&digest[..8]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_avatar_copy_is_keyed_by_contact_and_source() {
+        let contact = ContactId::parse("c1").unwrap();
+        let key = avatar_key(&contact, "https://media.example/a.jpg");
+        assert!(key.starts_with("avatars/c1/"), "{key}");
+        assert_eq!(key, avatar_key(&contact, "https://media.example/a.jpg"));
+        assert_ne!(key, avatar_key(&contact, "https://media.example/b.jpg"));
+    }
 
     #[test]
     fn attachment_ids_are_stable_per_integration_and_message() {

@@ -186,6 +186,19 @@ pub struct Contact {
     pub current_task: Option<CurrentTask>,
     /// Optimistic-lock counter: every write expects the version it read.
     pub version: u64,
+    /// The client's avatar as copied into the attachments bucket: the staff inbox loads nothing
+    /// from Viber's servers (its CSP allows only its own origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<StoredAvatar>,
+}
+
+/// A contact's avatar copied from Viber (`avatar_url`) into the attachments bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAvatar {
+    /// The Viber URL it was copied from: a profile with another URL is copied again.
+    pub source_url: String,
+    /// Where the copy is; `None` when copying failed for good (the inbox shows initials).
+    pub blob_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,6 +217,25 @@ pub struct Task {
     pub last_message_at: Timestamp,
     #[serde(default)]
     pub deleted: bool,
+    /// The client's name as their Viber profile last gave it: task lists show it and search it.
+    #[serde(default)]
+    pub requester_name: Option<String>,
+    /// Where the copy of the client's avatar is in the attachments bucket (`Contact::avatar`),
+    /// so lists show it without reading the contact.
+    #[serde(default)]
+    pub requester_avatar: Option<String>,
+    /// The client's last message as task lists show it.
+    #[serde(default)]
+    pub last_message: Option<LastMessage>,
+}
+
+/// A client's message as a task list shows it (`rules::last_message`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    /// Viber's message type (`text`, `picture`, `sticker`, …).
+    pub kind: String,
+    /// Its text, shortened (`rules::PREVIEW_MAX_CHARS`); `None` for media without a caption.
+    pub preview: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +287,26 @@ pub struct Comment {
     /// For a reply to the client (`notify_client`): what it is sent as, fixed when it is posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound: Option<OutboundPlan>,
+    /// What a client's location, contact card or sticker carried, beyond its text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<MessageDetails>,
+}
+
+/// The structured part of a client message that text alone would lose (`rules::message_details`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MessageDetails {
+    Location {
+        lat: f64,
+        lon: f64,
+    },
+    SharedContact {
+        name: Option<String>,
+        phone: Option<String>,
+    },
+    Sticker {
+        sticker_id: String,
+    },
 }
 
 /// Everything the sender needs besides the comment and its bot, captured when staff post the

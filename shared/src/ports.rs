@@ -177,6 +177,47 @@ pub struct TaskFilter {
     pub status: Option<TaskStatus>,
     pub assignee_id: Option<crate::ids::StaffId>,
     pub integration_id: Option<IntegrationId>,
+    /// Only tasks nobody is assigned to (the inbox's Unassigned tab).
+    pub unassigned: bool,
+    /// Only tasks whose title or client's name contains this, compared in lowercase (see
+    /// [`search_text`]); the caller passes it lowercased and trimmed.
+    pub search: Option<String>,
+    /// Only this client's tasks (listed newest first by creation rather than by activity).
+    pub requester_id: Option<ContactId>,
+}
+
+impl TaskFilter {
+    /// Whether a task passes the filter: what the adapters check on records they hold in
+    /// memory (the DynamoDB adapter reads its lists through indexes and expressions instead).
+    pub fn matches(&self, task: &Task) -> bool {
+        let contains = |text: &str, search: &str| search_text(text).contains(search);
+        !task.deleted
+            && self.status.is_none_or(|s| task.status == s)
+            && self
+                .assignee_id
+                .as_ref()
+                .is_none_or(|a| task.assignee_id.as_ref() == Some(a))
+            && (!self.unassigned || task.assignee_id.is_none())
+            && self.integration_id.as_ref().is_none_or(|i| &task.integration_id == i)
+            && self.requester_id.as_ref().is_none_or(|r| &task.requester_id == r)
+            && self.search.as_deref().is_none_or(|search| {
+                contains(&task.title, search) || task.requester_name.as_deref().is_some_and(|n| contains(n, search))
+            })
+    }
+}
+
+/// What a task search compares: lowercase, so a search ignores case (DynamoDB's `contains`
+/// does not).
+pub fn search_text(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// Tasks with activity after a point of the change feed, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedTasks {
+    pub tasks: Vec<Task>,
+    /// More tasks changed than were asked for: the reader should reload its lists instead.
+    pub truncated: bool,
 }
 
 /// The task side of a client message.
@@ -192,6 +233,11 @@ pub enum TaskWrite {
         task_id: TaskId,
         last_message_at: Timestamp,
         require_active: bool,
+        /// The message as the task's lists show it, and the client's current name and avatar
+        /// copy (each left as stored when `None`).
+        last_message: Option<crate::model::LastMessage>,
+        requester_name: Option<String>,
+        requester_avatar: Option<String>,
     },
 }
 
@@ -241,6 +287,27 @@ pub trait TaskStore: Send + Sync {
     /// A task's comments, oldest first.
     async fn list_comments(&self, task_id: &TaskId, page: &PageRequest) -> Result<Page<Comment>, StoreError>;
     async fn get_attachment(&self, id: &AttachmentId) -> Result<Option<Attachment>, StoreError>;
+    /// Live tasks whose activity key ([`recency_key`] of `last_message_at`: a new client message,
+    /// or a new task) is after `after`, newest first, at most `limit` of them. Read from the
+    /// list of every task, which is eventually consistent: callers read a little before the
+    /// point they last saw.
+    async fn list_changed_tasks(&self, after: &str, limit: usize) -> Result<ChangedTasks, StoreError>;
+}
+
+/// How far each staff member has read each task: tasks with client messages after it are
+/// unread for them.
+#[async_trait]
+pub trait ReadMarkerStore: Send + Sync {
+    /// Records that `staff` has read `task` up to `up_to` (the time of its last client message).
+    /// A marker never moves back: an older `up_to` than the one stored changes nothing.
+    async fn mark_read(&self, staff: &StaffId, task: &TaskId, up_to: Timestamp) -> Result<(), StoreError>;
+    /// The markers of `staff` for these tasks (a page of a list); a task never read by them is
+    /// absent.
+    async fn read_markers(
+        &self,
+        staff: &StaffId,
+        tasks: &[TaskId],
+    ) -> Result<std::collections::HashMap<TaskId, Timestamp>, StoreError>;
 }
 
 /// Which comment a Viber `message_token` the bot sent belongs to.

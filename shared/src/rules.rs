@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::ids::{ContactId, IntegrationId, StaffId, TaskId};
-use crate::model::{Comment, CommentStatus, Contact, CurrentTask, TaskState};
+use crate::model::{Comment, CommentStatus, Contact, CurrentTask, LastMessage, MessageDetails, TaskState};
 use crate::time::Timestamp;
 use crate::viber::callback::{Message, UserProfile};
 
@@ -46,6 +46,7 @@ pub fn merge_profile(
         updated_at: now,
         current_task: None,
         version: 0,
+        avatar: None,
     });
     let keep = |new: &Option<String>, old: Option<String>| new.clone().or(old);
     contact.name = keep(&profile.name, contact.name.take());
@@ -167,6 +168,51 @@ pub fn comment_text(message: &Message) -> Option<String> {
         Message::Unknown(m) => Some(format!("[unsupported Viber message type: {}]", m.kind)),
     };
     text.filter(|t| !t.is_empty())
+}
+
+/// How long a task list's preview of the client's last message is, at most (characters).
+pub const PREVIEW_MAX_CHARS: usize = 200;
+
+/// The client's message as task lists show it: its type, and its text (`comment_text`) cut to
+/// [`PREVIEW_MAX_CHARS`] characters, ending in `…` when cut.
+pub fn last_message(message: &Message) -> LastMessage {
+    let preview = comment_text(message).map(|text| {
+        let text = text.trim();
+        if text.chars().count() <= PREVIEW_MAX_CHARS {
+            return text.to_owned();
+        }
+        let head: String = text.chars().take(PREVIEW_MAX_CHARS - 1).collect();
+        format!("{}…", head.trim_end())
+    });
+    LastMessage {
+        kind: message.kind().to_owned(),
+        preview: preview.filter(|p| !p.is_empty()),
+    }
+}
+
+/// What a location, a shared contact card or a sticker carries beyond the comment's text, for
+/// the inbox to show it as such (a map link, a phone, the sticker).
+pub fn message_details(message: &Message) -> Option<MessageDetails> {
+    match message {
+        Message::Location(m) => Some(MessageDetails::Location {
+            lat: m.location.lat,
+            lon: m.location.lon,
+        }),
+        Message::Contact(m) => Some(MessageDetails::SharedContact {
+            name: m.contact.name.clone().filter(|n| !n.trim().is_empty()),
+            phone: m.contact.phone_number.clone().filter(|p| !p.trim().is_empty()),
+        }),
+        Message::Sticker(m) => Some(MessageDetails::Sticker {
+            sticker_id: m.sticker_id.to_string(),
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a task is unread for a staff member: its last client message came after how far
+/// they read it (never opened: unread).
+pub fn is_unread(last_message_at: Timestamp, read_up_to: Option<Timestamp>) -> bool {
+    read_up_to.is_none_or(|read| last_message_at > read)
 }
 
 /// A comment's status as staff see it. For a reply: the least advanced of ALL the Viber messages it
@@ -369,6 +415,58 @@ mod tests {
     }
 
     #[test]
+    fn a_last_message_keeps_its_type_and_a_short_preview() {
+        let parse = |message: &str| -> Message { serde_json::from_str(message).unwrap() };
+        let text = last_message(&parse(r#"{"type":"text","text":"  Де моє замовлення?  "}"#));
+        assert_eq!(text.kind, "text");
+        assert_eq!(text.preview.as_deref(), Some("Де моє замовлення?"));
+        let picture = last_message(&parse(r#"{"type":"picture","media":"m","text":""}"#));
+        assert_eq!((picture.kind.as_str(), picture.preview), ("picture", None));
+        let long = "я".repeat(PREVIEW_MAX_CHARS + 5);
+        let cut = last_message(&parse(&format!(r#"{{"type":"text","text":"{long}"}}"#)));
+        let preview = cut.preview.unwrap();
+        assert_eq!(preview.chars().count(), PREVIEW_MAX_CHARS);
+        assert!(preview.ends_with('…'));
+        let exact = "a".repeat(PREVIEW_MAX_CHARS);
+        let kept = last_message(&parse(&format!(r#"{{"type":"text","text":"{exact}"}}"#)));
+        assert_eq!(kept.preview.as_deref(), Some(exact.as_str()));
+    }
+
+    #[test]
+    fn locations_contacts_and_stickers_keep_their_details() {
+        let parse = |message: &str| -> Message { serde_json::from_str(message).unwrap() };
+        assert_eq!(
+            message_details(&parse(r#"{"type":"location","location":{"lat":50.45,"lon":30.52}}"#)),
+            Some(MessageDetails::Location { lat: 50.45, lon: 30.52 })
+        );
+        assert_eq!(
+            message_details(&parse(
+                r#"{"type":"contact","contact":{"name":"Олена","phone_number":"+380501234567"}}"#
+            )),
+            Some(MessageDetails::SharedContact {
+                name: Some("Олена".into()),
+                phone: Some("+380501234567".into())
+            })
+        );
+        assert_eq!(
+            message_details(&parse(r#"{"type":"sticker","sticker_id":46105}"#)),
+            Some(MessageDetails::Sticker {
+                sticker_id: "46105".into()
+            })
+        );
+        assert_eq!(message_details(&parse(r#"{"type":"text","text":"hi"}"#)), None);
+    }
+
+    #[test]
+    fn a_task_is_unread_until_read_past_its_last_client_message() {
+        let at = Timestamp::from_millis(5_000);
+        assert!(is_unread(at, None));
+        assert!(is_unread(at, Some(Timestamp::from_millis(4_999))));
+        assert!(!is_unread(at, Some(at)));
+        assert!(!is_unread(at, Some(Timestamp::from_millis(6_000))));
+    }
+
+    #[test]
     fn comment_text_for_each_message_type() {
         let parse = |message: &str| -> Message { serde_json::from_str(message).unwrap() };
         assert_eq!(
@@ -429,6 +527,7 @@ mod tests {
             viber_message_token: None,
             parts: Default::default(),
             outbound: None,
+            details: None,
         };
         assert_eq!(effective_status(&comment), CommentStatus::Queued);
         comment.parts.insert("1".into(), CommentStatus::Seen);
@@ -463,6 +562,7 @@ mod tests {
                 attachments: vec![],
                 part_count,
             }),
+            details: None,
         }
     }
 

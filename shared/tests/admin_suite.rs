@@ -285,6 +285,7 @@ fn comment(task_id: &TaskId, id: &str, ms: i64) -> Comment {
         viber_message_token: None,
         parts: Default::default(),
         outbound: None,
+        details: None,
     }
 }
 
@@ -390,6 +391,9 @@ where
             task_id: opened.id.clone(),
             last_message_at: at(6_000),
             require_active: true,
+            last_message: None,
+            requester_name: None,
+            requester_avatar: None,
         },
         comment: comment(&opened.id, "m-late", 6_000),
         attachments: Vec::new(),

@@ -114,6 +114,7 @@ fn client_comment(task_id: &TaskId, id: &str, created_ms: i64) -> Comment {
         viber_message_token: Some(5_000_000_000_000_000_000 + created_ms as u64),
         parts: Default::default(),
         outbound: None,
+        details: None,
     }
 }
 
@@ -163,6 +164,9 @@ fn follow_up(read: &Contact, task_id: &TaskId, comment_id: &str, ms: i64, requir
             task_id: task_id.clone(),
             last_message_at: at(ms),
             require_active,
+            last_message: None,
+            requester_name: None,
+            requester_avatar: None,
         },
         comment: client_comment(task_id, comment_id, ms),
         attachments: Vec::new(),
@@ -422,6 +426,9 @@ async fn tasks_filter_by_status_assignee_and_integration<S: MessageStore + TaskS
         status,
         assignee_id: assignee.map(staff),
         integration_id: integration_id.map(integration),
+        requester_id: None,
+        search: None,
+        unassigned: false,
     };
     let new = Some(TaskStatus::New);
     assert_eq!(list(store, filter(new, None, None)).await, ["t5", "t3", "t1"]);

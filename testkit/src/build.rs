@@ -166,6 +166,9 @@ pub fn task(id: &str) -> TaskBuilder {
         updated_at: now,
         last_message_at: now,
         deleted: false,
+        last_message: None,
+        requester_name: None,
+        requester_avatar: None,
     })
 }
 
@@ -221,6 +224,22 @@ impl TaskBuilder {
         self
     }
 
+    /// What the inbox's lists show: the client's name and their last message.
+    pub fn shown_as(mut self, requester_name: &str, kind: &str, preview: Option<&str>) -> Self {
+        self.0.requester_name = Some(requester_name.into());
+        self.0.last_message = Some(shared::model::LastMessage {
+            kind: kind.into(),
+            preview: preview.map(str::to_owned),
+        });
+        self
+    }
+
+    /// Where the client's avatar copy is in the blob store.
+    pub fn requester_avatar(mut self, blob_key: &str) -> Self {
+        self.0.requester_avatar = Some(blob_key.into());
+        self
+    }
+
     pub fn build(self) -> Task {
         self.0
     }
@@ -246,6 +265,7 @@ pub fn contact(id: &str) -> ContactBuilder {
         updated_at: now,
         current_task: None,
         version: 1,
+        avatar: None,
     })
 }
 

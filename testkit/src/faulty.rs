@@ -14,9 +14,10 @@ use futures::future::BoxFuture;
 use shared::ids::{AttachmentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use shared::model::{Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, Task};
 use shared::ports::{
-    AttachmentStore, CommentStore, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore, MessageStore,
-    MessageWrite, OutgoingReply, Page, PageRequest, PartRef, QuickReplyStore, ReplyStore, SentPart, StaffAdmin,
-    StaffChange, StaffOutcome, StaffStore, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, WriteOutcome,
+    AttachmentStore, ChangedTasks, CommentStore, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore,
+    MessageStore, MessageWrite, OutgoingReply, Page, PageRequest, PartRef, QuickReplyStore, ReadMarkerStore,
+    ReplyStore, SentPart, StaffAdmin, StaffChange, StaffOutcome, StaffStore, StoreError, TaskChange, TaskFilter,
+    TaskStore, TaskWorkflow, WriteOutcome,
 };
 use shared::time::Timestamp;
 
@@ -245,6 +246,30 @@ impl<S: TaskStore> TaskStore for Faulty<S> {
     }
     async fn get_attachment(&self, id: &AttachmentId) -> Result<Option<Attachment>, StoreError> {
         self.call("TaskStore", "get_attachment", self.inner.get_attachment(id))
+            .await
+    }
+    async fn list_changed_tasks(&self, after: &str, limit: usize) -> Result<ChangedTasks, StoreError> {
+        self.call(
+            "TaskStore",
+            "list_changed_tasks",
+            self.inner.list_changed_tasks(after, limit),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl<S: ReadMarkerStore> ReadMarkerStore for Faulty<S> {
+    async fn mark_read(&self, staff: &StaffId, task: &TaskId, up_to: Timestamp) -> Result<(), StoreError> {
+        self.call("ReadMarkerStore", "mark_read", self.inner.mark_read(staff, task, up_to))
+            .await
+    }
+    async fn read_markers(
+        &self,
+        staff: &StaffId,
+        tasks: &[TaskId],
+    ) -> Result<std::collections::HashMap<TaskId, Timestamp>, StoreError> {
+        self.call("ReadMarkerStore", "read_markers", self.inner.read_markers(staff, tasks))
             .await
     }
 }

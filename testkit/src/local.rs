@@ -76,6 +76,8 @@ impl LocalStack {
         let mut command = Command::new(binary);
         command
             .args(["--listen", &listen, "--owner-token", OWNER_TOKEN])
+            // The fixtures' avatars are on Viber's CDN: tests fetch nothing from outside.
+            .arg("--no-avatar-copy")
             .args(args)
             .env_remove("AWS_ENDPOINT_URL")
             .env_remove("TABLE_NAME")

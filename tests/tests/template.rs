@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
-use shared::aws::schema::{EXPIRES_AT, INDEXES, PARTITION_KEY, SORT_KEY};
+use shared::aws::schema::{EXPIRES_AT, INDEXES, IndexProjection, PARTITION_KEY, SORT_KEY};
 use shared::config::{INBOUND_QUEUE_URL, RUST_LOG, TABLE_NAME, Variable};
 
 /// Each function's variables, by crate name, as its `Config` declares them.
@@ -92,6 +92,7 @@ const EXPECTED_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:DeleteItem",
             "dynamodb:ConditionCheckItem",
             "dynamodb:Query",
+            "dynamodb:BatchGetItem",
             "s3:PutObject",
             "s3:GetObject",
             "sqs:SendMessage",
@@ -703,7 +704,7 @@ fn check_table(template: &Value) -> Vec<String> {
     if key_schema(table.get("KeySchema")) != expected_key {
         problems.push(format!("KeySchema differs from schema.rs {expected_key:?}"));
     }
-    let indexes: Vec<(String, Vec<String>)> = table
+    let indexes: Vec<(String, Vec<String>, String)> = table
         .get("GlobalSecondaryIndexes")
         .and_then(Value::as_sequence)
         .into_iter()
@@ -712,15 +713,23 @@ fn check_table(template: &Value) -> Vec<String> {
             (
                 str_at(i, &["IndexName"]).unwrap_or_default().to_owned(),
                 key_schema(i.get("KeySchema")),
+                str_at(i, &["Projection", "ProjectionType"])
+                    .unwrap_or_default()
+                    .to_owned(),
             )
         })
         .collect();
-    let expected: Vec<(String, Vec<String>)> = INDEXES
+    let expected: Vec<(String, Vec<String>, String)> = INDEXES
         .iter()
         .map(|i| {
+            let projection = match i.projection {
+                IndexProjection::All => "ALL",
+                IndexProjection::KeysOnly => "KEYS_ONLY",
+            };
             (
                 i.name.to_owned(),
                 vec![i.partition_key.to_owned(), i.sort_key.to_owned()],
+                projection.to_owned(),
             )
         })
         .collect();

@@ -82,7 +82,9 @@ async fn run(callbacks: u64) -> Result<(), String> {
         store.clone(),
         Arc::new(shared::aws::S3BlobStore::new(s3, testkit::moto::bucket(&config).await)),
         processor::DEFAULT_MAX_RECEIVES,
-    );
+    )
+    // The fixtures' avatars are on Viber's CDN: nothing is fetched from outside here.
+    .without_avatar_copies();
     // The integration is cached per instance: one read, paid once, not per callback.
     processor
         .process(&envelope(&integration_id, &text_message(1, "warm-up")), 1)

@@ -80,6 +80,7 @@ async fn seed_task<S: MessageStore>(store: &S, integration_id: &IntegrationId, n
         viber_message_token: Some(n as u64 + 1),
         parts: Default::default(),
         outbound: None,
+        details: None,
     };
     store
         .apply_message(&MessageWrite {
@@ -145,6 +146,7 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
     let settings = Settings {
         viber_api_url: viber.api_url(),
         public_base_url: Some("https://viberdesk.test".into()),
+        blob_origin: None,
     };
     let api = Api::new(store.clone(), blobs.clone(), outbound, settings);
     let sender = Sender::new(
@@ -322,6 +324,7 @@ fn cpu_per_reply(replies: usize) -> Result<(), Error> {
                         part_count: 1 + attachments.len(),
                         attachments,
                     }),
+                    details: None,
                 };
                 shared::ports::CommentStore::add_staff_comment(store.as_ref(), &comment, &[]).await?;
                 jobs.push(OutboundJob {

@@ -8,6 +8,8 @@
 //! | `GET /api/me` | the calling staff member ([`routes::me`]) |
 //! | `GET /api/tasks?status=&assignee_id=&integration_id=&cursor=&limit=` | tasks, newest activity first ([`routes::tasks`]) |
 //! | `GET`/`PATCH`/`DELETE /api/tasks/{id}` | a task with its `requester` contact; change status, assignee, participants / delete |
+//! | `POST /api/tasks/{id}/read` | 204: the caller has read the task ([`routes::tasks`]) |
+//! | `GET /api/changes?since=` | the live feed: tasks with new client messages since a point, or 304 ([`routes::changes`]) |
 //! | `GET`/`POST /api/tasks/{id}/comments` | the conversation, oldest first; a staff comment: 202 `{id, status: "queued"}` when it notifies the client, else 201 `internal` ([`routes::comments`]) |
 //! | `GET /api/contacts?cursor=&limit=`, `GET /api/contacts/{id}` | contacts ([`routes::contacts`]) |
 //! | `POST /api/attachments`, `GET /api/attachments/{id}` | announce an upload (a 15-minute presigned PUT); an attachment and a 15-minute download URL ([`routes::attachments`]) |
@@ -29,7 +31,7 @@ pub mod web;
 
 use std::sync::Arc;
 
-use lambda_http::http::{HeaderMap, Method, header};
+use lambda_http::http::{HeaderMap, HeaderValue, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use shared::cache::IntegrationCache;
 use shared::model::{Role, StaffMember};
@@ -54,6 +56,8 @@ pub struct Api {
     /// The webhook's integration cache when the webhook runs in this process (the local stack):
     /// a changed or removed integration is dropped from it at once.
     webhook_cache: Option<Arc<IntegrationCache>>,
+    /// The web inbox's Content-Security-Policy (`web::content_security_policy`).
+    content_security_policy: HeaderValue,
 }
 
 /// What the API takes from its [`config::Config`] besides its resources.
@@ -63,6 +67,9 @@ pub struct Settings {
     pub viber_api_url: String,
     /// The base of webhook URLs; without it, `https://{Host}` of the request.
     pub public_base_url: Option<String>,
+    /// The origin of the attachments bucket's presigned URLs when it is not the page's own (S3),
+    /// which the web inbox's CSP then allows for pictures and uploads.
+    pub blob_origin: Option<String>,
 }
 
 impl From<&config::Config> for Settings {
@@ -70,6 +77,7 @@ impl From<&config::Config> for Settings {
         Self {
             viber_api_url: config.viber_api_url.clone(),
             public_base_url: config.public_base_url.clone(),
+            blob_origin: None,
         }
     }
 }
@@ -88,6 +96,10 @@ impl Api {
             viber: ViberClient::new(&settings.viber_api_url),
             public_base_url: settings.public_base_url.filter(|url| !url.trim().is_empty()),
             webhook_cache: None,
+            content_security_policy: HeaderValue::from_str(&web::content_security_policy(
+                settings.blob_origin.as_deref(),
+            ))
+            .expect("an origin from a URL is a valid header value"),
         }
     }
 
@@ -106,6 +118,8 @@ pub enum Endpoint<'a> {
     Tasks,
     Task(&'a str),
     TaskComments(&'a str),
+    TaskRead(&'a str),
+    Changes,
     Contacts,
     Contact(&'a str),
     Attachments,
@@ -129,6 +143,8 @@ impl<'a> Endpoint<'a> {
             ["tasks"] => Endpoint::Tasks,
             ["tasks", id] => Endpoint::Task(id),
             ["tasks", id, "comments"] => Endpoint::TaskComments(id),
+            ["tasks", id, "read"] => Endpoint::TaskRead(id),
+            ["changes"] => Endpoint::Changes,
             ["contacts"] => Endpoint::Contacts,
             ["contacts", id] => Endpoint::Contact(id),
             ["attachments"] => Endpoint::Attachments,
@@ -151,7 +167,7 @@ impl<'a> Endpoint<'a> {
         static GET_PATCH_DELETE: [Method; 3] = [Method::GET, Method::PATCH, Method::DELETE];
         match self {
             Endpoint::TaskComments(_) | Endpoint::QuickReplies | Endpoint::Integrations | Endpoint::Staff => &GET_POST,
-            Endpoint::Attachments => &POST,
+            Endpoint::Attachments | Endpoint::TaskRead(_) => &POST,
             Endpoint::Task(_) | Endpoint::QuickReply(_) | Endpoint::Integration(_) | Endpoint::StaffMember(_) => {
                 &GET_PATCH_DELETE
             }
@@ -187,7 +203,10 @@ impl Api {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         // `GET /` and `/app/...`: the staff web inbox's files, public (the page signs in itself).
-        if let Some(response) = web::serve(&request) {
+        if let Some(mut response) = web::serve(&request) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, self.content_security_policy.clone());
             tracing::info!(%method, %path, status = response.status().as_u16(), "web request");
             return response;
         }
@@ -231,12 +250,14 @@ impl Api {
         let method = request.method().clone();
         match (endpoint, method) {
             (Endpoint::Me, _) => Ok(routes::me::me(caller)),
-            (Endpoint::Tasks, _) => self.list_tasks(&params).await,
-            (Endpoint::Task(id), Method::PATCH) => self.update_task(id, request).await,
+            (Endpoint::Tasks, _) => self.list_tasks(&params, caller).await,
+            (Endpoint::Task(id), Method::PATCH) => self.update_task(id, request, caller).await,
             (Endpoint::Task(id), Method::DELETE) => self.delete_task(id).await,
-            (Endpoint::Task(id), _) => self.get_task(id).await,
+            (Endpoint::Task(id), _) => self.get_task(id, caller).await,
             (Endpoint::TaskComments(id), Method::POST) => self.create_comment(id, request, caller).await,
-            (Endpoint::TaskComments(id), _) => self.list_comments(id, &params).await,
+            (Endpoint::TaskComments(id), _) => self.list_comments(id, &params, request.headers()).await,
+            (Endpoint::TaskRead(id), _) => self.mark_task_read(id, caller).await,
+            (Endpoint::Changes, _) => self.changes(&params, caller).await,
             (Endpoint::Contacts, _) => self.list_contacts(&params).await,
             (Endpoint::Contact(id), _) => self.get_contact(id).await,
             (Endpoint::Attachments, _) => self.create_attachment(request).await,

@@ -9,10 +9,13 @@ use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config};
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     shared::telemetry::init_json(config.log_filter.as_deref());
-    let settings = Settings::from(&config);
+    let mut settings = Settings::from(&config);
     let sdk = load_sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
     let blobs = Arc::new(S3BlobStore::from_config(&sdk, config.attachments_bucket));
+    // The web inbox shows and uploads files through the bucket's presigned URLs: its CSP names
+    // their origin (signing is local: no request).
+    settings.blob_origin = Some(blobs.url_origin().await?);
     let outbound = Arc::new(SqsQueue::from_config(&sdk, config.outbound_queue_url));
     store.warm_up().await;
     let api = Api::new(store, blobs, outbound, settings);

@@ -2,9 +2,9 @@
 //! `PageRequest`, or the 400 that explains which parameter is wrong.
 
 use lambda_http::aws_lambda_events::query_map::QueryMap;
-use shared::ids::{IntegrationId, StaffId};
+use shared::ids::{ContactId, IntegrationId, StaffId};
 use shared::model::TaskStatus;
-use shared::ports::{PageRequest, TaskFilter};
+use shared::ports::{PageRequest, TaskFilter, search_text};
 
 use crate::error::ApiError;
 
@@ -71,9 +71,23 @@ pub fn cursor(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// `?status=&assignee_id=&integration_id=` of `GET /api/tasks`.
+/// The longest search text (`?q=`), in characters.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// `?status=&assignee_id=&unassigned=&integration_id=&q=&requester_id=` of `GET /api/tasks`.
 pub fn task_filter(params: &Params<'_>) -> Result<TaskFilter, ApiError> {
-    Ok(TaskFilter {
+    let unassigned = match params.get("unassigned")? {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(invalid("unassigned", "must be true or false")),
+    };
+    let search = match params.get("q")?.map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) if q.chars().count() > MAX_SEARCH_CHARS => {
+            return Err(invalid("q", format_args!("must be 1 to {MAX_SEARCH_CHARS} characters")));
+        }
+        other => other.map(search_text),
+    };
+    let filter = TaskFilter {
         status: params.get("status")?.map(status).transpose()?,
         assignee_id: params
             .get("assignee_id")?
@@ -83,7 +97,17 @@ pub fn task_filter(params: &Params<'_>) -> Result<TaskFilter, ApiError> {
             .get("integration_id")?
             .map(|raw| IntegrationId::parse(raw).map_err(|e| invalid("integration_id", e)))
             .transpose()?,
-    })
+        requester_id: params
+            .get("requester_id")?
+            .map(|raw| ContactId::parse(raw).map_err(|e| invalid("requester_id", e)))
+            .transpose()?,
+        search,
+        unassigned,
+    };
+    if filter.unassigned && filter.assignee_id.is_some() {
+        return Err(invalid("unassigned", "cannot be combined with assignee_id"));
+    }
+    Ok(filter)
 }
 
 pub const TASK_STATUSES: [TaskStatus; 5] = [
@@ -154,6 +178,9 @@ mod tests {
                 status: Some(TaskStatus::Waiting),
                 assignee_id: Some(StaffId::parse("ivan").unwrap()),
                 integration_id: None,
+                requester_id: None,
+                search: None,
+                unassigned: false,
             }
         );
         assert_eq!(task_filter(&Params::new(None)).unwrap(), TaskFilter::default());
@@ -177,6 +204,25 @@ mod tests {
                 .to_string()
                 .contains("more than once")
         );
+    }
+
+    #[test]
+    fn the_inbox_filters_parse_and_refuse_what_cannot_be() {
+        let map = query(&[("unassigned", "true"), ("q", "  Олена "), ("requester_id", "c1")]);
+        let filter = task_filter(&Params::new(Some(&map))).unwrap();
+        assert!(filter.unassigned);
+        assert_eq!(filter.search.as_deref(), Some("олена"));
+        assert_eq!(filter.requester_id, Some(ContactId::parse("c1").unwrap()));
+        let blank = query(&[("q", "   "), ("unassigned", "false")]);
+        assert_eq!(task_filter(&Params::new(Some(&blank))).unwrap(), TaskFilter::default());
+        let refused = |pairs: &[(&str, &str)]| {
+            let map = query(pairs);
+            task_filter(&Params::new(Some(&map))).unwrap_err().to_string()
+        };
+        assert!(refused(&[("unassigned", "yes")]).starts_with("unassigned:"));
+        assert!(refused(&[("unassigned", "true"), ("assignee_id", "ivan")]).starts_with("unassigned:"));
+        assert!(refused(&[("q", &"я".repeat(MAX_SEARCH_CHARS + 1))]).starts_with("q:"));
+        assert!(refused(&[("requester_id", "../x")]).starts_with("requester_id:"));
     }
 
     #[test]

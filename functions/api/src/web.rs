@@ -18,8 +18,21 @@ use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 
-/// The exact Content-Security-Policy of every web answer.
+/// The Content-Security-Policy of every web answer when files are served from the page's own
+/// origin (the local stack's blob store): exactly this.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; frame-ancestors 'none'";
+
+/// The policy when the attachments bucket's presigned URLs live on another origin (S3 in AWS):
+/// the page may also show pictures (`img-src`) and upload (`connect-src`) there, and nowhere
+/// else. `None` keeps [`CONTENT_SECURITY_POLICY`].
+pub fn content_security_policy(blob_origin: Option<&str>) -> String {
+    match blob_origin {
+        None => CONTENT_SECURITY_POLICY.to_owned(),
+        Some(origin) => format!(
+            "default-src 'self'; img-src 'self' {origin}; media-src 'self' {origin}; connect-src 'self' {origin}; frame-ancestors 'none'"
+        ),
+    }
+}
 /// Where the versioned files live: `/app/{version}/{path}`.
 pub const ASSET_PREFIX: &str = "/app/";
 /// `Cache-Control` of a versioned file: its URL changes whenever any file does.
@@ -333,6 +346,23 @@ mod tests {
         assert_eq!(values(header::CONTENT_SECURITY_POLICY), [CONTENT_SECURITY_POLICY]);
         assert_eq!(values(header::X_CONTENT_TYPE_OPTIONS), ["nosniff"]);
         assert_eq!(values(header::REFERRER_POLICY), ["no-referrer"]);
+    }
+
+    #[test]
+    fn the_policy_names_the_buckets_origin_only_when_it_is_another() {
+        assert_eq!(content_security_policy(None), CONTENT_SECURITY_POLICY);
+        let aws = content_security_policy(Some("https://files.s3.us-east-1.amazonaws.com"));
+        assert!(aws.starts_with("default-src 'self'; "), "{aws}");
+        assert!(aws.ends_with("; frame-ancestors 'none'"), "{aws}");
+        assert!(
+            aws.contains("img-src 'self' https://files.s3.us-east-1.amazonaws.com;"),
+            "{aws}"
+        );
+        assert!(
+            aws.contains("connect-src 'self' https://files.s3.us-east-1.amazonaws.com;"),
+            "{aws}"
+        );
+        assert!(!aws.contains("unsafe"), "{aws}");
     }
 
     #[test]

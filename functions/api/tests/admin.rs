@@ -86,6 +86,7 @@ fn api<S: Store>(store: &Arc<S>, viber: &FakeViber, cache: &Arc<IntegrationCache
     let settings = Settings {
         viber_api_url: viber.api_url(),
         public_base_url: Some(base_url.to_owned()),
+        blob_origin: None,
     };
     Api::new(
         store.clone(),
@@ -220,6 +221,7 @@ impl<S: Store> World<S> {
             viber_message_token: None,
             parts: Default::default(),
             outbound: None,
+            details: None,
         };
         self.store
             .apply_message(&MessageWrite {

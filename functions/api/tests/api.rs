@@ -88,6 +88,7 @@ fn settings() -> Settings {
     Settings {
         viber_api_url: "http://127.0.0.1:9/pa".into(),
         public_base_url: Some("https://viberdesk.test".into()),
+        blob_origin: None,
     }
 }
 
@@ -261,6 +262,9 @@ impl World {
                     task_id: task.id.clone(),
                     last_message_at: comment.created_at,
                     require_active: false,
+                    last_message: None,
+                    requester_name: None,
+                    requester_avatar: None,
                 },
                 comment,
                 attachments,
@@ -292,6 +296,7 @@ fn client_comment(task: &Task, seconds: i64, text: &str) -> Comment {
         viber_message_token: Some(seconds as u64),
         parts: Default::default(),
         outbound: None,
+        details: None,
     }
 }
 
@@ -313,6 +318,7 @@ fn staff_comment(task: &Task, seconds: i64, text: &str, status: CommentStatus) -
         viber_message_token: None,
         parts: Default::default(),
         outbound: None,
+        details: None,
     }
 }
 
@@ -470,7 +476,8 @@ async fn a_task_shows_its_fields_and_its_requester() {
         "description": "Conversation with u1 in Viber.", "status": "in_progress",
         "requester_id": contact, "assignee_id": "olga", "participant_ids": ["ivan"],
         "previous_task_id": null, "created_at": rfc3339(10), "updated_at": rfc3339(10),
-        "last_message_at": rfc3339(10)
+        "last_message_at": rfc3339(10), "unread": true, "requester_name": null, "requester_avatar": null,
+        "last_message_preview": null, "last_message_type": null
     });
     let list = world.get_ok("/api/tasks").await;
     assert_eq!(list, json!({"items": [expected_task.clone()], "next_cursor": null}));
@@ -480,7 +487,7 @@ async fn a_task_shows_its_fields_and_its_requester() {
     expected_detail["requester"] = json!({
         "id": contact, "integration_id": "acme", "viber_user_id": "u1", "name": "Client u1",
         "avatar_url": null, "language": "uk", "country": "UA", "api_version": 10, "phone": null,
-        "subscribed": true, "created_at": rfc3339(10), "updated_at": rfc3339(10)
+        "subscribed": true, "created_at": rfc3339(10), "updated_at": rfc3339(10), "avatar": null
     });
     assert_eq!(detail, expected_detail);
 }
@@ -727,7 +734,8 @@ async fn comments_are_oldest_first_with_their_delivery_status() {
             "id": comment_id(10, 0).as_str(), "task_id": task.id.as_str(),
             "author": {"type": "contact", "id": task.requester_id.as_str()}, "text": "hello",
             "attachments": [], "notify_client": false, "status": "received", "status_reason": null,
-            "created_at": rfc3339(10)
+            "created_at": rfc3339(10), "message_type": "text", "location": null,
+            "shared_contact": null, "sticker_id": null
         })
     );
     assert_eq!(items[1]["author"], json!({"type": "staff", "id": "ivan"}));
@@ -822,11 +830,11 @@ async fn contacts_are_listed_most_recently_updated_first_and_read_by_id() {
             "id": ids[0], "integration_id": "acme", "viber_user_id": "u3", "name": "Client u3",
             "avatar_url": null, "language": "uk", "country": "UA", "api_version": 10,
             "phone": "+380671234567", "subscribed": false, "created_at": rfc3339(20),
-            "updated_at": rfc3339(20)
+            "updated_at": rfc3339(20), "avatar": null
         }),
         "the profile, never current_task / version / subscription_changed_at"
     );
-    assert_eq!(first["items"][0].as_object().unwrap().len(), 12);
+    assert_eq!(first["items"][0].as_object().unwrap().len(), 13);
 
     for uri in ["/api/contacts/nobody", "/api/contacts/not.an.id"] {
         let reply = world.get(uri).await;

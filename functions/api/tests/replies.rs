@@ -54,6 +54,7 @@ fn settings() -> Settings {
     Settings {
         viber_api_url: "http://127.0.0.1:9/pa".into(),
         public_base_url: Some("https://viberdesk.test".into()),
+        blob_origin: None,
     }
 }
 
@@ -100,6 +101,7 @@ impl World {
             viber_message_token: Some(1),
             parts: Default::default(),
             outbound: None,
+            details: None,
         };
         store
             .apply_message(&MessageWrite {

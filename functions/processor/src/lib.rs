@@ -13,7 +13,8 @@ use shared::ids::{CommentId, StaffId, TaskId};
 use shared::inbound::InboundEnvelope;
 use shared::media::{self, MediaError, MediaFetcher};
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, CurrentTask, Integration, Task, TaskState,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Integration, StoredAvatar, Task,
+    TaskState,
 };
 use shared::ports::{BlobError, BlobStore, MessageWrite, ProcessorStore, StoreError, TaskWrite, WriteOutcome};
 use shared::rules::{self, Route};
@@ -67,6 +68,9 @@ pub struct Processor {
     pub max_receives: u32,
     /// The largest media file copied (`shared::media::MAX_MEDIA_BYTES`).
     pub max_media_bytes: u64,
+    /// Whether contacts' avatars are copied from Viber into the bucket (the staff inbox shows
+    /// only copies). Off only where nothing may be fetched from outside (tests).
+    pub copy_avatars: bool,
 }
 
 impl Processor {
@@ -80,7 +84,15 @@ impl Processor {
             media: MediaFetcher::new(),
             max_receives,
             max_media_bytes: media::MAX_MEDIA_BYTES,
+            copy_avatars: true,
         }
+    }
+
+    /// Copies no avatar: nothing is fetched from outside but the messages' media (tests, whose
+    /// fixtures name Viber's CDN).
+    pub fn without_avatar_copies(mut self) -> Self {
+        self.copy_avatars = false;
+        self
     }
 
     /// Reads integrations through `cache`, shared with code that changes them (the local stack).
@@ -207,10 +219,12 @@ impl Processor {
             }
             _ => None,
         };
+        let mut avatars = AvatarCopies::default();
         for _ in 0..CONFLICT_ATTEMPTS {
             let now = Timestamp::now();
             let existing = self.store.get_contact(&contact_id).await?;
             let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, &event.sender, phone, now);
+            self.keep_avatar(&mut contact, &mut avatars).await;
             // Viber subscribes a user by their first message, without a `subscribed` callback.
             rules::apply_subscription(&mut contact, true, sent_at);
             contact.version = existing.as_ref().map_or(1, |c| c.version + 1);
@@ -231,6 +245,9 @@ impl Processor {
                             task_id: task_id.clone(),
                             last_message_at: now,
                             require_active,
+                            last_message: Some(rules::last_message(&event.message)),
+                            requester_name: contact.name.clone(),
+                            requester_avatar: contact.avatar.as_ref().and_then(|a| a.blob_key.clone()),
                         },
                         task_id,
                         state,
@@ -238,7 +255,8 @@ impl Processor {
                 }
                 Route::Create { previous } => {
                     let assignee = self.assignee_for_new_task(integration).await?;
-                    let task = new_task(integration, &contact, previous, assignee, now);
+                    let mut task = new_task(integration, &contact, previous, assignee, now);
+                    task.last_message = Some(rules::last_message(&event.message));
                     let id = task.id.clone();
                     (TaskWrite::Create(task), id, TaskState::Active)
                 }
@@ -353,6 +371,51 @@ impl Processor {
         })
     }
 
+    /// Copies the contact's Viber avatar into the bucket when its URL is new (a new contact, or a
+    /// new picture), so the staff inbox can show it from its own origin. A copy that fails is no
+    /// reason to hold back the client's message: a failure that may pass leaves the avatar as
+    /// it was (the next callback with the profile tries again), one that cannot (an expired
+    /// link, a file over the limit) is recorded, and the inbox shows initials.
+    async fn keep_avatar(&self, contact: &mut Contact, copies: &mut AvatarCopies) {
+        let Some(source_url) = contact.avatar_url.clone() else {
+            return;
+        };
+        let copied = contact.avatar.as_ref().is_some_and(|a| a.source_url == source_url);
+        if copied || !self.copy_avatars {
+            return;
+        }
+        if let Some(stored) = copies.get(&source_url) {
+            contact.avatar = Some(stored.clone());
+            return;
+        }
+        let blob_key = media::avatar_key(&contact.id, &source_url);
+        let stored = match self.media.fetch(&source_url, media::AVATAR_MAX_BYTES).await {
+            Ok(fetched) => {
+                let content_type = fetched.content_type.unwrap_or_else(|| "image/jpeg".to_owned());
+                match self.blobs.put(&blob_key, fetched.bytes, &content_type).await {
+                    Ok(()) => Some(Some(blob_key)),
+                    Err(error) => {
+                        tracing::warn!(contact_id = %contact.id, %error, "avatar not stored; tried again with the next profile");
+                        None
+                    }
+                }
+            }
+            Err(error) if error.is_retryable() => {
+                tracing::warn!(contact_id = %contact.id, %error, "avatar not copied; tried again with the next profile");
+                None
+            }
+            Err(error) => {
+                tracing::info!(contact_id = %contact.id, %error, "avatar cannot be copied; the inbox shows initials");
+                Some(None)
+            }
+        };
+        if let Some(blob_key) = stored {
+            let avatar = StoredAvatar { source_url, blob_key };
+            copies.insert(avatar.source_url.clone(), avatar.clone());
+            contact.avatar = Some(avatar);
+        }
+    }
+
     /// Refuses without a request a file Viber says is over the limit.
     async fn download(&self, media: &Media) -> Result<media::Fetched, MediaError> {
         if let Some(size) = media.size.filter(|size| *size > self.max_media_bytes) {
@@ -387,9 +450,11 @@ impl Processor {
         timestamp: i64,
     ) -> Result<Outcome, ProcessError> {
         let contact_id = rules::contact_id(&integration.id, &user.id);
+        let mut avatars = AvatarCopies::default();
         for _ in 0..CONFLICT_ATTEMPTS {
             let existing = self.store.get_contact(&contact_id).await?;
             let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, user, None, Timestamp::now());
+            self.keep_avatar(&mut contact, &mut avatars).await;
             if let Some(subscribed) = subscribed {
                 rules::apply_subscription(&mut contact, subscribed, Timestamp::from_millis(timestamp));
             }
@@ -423,6 +488,10 @@ impl Processor {
     }
 }
 
+/// The avatars copied while one callback is applied: its decision may be taken again (the
+/// contact changed meanwhile), the copy is not.
+type AvatarCopies = std::collections::HashMap<String, StoredAvatar>;
+
 fn failure(item_identifier: String) -> BatchItemFailure {
     let mut failure = BatchItemFailure::default();
     failure.item_identifier = item_identifier;
@@ -451,6 +520,9 @@ fn new_task(
         updated_at: now,
         last_message_at: now,
         deleted: false,
+        requester_name: contact.name.clone(),
+        requester_avatar: contact.avatar.as_ref().and_then(|a| a.blob_key.clone()),
+        last_message: None,
     }
 }
 
@@ -480,5 +552,6 @@ fn inbound_comment(
         viber_message_token: Some(event.message_token),
         parts: Default::default(),
         outbound: None,
+        details: rules::message_details(&event.message),
     }
 }

@@ -47,7 +47,7 @@ async fn setup_with(faults: impl FnOnce(Faulty<MemoryStore>) -> Faulty<MemorySto
         .unwrap();
     let blobs = Arc::new(MemoryBlobStore::new("http://blobs.test"));
     let faulty = Arc::new(faults(Faulty::new(store.clone())));
-    let processor = Processor::new(faulty, blobs.clone(), 5);
+    let processor = Processor::new(faulty, blobs.clone(), 5).without_avatar_copies();
     Setup {
         store,
         blobs,

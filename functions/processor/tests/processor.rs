@@ -45,7 +45,8 @@ async fn setup(options: IntegrationOptions) -> Setup {
         store.clone(),
         Arc::new(MemoryBlobStore::new("http://blobs.test")),
         processor::DEFAULT_MAX_RECEIVES,
-    );
+    )
+    .without_avatar_copies();
     Setup { store, processor }
 }
 

@@ -62,7 +62,8 @@ async fn setup(new_task_if_no_active: bool) -> (Arc<MemoryStore>, Arc<CompletedM
         Arc::new(faulty),
         Arc::new(MemoryBlobStore::new("http://blobs.test")),
         processor::DEFAULT_MAX_RECEIVES,
-    );
+    )
+    .without_avatar_copies();
     (store, contacts, processor)
 }
 

@@ -148,6 +148,7 @@ fn reply_write(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) 
             // As the staff API counts it: the text's parts, then one message per attachment.
             part_count: text.map_or(0, |text| reply::split_text(text, reply::TEXT_MAX_CHARS).len()) + attachments.len(),
         }),
+        details: None,
     };
     let job = OutboundJob {
         task_id: task.id.clone(),

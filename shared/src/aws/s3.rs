@@ -38,6 +38,22 @@ impl S3BlobStore {
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
+
+    /// The origin (`scheme://host[:port]`) of this bucket's presigned URLs: a browser page that
+    /// shows or uploads files through them must allow it (the web inbox's CSP). Signing is local.
+    pub async fn url_origin(&self) -> Result<String, BlobError> {
+        let probe = self
+            .presign_get("origin-probe", "probe", Timestamp::now().plus_seconds(60))
+            .await?;
+        origin_of(&probe).ok_or_else(|| BlobError::Unavailable(format!("a presigned URL without an origin: {probe}")))
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let origin = parsed.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
 /// Validity from now until `expires_at`, between 1 second and S3's 7-day maximum. (A URL signed
@@ -105,5 +121,23 @@ impl BlobStore for S3BlobStore {
             Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(error) => Err(BlobError::Unavailable(describe(&error))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://files.s3.us-east-1.amazonaws.com/a/b.jpg?X-Amz-Signature=1").as_deref(),
+            Some("https://files.s3.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:5055/bucket/a.jpg?x=1").as_deref(),
+            Some("http://127.0.0.1:5055")
+        );
+        assert_eq!(origin_of("not a url"), None);
     }
 }

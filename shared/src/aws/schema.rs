@@ -13,13 +13,24 @@ pub const SORT_KEY: &str = "sk";
 /// Epoch seconds after which DynamoDB's TTL may delete an item (inbound dedup markers only).
 pub const EXPIRES_AT: &str = "expires_at";
 
-/// A global secondary index: a "newest first" list. Every index sorts on the same attribute,
-/// [`RECENCY_KEY`], so a task's new activity moves it in all its lists with one attribute.
+/// A global secondary index: a "newest first" list. The recency lists sort on the same
+/// attribute, [`RECENCY_KEY`], so a task's new activity moves it in all of them with one
+/// attribute; the requester list sorts on the task's creation, which never moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Index {
     pub name: &'static str,
     pub partition_key: &'static str,
     pub sort_key: &'static str,
+    pub projection: IndexProjection,
+}
+
+/// What an index carries besides its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexProjection {
+    /// Whole records: a list page needs no second read per item.
+    All,
+    /// Only the keys: written only when they change, never by other updates of the item.
+    KeysOnly,
 }
 
 /// `{millis, 13 digits}#{id}`: contacts by `updated_at`, tasks by `last_message_at`.
@@ -30,27 +41,46 @@ pub const KIND_INDEX: Index = Index {
     name: "gsi1",
     partition_key: "gsi1pk",
     sort_key: RECENCY_KEY,
+    projection: IndexProjection::All,
 };
 /// Tasks by status: `TASKSTATUS#{status}`.
 pub const STATUS_INDEX: Index = Index {
     name: "gsi2",
     partition_key: "gsi2pk",
     sort_key: RECENCY_KEY,
+    projection: IndexProjection::All,
 };
-/// Tasks by assignee: `TASKASSIGNEE#{staff_id}` (sparse: unassigned tasks are absent).
+/// Tasks by assignee: `TASKASSIGNEE#{staff_id}`, unassigned ones under `TASKASSIGNEE#-`.
 pub const ASSIGNEE_INDEX: Index = Index {
     name: "gsi3",
     partition_key: "gsi3pk",
     sort_key: RECENCY_KEY,
+    projection: IndexProjection::All,
 };
 /// Tasks by integration: `TASKINTEGRATION#{integration_id}`.
 pub const INTEGRATION_INDEX: Index = Index {
     name: "gsi4",
     partition_key: "gsi4pk",
     sort_key: RECENCY_KEY,
+    projection: IndexProjection::All,
 };
 
-pub const INDEXES: [Index; 4] = [KIND_INDEX, STATUS_INDEX, ASSIGNEE_INDEX, INTEGRATION_INDEX];
+/// A client's tasks by creation: `TASKREQUESTER#{contact_id}`, keys only (the tasks are then
+/// read by key), so the messages that move a task's other lists never write this one.
+pub const REQUESTER_INDEX: Index = Index {
+    name: "gsi5",
+    partition_key: "gsi5pk",
+    sort_key: "gsi5sk",
+    projection: IndexProjection::KeysOnly,
+};
+
+pub const INDEXES: [Index; 5] = [
+    KIND_INDEX,
+    STATUS_INDEX,
+    ASSIGNEE_INDEX,
+    INTEGRATION_INDEX,
+    REQUESTER_INDEX,
+];
 
 fn string_attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()
@@ -73,8 +103,14 @@ fn global_index(index: &Index) -> GlobalSecondaryIndex {
         .index_name(index.name)
         .key_schema(key(index.partition_key, KeyType::Hash))
         .key_schema(key(index.sort_key, KeyType::Range))
-        // Lists show whole records, so the index carries them (no second read per item).
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(match index.projection {
+                    IndexProjection::All => ProjectionType::All,
+                    IndexProjection::KeysOnly => ProjectionType::KeysOnly,
+                })
+                .build(),
+        )
         .build()
         .expect("name and key schema are set")
 }
@@ -94,6 +130,9 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
         request = request
             .attribute_definitions(string_attribute(index.partition_key))
             .global_secondary_indexes(global_index(index));
+        if index.sort_key != RECENCY_KEY {
+            request = request.attribute_definitions(string_attribute(index.sort_key));
+        }
     }
     match request.send().await {
         Ok(_) => {}

@@ -57,11 +57,23 @@ impl MessageStore for MemoryStore {
             TaskWrite::Append {
                 task_id,
                 last_message_at,
+                last_message,
+                requester_name,
+                requester_avatar,
                 ..
             } => {
                 if let Some(task) = state.tasks.get_mut(task_id) {
                     task.last_message_at = *last_message_at;
                     task.updated_at = *last_message_at;
+                    if last_message.is_some() {
+                        task.last_message.clone_from(last_message);
+                    }
+                    if requester_name.is_some() {
+                        task.requester_name.clone_from(requester_name);
+                    }
+                    if requester_avatar.is_some() {
+                        task.requester_avatar.clone_from(requester_avatar);
+                    }
                 }
             }
         }

@@ -13,6 +13,7 @@ mod integrations;
 mod messages;
 mod queue;
 mod quick_replies;
+mod read_markers;
 mod staff;
 mod tasks;
 
@@ -22,6 +23,7 @@ use std::sync::Mutex;
 use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use crate::model::{Attachment, Comment, Contact, Integration, QuickReply, StaffMember, Task};
 use crate::ports::{Page, PageRequest, PartRef, StoreError, decode_cursor, encode_cursor, recency_key};
+use crate::time::Timestamp;
 
 pub use queue::{FIFO_DEDUP_WINDOW, MemoryQueue, Received};
 
@@ -45,6 +47,8 @@ struct StoreState {
     /// Per staff reply: the Viber token of each part sent, by part index (`ReplyStore`).
     sent_parts: HashMap<(TaskId, CommentId), BTreeMap<usize, u64>>,
     quick_replies: HashMap<QuickReplyId, QuickReply>,
+    /// How far each staff member read each task (`ReadMarkerStore`).
+    read_markers: HashMap<(StaffId, TaskId), Timestamp>,
 }
 
 impl MemoryStore {

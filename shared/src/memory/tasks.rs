@@ -2,21 +2,13 @@
 
 use async_trait::async_trait;
 
-use super::{MemoryStore, Order, page_by_recency};
+use super::{Listed, MemoryStore, Order, page_by_recency, page_of};
 use crate::ids::{AttachmentId, TaskId};
 use crate::model::{Attachment, Comment, Task};
-use crate::ports::{Page, PageRequest, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow};
+use crate::ports::{
+    ChangedTasks, Page, PageRequest, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, recency_key,
+};
 use crate::time::Timestamp;
-
-fn matches(task: &Task, filter: &TaskFilter) -> bool {
-    !task.deleted
-        && filter.status.is_none_or(|s| task.status == s)
-        && filter
-            .assignee_id
-            .as_ref()
-            .is_none_or(|a| task.assignee_id.as_ref() == Some(a))
-        && filter.integration_id.as_ref().is_none_or(|i| &task.integration_id == i)
-}
 
 impl MemoryStore {
     /// Applies `change` to the live task `id` and lets its requester's routing follow; `None`
@@ -39,11 +31,13 @@ impl TaskStore for MemoryStore {
 
     async fn list_tasks(&self, filter: &TaskFilter, page: &PageRequest) -> Result<Page<Task>, StoreError> {
         let state = self.state();
-        page_by_recency(
-            state.tasks.values().filter(|t| matches(t, filter)),
-            Order::NewestFirst,
-            page,
-        )
+        let tasks = state.tasks.values().filter(|t| filter.matches(t));
+        if filter.requester_id.is_some() {
+            // A client's tasks list by creation, as the DynamoDB adapter's requester index.
+            let by_creation = tasks.map(|task| (recency_key(task.created_at, task.id.as_str()), task.clone()));
+            return page_of(by_creation.collect(), Order::NewestFirst, page);
+        }
+        page_by_recency(tasks, Order::NewestFirst, page)
     }
 
     async fn list_comments(&self, task_id: &TaskId, page: &PageRequest) -> Result<Page<Comment>, StoreError> {
@@ -52,6 +46,23 @@ impl TaskStore for MemoryStore {
 
     async fn get_attachment(&self, id: &AttachmentId) -> Result<Option<Attachment>, StoreError> {
         Ok(self.attachment(id))
+    }
+
+    async fn list_changed_tasks(&self, after: &str, limit: usize) -> Result<ChangedTasks, StoreError> {
+        let state = self.state();
+        let mut changed: Vec<(String, &Task)> = state
+            .tasks
+            .values()
+            .filter(|task| !task.deleted)
+            .map(|task| (task.recency_key(), task))
+            .filter(|(key, _)| key.as_str() > after)
+            .collect();
+        changed.sort_by(|a, b| b.0.cmp(&a.0));
+        let limit = limit.max(1);
+        Ok(ChangedTasks {
+            truncated: changed.len() > limit,
+            tasks: changed.into_iter().take(limit).map(|(_, task)| task.clone()).collect(),
+        })
     }
 }
 

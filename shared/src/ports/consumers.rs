@@ -6,7 +6,7 @@
 
 use super::{
     AttachmentStore, CommentStore, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore, MessageStore,
-    QuickReplyStore, ReplyStore, StaffAdmin, StaffStore, TaskStore, TaskWorkflow,
+    QuickReplyStore, ReadMarkerStore, ReplyStore, StaffAdmin, StaffStore, TaskStore, TaskWorkflow,
 };
 
 /// Declares a consumer's store trait and implements it for every type that has its ports.
@@ -45,6 +45,7 @@ consumer_store! {
         + CommentStore
         + AttachmentStore
         + QuickReplyStore
+        + ReadMarkerStore
 }
 
 consumer_store! {

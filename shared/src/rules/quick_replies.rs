@@ -110,6 +110,7 @@ mod tests {
             updated_at: Timestamp::from_millis(0),
             current_task: None,
             version: 1,
+            avatar: None,
         }
     }
 

@@ -14,11 +14,13 @@
 use std::collections::HashMap;
 
 use futures::future::join_all;
+use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::ids::{AttachmentId, CommentId, QuickReplyId, TaskId};
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, OutboundPlan, StaffMember, Task,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, MessageDetails, OutboundPlan,
+    StaffMember, Task,
 };
 use shared::outbound::OutboundJob;
 use shared::rules::{effective_status, render_quick_reply};
@@ -29,7 +31,7 @@ use crate::Api;
 use crate::body::json_body;
 use crate::error::{ApiError, StoreContext};
 use crate::query::{self, Params};
-use crate::response::{accepted, created, ok};
+use crate::response::{accepted, created, ok_unless_unchanged};
 use crate::routes::attachments::{AttachmentView, UploadCheck, never_announced};
 use crate::routes::common::PageView;
 
@@ -57,6 +59,25 @@ pub struct CommentView<'a> {
     pub status: CommentStatus,
     pub status_reason: Option<&'a str>,
     pub created_at: Timestamp,
+    /// The Viber type of a client's message (`text`, `picture`, `location`…); `null` for staff.
+    pub message_type: Option<&'a str>,
+    /// A shared location's coordinates.
+    pub location: Option<LocationView>,
+    /// A shared contact card.
+    pub shared_contact: Option<SharedContactView<'a>>,
+    pub sticker_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LocationView {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SharedContactView<'a> {
+    pub name: Option<&'a str>,
+    pub phone: Option<&'a str>,
 }
 
 impl<'a> CommentView<'a> {
@@ -81,6 +102,22 @@ impl<'a> CommentView<'a> {
             status: effective_status(comment),
             status_reason: comment.status_reason.as_deref(),
             created_at: comment.created_at,
+            message_type: comment.viber_message_type.as_deref(),
+            location: match comment.details {
+                Some(MessageDetails::Location { lat, lon }) => Some(LocationView { lat, lon }),
+                _ => None,
+            },
+            shared_contact: match &comment.details {
+                Some(MessageDetails::SharedContact { name, phone }) => Some(SharedContactView {
+                    name: name.as_deref(),
+                    phone: phone.as_deref(),
+                }),
+                _ => None,
+            },
+            sticker_id: match &comment.details {
+                Some(MessageDetails::Sticker { sticker_id }) => Some(sticker_id),
+                _ => None,
+            },
         }
     }
 }
@@ -174,10 +211,13 @@ pub fn check_comment(new: NewComment) -> Result<CheckedComment, ApiError> {
 }
 
 impl Api {
+    /// The page answers an `ETag`; asked again `If-None-Match` it, an unchanged page is a 304
+    /// (the web inbox polls the open conversation for its ticks).
     pub(crate) async fn list_comments(
         &self,
         raw_task_id: &str,
         params: &Params<'_>,
+        headers: &HeaderMap,
     ) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
         let task = self.live_task(raw_task_id).await?;
@@ -187,9 +227,8 @@ impl Api {
             .await
             .context("list comments")?;
         let attachments = self.attachments_of(&comments.items).await?;
-        Ok(ok(&PageView::of(&comments, |comment| {
-            CommentView::new(comment, |id| attachments.get(id))
-        })))
+        let page = PageView::of(&comments, |comment| CommentView::new(comment, |id| attachments.get(id)));
+        Ok(ok_unless_unchanged(&page, headers))
     }
 
     pub(crate) async fn create_comment(
@@ -272,6 +311,7 @@ impl Api {
             viber_message_token: None,
             parts: Default::default(),
             outbound: None,
+            details: None,
         };
         if let (Some(contact), Some(integration)) = (&contact, &integration)
             && new.notify_client
@@ -399,7 +439,7 @@ fn count_sendable_parts(plan: &OutboundPlan, integration: &Integration, text: Op
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -498,6 +538,7 @@ mod tests {
                 ("2".into(), CommentStatus::Delivered),
             ]),
             outbound: None,
+            details: None,
         };
         let view = CommentView::new(&comment, |id| stored.iter().find(|a| &a.id == id));
         assert_eq!(
@@ -511,8 +552,58 @@ mod tests {
                      "unavailable_reason": null}
                 ],
                 "notify_client": true, "status": "delivered", "status_reason": null,
-                "created_at": "1970-01-01T00:00:00.000Z"
+                "created_at": "1970-01-01T00:00:00.000Z", "message_type": null, "location": null,
+                "shared_contact": null, "sticker_id": null
             })
         );
+    }
+
+    #[test]
+    fn a_location_a_contact_card_and_a_sticker_show_their_details() {
+        let comment = |details: MessageDetails, kind: &str| Comment {
+            id: CommentId::parse("m1").unwrap(),
+            task_id: TaskId::parse("t1").unwrap(),
+            author: Author {
+                kind: AuthorKind::Contact,
+                id: "c1".into(),
+            },
+            text: Some("shared".into()),
+            attachment_ids: vec![],
+            notify_client: false,
+            status: CommentStatus::Received,
+            status_reason: None,
+            created_at: Timestamp::from_millis(0),
+            viber_message_type: Some(kind.into()),
+            viber_message_token: Some(1),
+            parts: BTreeMap::new(),
+            outbound: None,
+            details: Some(details),
+        };
+        let shown = |comment: &Comment| serde_json::to_value(CommentView::new(comment, |_| None)).unwrap();
+        let location = shown(&comment(
+            MessageDetails::Location { lat: 50.45, lon: 30.52 },
+            "location",
+        ));
+        assert_eq!(location["message_type"], "location");
+        assert_eq!(location["location"], json!({"lat": 50.45, "lon": 30.52}));
+        let card = shown(&comment(
+            MessageDetails::SharedContact {
+                name: Some("Олена".into()),
+                phone: Some("+380501234567".into()),
+            },
+            "contact",
+        ));
+        assert_eq!(
+            card["shared_contact"],
+            json!({"name": "Олена", "phone": "+380501234567"})
+        );
+        assert_eq!(card["location"], Value::Null);
+        let sticker = shown(&comment(
+            MessageDetails::Sticker {
+                sticker_id: "40133".into(),
+            },
+            "sticker",
+        ));
+        assert_eq!(sticker["sticker_id"], "40133");
     }
 }

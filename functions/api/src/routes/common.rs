@@ -2,9 +2,40 @@
 
 use serde::Serialize;
 use shared::ids::StaffId;
-use shared::ports::Page;
+use shared::ports::{BlobError, Page};
+use shared::time::Timestamp;
 
+use crate::Api;
 use crate::error::ApiError;
+
+/// How long the URL of a contact's avatar copy works: lists are re-read more often than that.
+pub const AVATAR_URL_TTL_SECONDS: i64 = 60 * 60;
+
+/// `{"url", "expires_at"}`: a short-lived URL of a file in the attachments bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedUrl {
+    pub url: String,
+    pub expires_at: Timestamp,
+}
+
+impl Api {
+    /// A short-lived URL of a contact's avatar copy (`None` without one: the inbox shows
+    /// initials). Signing is local computation, no request.
+    pub(crate) async fn avatar_url(&self, blob_key: Option<&str>) -> Result<Option<SignedUrl>, ApiError> {
+        let Some(key) = blob_key else {
+            return Ok(None);
+        };
+        let expires_at = Timestamp::now().plus_seconds(AVATAR_URL_TTL_SECONDS);
+        match self.blobs.presign_get(key, "avatar", expires_at).await {
+            Ok(url) => Ok(Some(SignedUrl { url, expires_at })),
+            Err(BlobError::NotFound(_)) => Ok(None),
+            Err(error @ BlobError::Unavailable(_)) => {
+                tracing::error!(%error, "avatar URL not signed");
+                Err(ApiError::Unavailable)
+            }
+        }
+    }
+}
 
 /// `{"items": [...], "next_cursor": null or "..."}`.
 #[derive(Debug, Serialize)]

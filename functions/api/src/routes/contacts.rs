@@ -15,7 +15,7 @@ use crate::Api;
 use crate::error::{ApiError, StoreContext};
 use crate::query::{self, Params};
 use crate::response::ok;
-use crate::routes::common::PageView;
+use crate::routes::common::{PageView, SignedUrl};
 
 /// A contact as the API shows it: its profile, never its bookkeeping (`current_task`,
 /// `version`).
@@ -33,6 +33,9 @@ pub struct ContactView<'a> {
     pub subscribed: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The copy of the avatar in the attachments bucket (never Viber's `avatar_url`, which the
+    /// inbox's CSP does not load); `null` when there is none.
+    pub avatar: Option<SignedUrl>,
 }
 
 impl<'a> From<&'a Contact> for ContactView<'a> {
@@ -50,6 +53,7 @@ impl<'a> From<&'a Contact> for ContactView<'a> {
             subscribed: contact.subscribed,
             created_at: contact.created_at,
             updated_at: contact.updated_at,
+            avatar: None,
         }
     }
 }
@@ -58,7 +62,23 @@ impl Api {
     pub(crate) async fn list_contacts(&self, params: &Params<'_>) -> Result<Response<Body>, ApiError> {
         let page = query::page(params)?;
         let contacts = self.store.list_contacts(&page).await.context("list contacts")?;
-        Ok(ok(&PageView::of(&contacts, ContactView::from)))
+        let mut views = Vec::with_capacity(contacts.items.len());
+        for contact in &contacts.items {
+            views.push(self.contact_view(contact).await?);
+        }
+        Ok(ok(&PageView {
+            items: views,
+            next_cursor: contacts.next_cursor.clone(),
+        }))
+    }
+
+    /// The contact with a fresh URL of its avatar copy.
+    pub(crate) async fn contact_view<'a>(&self, contact: &'a Contact) -> Result<ContactView<'a>, ApiError> {
+        let blob_key = contact.avatar.as_ref().and_then(|a| a.blob_key.as_deref());
+        Ok(ContactView {
+            avatar: self.avatar_url(blob_key).await?,
+            ..ContactView::from(contact)
+        })
     }
 
     pub(crate) async fn get_contact(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
@@ -70,7 +90,7 @@ impl Api {
             .await
             .context("get contact")?
             .ok_or(UNKNOWN)?;
-        Ok(ok(&ContactView::from(&contact)))
+        Ok(ok(&self.contact_view(&contact).await?))
     }
 }
 
@@ -102,6 +122,7 @@ mod tests {
             updated_at: at(1000),
             current_task: None,
             version: 3,
+            avatar: None,
         };
         assert_eq!(
             serde_json::to_value(ContactView::from(&contact)).unwrap(),
@@ -109,7 +130,7 @@ mod tests {
                 "id": "c1", "integration_id": "acme", "viber_user_id": "u==", "name": "Олена",
                 "avatar_url": null, "language": "uk", "country": "UA", "api_version": 10, "phone": null,
                 "subscribed": true, "created_at": "1970-01-01T00:00:00.000Z",
-                "updated_at": "1970-01-01T00:00:01.000Z"
+                "updated_at": "1970-01-01T00:00:01.000Z", "avatar": null
             })
         );
     }

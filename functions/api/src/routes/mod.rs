@@ -3,6 +3,7 @@
 //! each request to its handler.
 
 pub mod attachments;
+pub mod changes;
 pub mod comments;
 pub mod common;
 pub mod contacts;

@@ -6,10 +6,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::Item;
 use crate::aws::schema::{
-    ASSIGNEE_INDEX, INTEGRATION_INDEX, Index, KIND_INDEX, PARTITION_KEY, RECENCY_KEY, SORT_KEY, STATUS_INDEX,
+    ASSIGNEE_INDEX, INTEGRATION_INDEX, Index, KIND_INDEX, PARTITION_KEY, RECENCY_KEY, REQUESTER_INDEX, SORT_KEY,
+    STATUS_INDEX,
 };
 use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use crate::model::{Contact, Integration, QuickReply, StaffMember, Task, TaskStatus};
+use crate::ports::StoreError;
 use crate::time::Timestamp;
 
 /// The index sort key: `{millis, 13 digits}#{id}`, so a list sorts by time, then id. (The
@@ -90,6 +92,11 @@ impl Key {
         Self::new(format!("VIBERTOKEN#{integration_id}#{message_token}"), "PART")
     }
 
+    /// How far a staff member has read a task: in the member's partition, one item per task.
+    pub fn read_marker(staff: &StaffId, task: &TaskId) -> Self {
+        Self::new(format!("STAFF#{staff}"), &format!("READ#{task}"))
+    }
+
     /// A key no item has: read once to open the connection.
     pub fn warm_up() -> Self {
         Self::new("WARMUP".to_owned(), "WARMUP")
@@ -107,6 +114,15 @@ impl Key {
 /// The partition holding a task's item and its comments.
 pub(super) fn task_partition(id: &TaskId) -> String {
     format!("TASK#{id}")
+}
+
+/// The task an index entry of a task's item (keys only) belongs to.
+pub(super) fn task_id_of(item: &Item) -> Result<TaskId, StoreError> {
+    item.get(PARTITION_KEY)
+        .and_then(|pk| pk.as_s().ok())
+        .and_then(|pk| pk.strip_prefix("TASK#"))
+        .and_then(|id| TaskId::parse(id).ok())
+        .ok_or_else(|| StoreError::Corrupt("an index entry without a task key".into()))
 }
 
 /// A list: the index partition that holds its items.
@@ -160,6 +176,28 @@ impl List {
         }
     }
 
+    /// Live tasks nobody is assigned to (the inbox's Unassigned tab), in the assignee index
+    /// under a name no staff id can take.
+    pub fn tasks_unassigned() -> Self {
+        Self {
+            index: ASSIGNEE_INDEX,
+            partition: "TASKASSIGNEE#-".to_owned(),
+        }
+    }
+
+    /// A client's live tasks, newest first by creation (keys only: read, then fetched).
+    pub fn tasks_of_requester(contact: &ContactId) -> Self {
+        Self {
+            index: REQUESTER_INDEX,
+            partition: format!("TASKREQUESTER#{contact}"),
+        }
+    }
+
+    /// The assignee list a task with this assignee (or none) is in.
+    pub fn of_assignee(assignee: Option<&StaffId>) -> Self {
+        assignee.map_or_else(Self::tasks_unassigned, Self::tasks_assigned_to)
+    }
+
     pub fn tasks_of_integration(integration: &IntegrationId) -> Self {
         Self {
             index: INTEGRATION_INDEX,
@@ -194,15 +232,28 @@ impl Listing {
         if task.deleted {
             return None;
         }
-        let mut lists = vec![
+        let lists = vec![
             List::tasks(),
             List::tasks_with_status(task.status),
             List::tasks_of_integration(&task.integration_id),
+            List::of_assignee(task.assignee_id.as_ref()),
         ];
-        if let Some(assignee) = &task.assignee_id {
-            lists.push(List::tasks_assigned_to(assignee));
-        }
         Some(Self::new(lists, task.last_message_at, task.id.as_str()))
+    }
+
+    /// A live task's place in its requester's list: by creation, which never changes, so the
+    /// keys-only index is written once per task, not on every message.
+    pub fn task_of_requester(task: &Task) -> Option<[(String, AttributeValue); 2]> {
+        (!task.deleted).then(|| {
+            let list = List::tasks_of_requester(&task.requester_id);
+            [
+                (list.index.partition_key.to_owned(), AttributeValue::S(list.partition)),
+                (
+                    list.index.sort_key.to_owned(),
+                    AttributeValue::S(recency_key(task.created_at, task.id.as_str())),
+                ),
+            ]
+        })
     }
 
     /// Integrations, staff and quick replies list by creation.
@@ -285,6 +336,18 @@ mod tests {
             pair(Key::sent_message(&integration, 5_000_000_000_000_000_001)),
             pairs("VIBERTOKEN#i1#5000000000000000001", "PART")
         );
+        assert_eq!(
+            pair(Key::read_marker(&StaffId::parse("s1").unwrap(), &task)),
+            pairs("STAFF#s1", "READ#t1")
+        );
+    }
+
+    #[test]
+    fn an_index_entry_names_its_task() {
+        let entry = Key::task(&TaskId::parse("t1").unwrap()).into_item();
+        assert_eq!(task_id_of(&entry).unwrap(), TaskId::parse("t1").unwrap());
+        let contact = Key::contact(&ContactId::parse("c1").unwrap()).into_item();
+        assert!(matches!(task_id_of(&contact), Err(StoreError::Corrupt(_))));
     }
 
     #[test]
@@ -324,6 +387,11 @@ mod tests {
             list(List::tasks_of_integration(&IntegrationId::parse("i1").unwrap())),
             ("gsi4", "TASKINTEGRATION#i1".to_owned())
         );
+        assert_eq!(list(List::tasks_unassigned()), ("gsi3", "TASKASSIGNEE#-".to_owned()));
+        assert_eq!(
+            list(List::tasks_of_requester(&ContactId::parse("c1").unwrap())),
+            ("gsi5", "TASKREQUESTER#c1".to_owned())
+        );
     }
 
     fn attributes(listing: Listing) -> BTreeMap<String, String> {
@@ -349,6 +417,9 @@ mod tests {
             updated_at: at,
             last_message_at: at,
             deleted,
+            last_message: None,
+            requester_name: None,
+            requester_avatar: None,
         }
     }
 
@@ -370,11 +441,27 @@ mod tests {
     }
 
     #[test]
-    fn an_unassigned_task_is_in_no_assignee_list_and_a_deleted_task_in_no_list() {
+    fn an_unassigned_task_is_in_the_unassigned_list_and_a_deleted_task_in_no_list() {
         let listed = attributes(Listing::task(&task(None, false)).unwrap());
-        assert!(!listed.contains_key("gsi3pk"));
-        assert_eq!(listed.len(), 4);
+        assert_eq!(listed["gsi3pk"], "TASKASSIGNEE#-");
+        assert_eq!(listed.len(), 5);
         assert_eq!(Listing::task(&task(Some("s1"), true)), None);
+        assert_eq!(Listing::task_of_requester(&task(Some("s1"), true)), None);
+    }
+
+    #[test]
+    fn a_live_task_is_in_its_requesters_list_by_creation() {
+        let mut later = task(None, false);
+        later.last_message_at = Timestamp::from_millis(1_732_600_000_000);
+        let [partition, sort] = Listing::task_of_requester(&later).unwrap();
+        assert_eq!(
+            partition,
+            ("gsi5pk".to_owned(), AttributeValue::S("TASKREQUESTER#c1".into()))
+        );
+        assert_eq!(
+            sort,
+            ("gsi5sk".to_owned(), AttributeValue::S("1732528955210#t1".into()))
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::comments::comment_item;
 use super::contacts::{contact_item, contact_version_is};
 use super::keys::Key;
-use super::tasks::task_item;
+use super::tasks::{AppendShown, task_item};
 use super::writes::item_absent;
 use super::{DynamoStore, Item, to_item};
 use crate::aws::schema::EXPIRES_AT;
@@ -58,9 +58,21 @@ impl DynamoStore {
                 task_id,
                 last_message_at,
                 require_active,
+                last_message,
+                requester_name,
+                requester_avatar,
             } => (
                 Conflict::TaskChanged(task_id.clone()),
-                self.append_op(task_id, *last_message_at, *require_active),
+                self.append_op(
+                    task_id,
+                    *last_message_at,
+                    *require_active,
+                    AppendShown {
+                        last_message: last_message.as_ref(),
+                        requester_name: requester_name.as_deref(),
+                        requester_avatar: requester_avatar.as_deref(),
+                    },
+                ),
             ),
         };
         let mut items = vec![

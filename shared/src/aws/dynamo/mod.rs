@@ -12,6 +12,7 @@ mod integrations;
 mod keys;
 mod messages;
 mod quick_replies;
+mod read_markers;
 mod staff;
 mod tasks;
 mod writes;
@@ -20,7 +21,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -30,6 +31,9 @@ use crate::ports::{Page, PageRequest, StoreError, decode_cursor, encode_cursor};
 use keys::{Key, List, Listing};
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The most keys one `BatchGetItem` takes.
+const BATCH_GET_MAX: usize = 100;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -85,6 +89,53 @@ impl DynamoStore {
 
     async fn get<T: DeserializeOwned>(&self, key: Key) -> Result<Option<T>, StoreError> {
         self.get_item(key).await?.map(from_item).transpose()
+    }
+
+    /// The items at `keys` (those that exist), in any order: `BatchGetItem` in batches of 100,
+    /// asking again for what DynamoDB leaves unprocessed (a few times, then `Unavailable`).
+    async fn get_many<T: DeserializeOwned>(&self, keys: Vec<Key>) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk.iter().cloned().map(Key::into_item).collect();
+            for _ in 0..writes::ATTEMPTS {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(false)
+                    .build()
+                    .map_err(|error| StoreError::Unavailable(describe(&error)))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|error| unavailable(&error))?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    found.push(from_item(item)?);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .map(|unprocessed| unprocessed.keys)
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(format!(
+                    "{} keys left unprocessed by BatchGetItem",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(found)
     }
 
     async fn put<T: Serialize>(&self, key: Key, value: &T) -> Result<(), StoreError> {

@@ -5,14 +5,30 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use super::keys::{Key, List, Listing, recency_key};
+use super::keys::{Key, List, Listing, recency_key, task_id_of};
 use super::writes::{ATTEMPTS, Expression, item_exists};
-use super::{DynamoStore, Item, Order, to_item, to_value};
+use super::{DynamoStore, Item, Order, from_item, next_cursor, to_item, to_value};
 use crate::aws::schema::{ASSIGNEE_INDEX, INDEXES, RECENCY_KEY, STATUS_INDEX};
-use crate::ids::{AttachmentId, TaskId};
-use crate::model::{Attachment, Comment, Contact, Task, TaskStatus};
-use crate::ports::{Conflict, Page, PageRequest, Record, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow};
+use crate::ids::{AttachmentId, ContactId, TaskId};
+use crate::model::{Attachment, Comment, Contact, LastMessage, Task, TaskStatus};
+use crate::ports::{
+    ChangedTasks, Conflict, Page, PageRequest, Record, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow,
+    search_text,
+};
 use crate::time::Timestamp;
+
+/// What a client's message changes in how task lists show its task (`None`: left as stored).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct AppendShown<'a> {
+    pub last_message: Option<&'a LastMessage>,
+    pub requester_name: Option<&'a str>,
+    pub requester_avatar: Option<&'a str>,
+}
+
+/// The lowercase copies of a task's title and client's name that a search compares with
+/// `contains` (which is case-sensitive).
+const SEARCH_TITLE: &str = "search_title";
+const SEARCH_NAME: &str = "search_name";
 
 /// A task item. A deleted task keeps its record (GET and the contact's routing still read it)
 /// but carries no index keys, so it drops out of every list without a filter.
@@ -20,6 +36,13 @@ pub(super) fn task_item(task: &Task) -> Result<Item, StoreError> {
     let mut item = to_item(Key::task(&task.id), task)?;
     if let Some(listing) = Listing::task(task) {
         item.extend(listing.into_attributes());
+    }
+    if let Some(requester) = Listing::task_of_requester(task) {
+        item.extend(requester);
+    }
+    item.insert(SEARCH_TITLE.to_owned(), AttributeValue::S(search_text(&task.title)));
+    if let Some(name) = &task.requester_name {
+        item.insert(SEARCH_NAME.to_owned(), AttributeValue::S(search_text(name)));
     }
     Ok(item)
 }
@@ -40,6 +63,9 @@ fn lists_for(filter: &TaskFilter) -> Vec<List> {
     if let Some(assignee) = &filter.assignee_id {
         lists.push(List::tasks_assigned_to(assignee));
     }
+    if filter.unassigned {
+        lists.push(List::tasks_unassigned());
+    }
     if let Some(status) = filter.status.filter(|s| s.is_active()) {
         lists.push(List::tasks_with_status(status));
     }
@@ -56,9 +82,16 @@ fn lists_for(filter: &TaskFilter) -> Vec<List> {
 }
 
 impl DynamoStore {
-    /// Moves an existing task's activity time (and with it its place in every list), provided
-    /// it is still in a state that may take the client's message.
-    pub(super) fn append_op(&self, task_id: &TaskId, at: Timestamp, require_active: bool) -> TransactWriteItem {
+    /// Moves an existing task's activity time (and with it its place in every list) and keeps
+    /// what lists show of the client's message and name, provided the task is still in a state
+    /// that may take the message.
+    pub(super) fn append_op(
+        &self,
+        task_id: &TaskId,
+        at: Timestamp,
+        require_active: bool,
+        shown: AppendShown<'_>,
+    ) -> TransactWriteItem {
         let mut expression = task_is_live();
         if require_active {
             expression = expression
@@ -68,17 +101,57 @@ impl DynamoStore {
                 .value(":in_progress", to_value(&TaskStatus::InProgress))
                 .value(":waiting", to_value(&TaskStatus::Waiting));
         }
-        let expression = expression
+        let mut update = "SET #last_message_at = :at, #updated_at = :at, #recency = :recency".to_owned();
+        expression = expression
             .name("#last_message_at", "last_message_at")
             .name("#updated_at", "updated_at")
             .name("#recency", RECENCY_KEY)
             .value(":at", to_value(&at))
             .value(":recency", AttributeValue::S(recency_key(at, task_id.as_str())));
-        self.update_op(
-            Key::task(task_id),
-            "SET #last_message_at = :at, #updated_at = :at, #recency = :recency",
-            &expression,
-        )
+        if let Some(last_message) = shown.last_message {
+            update.push_str(", #last_message = :last_message");
+            expression = expression
+                .name("#last_message", "last_message")
+                .value(":last_message", to_value(last_message));
+        }
+        if let Some(avatar) = shown.requester_avatar {
+            update.push_str(", #requester_avatar = :requester_avatar");
+            expression = expression
+                .name("#requester_avatar", "requester_avatar")
+                .value(":requester_avatar", AttributeValue::S(avatar.to_owned()));
+        }
+        if let Some(name) = shown.requester_name {
+            update.push_str(", #requester_name = :requester_name, #search_name = :search_name");
+            expression = expression
+                .name("#requester_name", "requester_name")
+                .name("#search_name", SEARCH_NAME)
+                .value(":requester_name", AttributeValue::S(name.to_owned()))
+                .value(":search_name", AttributeValue::S(search_text(name)));
+        }
+        self.update_op(Key::task(task_id), &update, &expression)
+    }
+
+    /// A client's tasks, newest first by creation: the keys from the requester index, then the
+    /// tasks themselves (a client has few), with the filter's other conditions applied to them.
+    async fn tasks_of_requester(
+        &self,
+        requester: &ContactId,
+        filter: &TaskFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Task>, StoreError> {
+        let list = List::tasks_of_requester(requester);
+        let query = self.list_query(&list, Order::NewestFirst, page.cursor.as_deref())?;
+        let (keys, more) = self.collect(query, None, page.limit.max(1), false).await?;
+        let next_cursor = next_cursor(&keys, more, list.index.sort_key)?;
+        let ids = keys.iter().map(task_id_of).collect::<Result<Vec<_>, _>>()?;
+        let mut tasks: Vec<Task> = self.get_many(ids.iter().map(Key::task).collect()).await?;
+        // The batch read answers in any order: back to the index's.
+        tasks.sort_by_key(|task| std::cmp::Reverse(recency_key(task.created_at, task.id.as_str())));
+        tasks.retain(|task| filter.matches(task));
+        Ok(Page {
+            items: tasks,
+            next_cursor,
+        })
     }
 
     /// Reads the live task and its requester, and commits `write(task)` with the requester's
@@ -112,6 +185,9 @@ impl TaskStore for DynamoStore {
     }
 
     async fn list_tasks(&self, filter: &TaskFilter, page: &PageRequest) -> Result<Page<Task>, StoreError> {
+        if let Some(requester) = &filter.requester_id {
+            return self.tasks_of_requester(requester, filter, page).await;
+        }
         let mut lists = lists_for(filter).into_iter();
         let first = lists.next().expect("at least the list of all tasks");
         let mut query = self.list_query(&first, Order::NewestFirst, page.cursor.as_deref())?;
@@ -121,6 +197,13 @@ impl TaskStore for DynamoStore {
             query = query
                 .expression_attribute_names(format!("#f{n}"), other.index.partition_key)
                 .expression_attribute_values(format!(":f{n}"), AttributeValue::S(other.partition));
+        }
+        if let Some(search) = &filter.search {
+            conditions.push("(contains(#search_title, :search) OR contains(#search_name, :search))".to_owned());
+            query = query
+                .expression_attribute_names("#search_title", SEARCH_TITLE)
+                .expression_attribute_names("#search_name", SEARCH_NAME)
+                .expression_attribute_values(":search", AttributeValue::S(search.clone()));
         }
         let filtered = !conditions.is_empty();
         if filtered {
@@ -135,6 +218,18 @@ impl TaskStore for DynamoStore {
 
     async fn get_attachment(&self, id: &AttachmentId) -> Result<Option<Attachment>, StoreError> {
         self.attachment(id).await
+    }
+
+    async fn list_changed_tasks(&self, after: &str, limit: usize) -> Result<ChangedTasks, StoreError> {
+        let list = List::tasks();
+        let query = self
+            .list_query(&list, Order::NewestFirst, None)?
+            .key_condition_expression("#pk = :pk AND #sk > :after")
+            .expression_attribute_names("#sk", list.index.sort_key)
+            .expression_attribute_values(":after", AttributeValue::S(after.to_owned()));
+        let (items, truncated) = self.collect(query, None, limit.max(1), false).await?;
+        let tasks = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(ChangedTasks { tasks, truncated })
     }
 }
 
@@ -173,16 +268,11 @@ impl TaskWorkflow for DynamoStore {
                     ":status_list",
                     AttributeValue::S(List::tasks_with_status(task.status).partition),
                 );
-            match &task.assignee_id {
-                Some(assignee) => {
-                    update.push_str(", #assignee_list = :assignee_list");
-                    expression = expression.value(
-                        ":assignee_list",
-                        AttributeValue::S(List::tasks_assigned_to(assignee).partition),
-                    );
-                }
-                None => update.push_str(" REMOVE #assignee_list"),
-            }
+            update.push_str(", #assignee_list = :assignee_list");
+            expression = expression.value(
+                ":assignee_list",
+                AttributeValue::S(List::of_assignee(task.assignee_id.as_ref()).partition),
+            );
             self.update_op(Key::task(&task.id), &update, &expression)
         };
         if !self.change_task(id, apply, write).await? {
@@ -207,6 +297,11 @@ impl TaskWorkflow for DynamoStore {
                 let placeholder = format!("#list{n}");
                 expression = expression.name(&placeholder, index.partition_key);
                 removed.push(placeholder);
+                if index.sort_key != RECENCY_KEY {
+                    let placeholder = format!("#order{n}");
+                    expression = expression.name(&placeholder, index.sort_key);
+                    removed.push(placeholder);
+                }
             }
             let update = format!(
                 "SET #deleted = :true, #updated = :updated REMOVE {}",
@@ -231,6 +326,9 @@ mod tests {
             status,
             assignee_id: assignee.cloned(),
             integration_id: integration.cloned(),
+            requester_id: None,
+            search: None,
+            unassigned: false,
         };
         assert_eq!(lists_for(&TaskFilter::default()), [List::tasks()]);
         assert_eq!(
@@ -273,6 +371,9 @@ mod tests {
             updated_at: at,
             last_message_at: at,
             deleted: false,
+            last_message: None,
+            requester_name: None,
+            requester_avatar: None,
         };
         let item = task_item(&task).unwrap();
         assert_eq!(item["pk"], AttributeValue::S("TASK#t1".into()));

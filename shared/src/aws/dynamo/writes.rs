@@ -42,6 +42,12 @@ impl Expression {
         self
     }
 
+    /// This condition or `condition`.
+    pub fn or(mut self, condition: &str) -> Self {
+        self.text = format!("({}) OR ({condition})", self.text);
+        self
+    }
+
     pub fn name(mut self, placeholder: &str, name: &str) -> Self {
         self.names.insert(placeholder.into(), name.into());
         self
