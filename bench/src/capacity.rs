@@ -270,7 +270,10 @@ impl CapacityMeter {
                 total.read += read_units(size, consistent(body));
             }
             "PutItem" | "UpdateItem" | "DeleteItem" => {
-                let key = body.get("Key").and_then(json_key).or_else(|| body.get("Item").and_then(json_key));
+                let key = body
+                    .get("Key")
+                    .and_then(json_key)
+                    .or_else(|| body.get("Item").and_then(json_key));
                 if let Some(key) = key {
                     if request.succeeded {
                         written.push((key, false));
@@ -284,7 +287,10 @@ impl CapacityMeter {
                     let Some((kind, op)) = element.as_object().and_then(|o| o.iter().next()) else {
                         continue;
                     };
-                    let key = op.get("Key").and_then(json_key).or_else(|| op.get("Item").and_then(json_key));
+                    let key = op
+                        .get("Key")
+                        .and_then(json_key)
+                        .or_else(|| op.get("Item").and_then(json_key));
                     let Some(key) = key else { continue };
                     if kind == "ConditionCheck" || !request.succeeded {
                         total.write += 2.0 * units(self.size_now(&Some(key)), 1024);

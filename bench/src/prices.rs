@@ -31,7 +31,7 @@ const DYNAMODB_ROUND_TRIP_SECONDS: f64 = 0.020;
 /// in JSON) are off with `SystemLogLevel: WARN`; at `ApplicationLogLevel: INFO` the webhook and
 /// the processor write nothing for a message that goes through (their per-message lines are
 /// DEBUG), so what remains is warnings and errors, budgeted at 100 bytes a message.
-pub const LOG_BYTES_PER_MESSAGE: f64 = 2000.0;
+pub const LOG_BYTES_PER_MESSAGE: f64 = 100.0;
 
 /// The cost of one inbound text message: HTTP API + webhook Lambda + SQS send, the batched
 /// receive/delete and processor invocation, and the processor's DynamoDB `requests` and `units`.

@@ -94,8 +94,8 @@ async fn seed_task<S: MessageStore>(store: &S, integration_id: &IntegrationId, n
     };
     store
         .apply_message(&MessageWrite {
-            dedup_key: format!("bench-{n}"),
-            contact,
+            earlier_tasks: Vec::new(),
+            contact: Some(contact),
             expected_contact_version: None,
             task: TaskWrite::Create(task.clone()),
             comment,
@@ -257,13 +257,22 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
             "    sender  Viber    {:>5.2} per reply  (send_message; one per message part, no retries)",
             viber_requests as f64 / replies as f64
         );
-        for (side, counts, units) in [("api", &api_counts, api_units), ("sender", &sender_counts, sender_units)] {
+        for (side, counts, units) in [
+            ("api", &api_counts, api_units),
+            ("sender", &sender_counts, sender_units),
+        ] {
             let (requests, detail) = per_reply(counts, replies, "DynamoDB");
             let per = Units {
                 read: units.read / replies as f64,
                 write: units.write / replies as f64,
             };
-            prices::report(&format!("staff reply, {scenario} ({side})"), "reply", requests, &detail, per);
+            prices::report(
+                &format!("staff reply, {scenario} ({side})"),
+                "reply",
+                requests,
+                &detail,
+                per,
+            );
         }
     }
     println!(
