@@ -449,7 +449,10 @@ async fn a_stale_contact_version_conflicts_and_writes_nothing<S: ContactStore + 
     assert_conflict(store.apply_message(&stale).await);
     assert_eq!(store.get_task(&created.id).await.unwrap(), Some(created.clone()));
     assert_eq!(store.get_contact(&moved_on.id).await.unwrap(), Some(moved_on.clone()));
-    assert_eq!(all_comments(store, &created.id).await, std::slice::from_ref(&first.comment));
+    assert_eq!(
+        all_comments(store, &created.id).await,
+        std::slice::from_ref(&first.comment)
+    );
 
     // The conflict did not write the message: re-read and retry applies it.
     let retried = follow_up(&moved_on, &created.id, "m-2", 5_000, true);
