@@ -5,7 +5,7 @@
 //! port is added to the bundles that use it.
 
 use super::{
-    AttachmentStore, CommentStore, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore, MessageStore,
+    AttachmentStore, CommentStore, ContactAdmin, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore, MessageStore,
     QuickReplyStore, ReadMarkerStore, ReplyStore, StaffAdmin, StaffStore, TaskStore, TaskWorkflow,
 };
 
@@ -41,7 +41,7 @@ consumer_store! {
         + IntegrationAdmin
         + TaskStore
         + TaskWorkflow
-        + ContactStore
+        + ContactAdmin
         + CommentStore
         + AttachmentStore
         + QuickReplyStore

@@ -123,6 +123,9 @@ mod tests {
             current_task: None,
             version: 3,
             avatar: None,
+            group: None,
+            labels: Vec::new(),
+            fields: Default::default(),
         };
         assert_eq!(
             serde_json::to_value(ContactView::from(&contact)).unwrap(),
