@@ -205,6 +205,59 @@ mod tests {
         );
     }
 
+    /// An item's size as DynamoDB bills it (docs/cost.md): names plus values, UTF-8 bytes;
+    /// numbers counted as their digits, nested maps and lists with 3 bytes of overhead.
+    fn billed_size(item: &Item) -> usize {
+        fn value_size(value: &AttributeValue) -> usize {
+            match value {
+                AttributeValue::S(text) => text.len(),
+                AttributeValue::N(number) => number.len().div_ceil(2) + 1,
+                AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+                AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| k.len() + 1 + value_size(v)).sum::<usize>(),
+                AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+                _ => 0,
+            }
+        }
+        item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+    }
+
+    /// A realistic client (Cyrillic name, Viber's long avatar URL copied into the bucket, in a
+    /// task), as the processor writes it: the size docs/cost.md's per-message figures assume.
+    fn realistic_contact() -> Contact {
+        // As long as the fixtures' (docs/viber-api.md): about 200 characters.
+        let avatar_url = format!(
+            "https://media-direct.cdn.viber.com/download_photo?dlid={}&fltp=jpg&imsz=0000",
+            "Zk3qP0x7".repeat(18)
+        );
+        serde_json::from_value(serde_json::json!({
+            "id": "6d0a8f3e1b2c4d5e6f708192a3b4c5d6", "integration_id": "acme",
+            "viber_user_id": "9Kf2mQ1xT7bVnC3pLs8aZw==", "name": "Олена Коваленко",
+            "avatar_url": avatar_url, "language": "uk-UA", "country": "UA", "api_version": 10,
+            "phone": "+380671234567", "subscribed": true,
+            "subscription_changed_at": "2024-11-25T10:02:35.210Z",
+            "created_at": "2024-11-25T10:02:35.210Z", "updated_at": "2024-11-25T10:02:35.210Z",
+            "current_task": {"id": "0193641a2b3c-7d8e9f0a1b2c3d4e", "state": "active"}, "version": 12,
+            "avatar": {"source_url": avatar_url, "blob_key": "avatars/6d0a8f3e1b2c4d5e6f708192a3b4c5d6/0123456789abcdef0123456789abcdef.jpg"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_typical_template_adds_no_write_unit_to_a_contact() {
+        let mut contact = realistic_contact();
+        let bare = billed_size(&contact_item(&contact).unwrap());
+        contact.group = Some("Роздрібні клієнти".into());
+        contact.labels = vec!["viber".into(), "новий".into()];
+        contact.fields = [("source".to_owned(), "Viber bot Acme".to_owned())].into();
+        let sorted = billed_size(&contact_item(&contact).unwrap());
+        println!("contact item: {bare} bytes bare, {sorted} bytes with a group, 2 labels and a field");
+        let units = |bytes: usize| bytes.div_ceil(1024);
+        assert_eq!(units(sorted), units(bare), "{bare} → {sorted} bytes: each message's contact write would cost more");
+        let entry = billed_size(&label_entry(&contact, "новий"));
+        println!("label entry: {entry} bytes");
+        assert!(entry <= 1024);
+    }
+
     fn attribute(item: &Item, name: &str) -> Option<String> {
         item.get(name).and_then(|value| value.as_s().ok()).cloned()
     }
