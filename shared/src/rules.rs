@@ -11,7 +11,7 @@ mod contact_tags;
 mod quick_replies;
 
 pub use contact_tags::{
-    FIELDS_MAX, FIELD_NAME_MAX_CHARS, FIELD_VALUE_MAX_CHARS, GROUP_MAX_CHARS, LABEL_MAX_CHARS, LABELS_MAX, TagError,
+    FIELD_NAME_MAX_CHARS, FIELD_VALUE_MAX_CHARS, FIELDS_MAX, GROUP_MAX_CHARS, LABEL_MAX_CHARS, LABELS_MAX, TagError,
     apply_contact_template, check_fields, check_group, check_labels, check_template,
 };
 

@@ -51,10 +51,7 @@ fn by_label(label: &str) -> ContactFilter {
 }
 
 async fn listed<S: ContactAdmin>(store: &S, filter: ContactFilter) -> Vec<String> {
-    let page = store
-        .list_contacts_by(&filter, &PageRequest::first(100))
-        .await
-        .unwrap();
+    let page = store.list_contacts_by(&filter, &PageRequest::first(100)).await.unwrap();
     ids(&page.items)
 }
 
@@ -85,8 +82,15 @@ async fn a_contact_created_with_a_group_and_labels_is_in_their_lists<S: ContactA
     assert_eq!(listed(store, by_label("vip")).await, ["c1"]);
     assert_eq!(listed(store, by_label("viber")).await, ["c1"]);
     assert!(listed(store, by_group("Nobody")).await.is_empty());
-    assert!(listed(store, by_label("retail clients")).await.is_empty(), "exact match");
-    let stored = store.get_contact(&ContactId::parse("c1").unwrap()).await.unwrap().unwrap();
+    assert!(
+        listed(store, by_label("retail clients")).await.is_empty(),
+        "exact match"
+    );
+    let stored = store
+        .get_contact(&ContactId::parse("c1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.fields["source"], "Viber bot Acme");
     assert_eq!(stored.labels, strings(&["vip", "viber"]));
 }

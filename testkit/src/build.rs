@@ -5,8 +5,8 @@
 
 use shared::ids::{ContactId, IntegrationId, StaffId, TaskId};
 use shared::model::{
-    BotProfile, Contact, ContactTemplate, CurrentTask, Integration, IntegrationOptions, Role, StaffMember, Task, TaskState, TaskStatus,
-    TaskTemplate,
+    BotProfile, Contact, ContactTemplate, CurrentTask, Integration, IntegrationOptions, Role, StaffMember, Task,
+    TaskState, TaskStatus, TaskTemplate,
 };
 use shared::secret::AuthToken;
 use shared::time::Timestamp;

@@ -14,10 +14,10 @@ use futures::future::BoxFuture;
 use shared::ids::{AttachmentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use shared::model::{Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, Task};
 use shared::ports::{
-    AttachmentStore, ChangedTasks, CommentStore, ContactAdmin, ContactChange, ContactFilter, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore,
-    MessageStore, MessageWrite, OutgoingReply, Page, PageRequest, PartRef, QuickReplyStore, ReadMarkerStore,
-    ReplyStore, SentPart, StaffAdmin, StaffChange, StaffOutcome, StaffStore, StoreError, TaskChange, TaskFilter,
-    TaskStore, TaskWorkflow, WriteOutcome,
+    AttachmentStore, ChangedTasks, CommentStore, ContactAdmin, ContactChange, ContactFilter, ContactStore,
+    DeliveryStore, IntegrationAdmin, IntegrationStore, MessageStore, MessageWrite, OutgoingReply, Page, PageRequest,
+    PartRef, QuickReplyStore, ReadMarkerStore, ReplyStore, SentPart, StaffAdmin, StaffChange, StaffOutcome, StaffStore,
+    StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, WriteOutcome,
 };
 use shared::time::Timestamp;
 

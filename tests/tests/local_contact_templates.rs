@@ -55,7 +55,8 @@ async fn connect(stack: &LocalStack, name: &str, token: &str, contact_template: 
 }
 
 async fn two_bots_sort_their_clients(stack: LocalStack) {
-    let retail = json!({"group": "Retail clients", "labels": ["viber", "retail"], "fields": {"source": "Viber bot Acme"}});
+    let retail =
+        json!({"group": "Retail clients", "labels": ["viber", "retail"], "fields": {"source": "Viber bot Acme"}});
     let wholesale = json!({"group": "Wholesale", "labels": ["viber", "b2b"], "fields": {"source": "Acme Sales", "manager": "Ivan"}});
     let support = connect(&stack, "Support", DOC_TOKEN, retail.clone()).await;
     let sales = connect(&stack, "Sales", SALES_TOKEN, wholesale.clone()).await;
@@ -104,7 +105,9 @@ async fn two_bots_sort_their_clients(stack: LocalStack) {
     let partners = contacts_when(&stack, "?group=Partners", 1).await;
     assert_eq!(partners[0]["viber_user_id"], "mykola==");
     assert_eq!(partners[0]["labels"], json!([]));
-    let taras = stack.get_ok(&format!("/api/contacts/{}", in_wholesale[0]["id"].as_str().unwrap())).await;
+    let taras = stack
+        .get_ok(&format!("/api/contacts/{}", in_wholesale[0]["id"].as_str().unwrap()))
+        .await;
     assert_eq!(taras["group"], "Wholesale");
     assert_eq!(taras["fields"], wholesale["fields"]);
 }

@@ -889,7 +889,11 @@ async fn a_bot_has_a_contact_template<S: Store>(world: World<S>) {
     );
     // Only what is given changes; `group: null` clears the group.
     let reply = world
-        .owner(Method::PATCH, &path, Some(json!({"contact_template": {"labels": ["b2b"]}})))
+        .owner(
+            Method::PATCH,
+            &path,
+            Some(json!({"contact_template": {"labels": ["b2b"]}})),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(
@@ -909,7 +913,9 @@ async fn a_bot_has_a_contact_template<S: Store>(world: World<S>) {
     );
     // A bot connected without one gives its contacts nothing (today's behaviour).
     let other = world.connected(OTHER_BOT_TOKEN, json!({})).await;
-    let read = world.owner(Method::GET, &format!("/api/integrations/{other}"), None).await;
+    let read = world
+        .owner(Method::GET, &format!("/api/integrations/{other}"), None)
+        .await;
     assert_eq!(
         read.json["contact_template"],
         json!({"group": null, "labels": [], "fields": {}})
@@ -960,7 +966,9 @@ async fn contact_templates_out_of_bounds_are_refused<S: Store>(world: World<S>) 
             let message = reply.json["error"]["message"].as_str().unwrap();
             assert!(message.starts_with("contact_template."), "{message}");
         }
-        let reply = world.connect(OTHER_BOT_TOKEN, json!({"contact_template": template})).await;
+        let reply = world
+            .connect(OTHER_BOT_TOKEN, json!({"contact_template": template}))
+            .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "connect with {template}");
         assert_eq!(reply.code(), code, "connect with {template}");
     }
@@ -973,7 +981,9 @@ async fn contact_templates_out_of_bounds_are_refused<S: Store>(world: World<S>) 
 }
 
 async fn contact_ids<S: Store>(world: &World<S>, query: &str) -> Vec<String> {
-    let reply = world.send(Method::GET, &format!("/api/contacts{query}"), Some(STAFF), None).await;
+    let reply = world
+        .send(Method::GET, &format!("/api/contacts{query}"), Some(STAFF), None)
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text);
     reply.json["items"]
         .as_array()
@@ -1009,7 +1019,10 @@ async fn staff_sort_a_contact_and_lists_follow<S: Store>(world: World<S>) {
         .await;
     assert_eq!(contact_ids(&world, "?group=Wholesale").await, ["c-t2", "c-t1"]);
     assert_eq!(contact_ids(&world, "?label=vip").await, ["c-t1"]);
-    assert_eq!(contact_ids(&world, "?label=b2b&group=Wholesale").await, ["c-t2", "c-t1"]);
+    assert_eq!(
+        contact_ids(&world, "?label=b2b&group=Wholesale").await,
+        ["c-t2", "c-t1"]
+    );
     assert_eq!(contact_ids(&world, "?group=Wholesale&limit=1").await, ["c-t2"]);
     assert!(contact_ids(&world, "?group=Retail").await.is_empty());
     assert_eq!(contact_ids(&world, "").await.len(), 2, "no filter: every contact");
@@ -1029,7 +1042,12 @@ async fn staff_sort_a_contact_and_lists_follow<S: Store>(world: World<S>) {
     assert_eq!(reply.json["fields"], json!({"source": "fair"}));
     assert_eq!(contact_ids(&world, "?group=Wholesale").await, ["c-t2"]);
     let reply = world
-        .send(Method::PATCH, "/api/contacts/c-t1", Some(STAFF), Some(json!({"labels": []})))
+        .send(
+            Method::PATCH,
+            "/api/contacts/c-t1",
+            Some(STAFF),
+            Some(json!({"labels": []})),
+        )
         .await;
     assert_eq!(reply.json["labels"], json!([]));
     assert!(contact_ids(&world, "?label=vip").await.is_empty());
@@ -1055,12 +1073,15 @@ async fn contact_changes_out_of_bounds_are_refused<S: Store>(world: World<S>) {
     let reply = world.send(Method::PATCH, path, Some(STAFF), None).await;
     assert_eq!(reply.code(), "invalid_body", "no body");
     let reply = world
-        .send(Method::PATCH, "/api/contacts/nobody", Some(STAFF), Some(json!({"group": "x"})))
+        .send(
+            Method::PATCH,
+            "/api/contacts/nobody",
+            Some(STAFF),
+            Some(json!({"group": "x"})),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
-    let reply = world
-        .send(Method::PATCH, path, None, Some(json!({"group": "x"})))
-        .await;
+    let reply = world.send(Method::PATCH, path, None, Some(json!({"group": "x"}))).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     let reply = world.send(Method::DELETE, path, Some(OWNER), None).await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);

@@ -50,9 +50,14 @@ async fn setup(template: ContactTemplate) -> (Arc<MemoryStore>, Processor) {
 
 fn queued(body: &[u8]) -> String {
     let callback = Callback::from_slice(body).unwrap();
-    queue_message(&IntegrationId::parse("acme").unwrap(), body, &callback, Timestamp::now())
-        .unwrap()
-        .body
+    queue_message(
+        &IntegrationId::parse("acme").unwrap(),
+        body,
+        &callback,
+        Timestamp::now(),
+    )
+    .unwrap()
+    .body
 }
 
 fn text_message(token: u64, user: &str) -> String {
@@ -71,7 +76,10 @@ async fn contact_of(store: &MemoryStore, user: &str) -> Contact {
 #[tokio::test]
 async fn a_new_client_gets_the_template_and_a_template_change_never_rewrites_them() {
     let (store, processor) = setup(retail()).await;
-    assert_eq!(processor.process(&text_message(1, "u1"), 1).await.unwrap(), Outcome::Applied);
+    assert_eq!(
+        processor.process(&text_message(1, "u1"), 1).await.unwrap(),
+        Outcome::Applied
+    );
     let first = contact_of(&store, "u1").await;
     assert_eq!(first.group.as_deref(), Some("Retail clients"));
     assert_eq!(first.labels, ["viber", "new"]);

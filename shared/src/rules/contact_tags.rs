@@ -193,7 +193,10 @@ mod tests {
         let checked = check_template(&template).unwrap();
         assert_eq!(checked.group.as_deref(), Some("Wholesale"));
         assert_eq!(checked.labels, strings(&["b2b"]));
-        assert_eq!(check_template(&ContactTemplate::default()).unwrap(), ContactTemplate::default());
+        assert_eq!(
+            check_template(&ContactTemplate::default()).unwrap(),
+            ContactTemplate::default()
+        );
         let bad = ContactTemplate {
             group: Some(String::new()),
             ..ContactTemplate::default()

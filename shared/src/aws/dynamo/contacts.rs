@@ -252,7 +252,11 @@ mod tests {
         let sorted = billed_size(&contact_item(&contact).unwrap());
         println!("contact item: {bare} bytes bare, {sorted} bytes with a group, 2 labels and a field");
         let units = |bytes: usize| bytes.div_ceil(1024);
-        assert_eq!(units(sorted), units(bare), "{bare} → {sorted} bytes: each message's contact write would cost more");
+        assert_eq!(
+            units(sorted),
+            units(bare),
+            "{bare} → {sorted} bytes: each message's contact write would cost more"
+        );
         let entry = billed_size(&label_entry(&contact, "новий"));
         println!("label entry: {entry} bytes");
         assert!(entry <= 1024);
@@ -276,7 +280,10 @@ mod tests {
         assert_eq!(attribute(&bare, "gsi6pk"), None);
         contact.group = Some("Retail clients".into());
         let grouped = contact_item(&contact).unwrap();
-        assert_eq!(attribute(&grouped, "gsi6pk").as_deref(), Some("CONTACTGROUP#Retail clients"));
+        assert_eq!(
+            attribute(&grouped, "gsi6pk").as_deref(),
+            Some("CONTACTGROUP#Retail clients")
+        );
         assert_eq!(attribute(&grouped, "gsi6sk").as_deref(), Some("0000000000042#c1"));
         let entry = label_entry(&contact, "vip");
         assert_eq!(entry.len(), 4);
