@@ -74,12 +74,24 @@ pub const REQUESTER_INDEX: Index = Index {
     projection: IndexProjection::KeysOnly,
 };
 
-pub const INDEXES: [Index; 5] = [
+/// Contacts by the team's sorting, newest first by creation, keys only: a contact item in a
+/// group carries `CONTACTGROUP#{group}`, and each of its labels has a small entry item in the
+/// contact's partition carrying `CONTACTLABEL#{label}`. Written when a contact is created in a
+/// group or with labels and when staff change them, never by the processor's later writes.
+pub const CONTACT_SORTING_INDEX: Index = Index {
+    name: "gsi6",
+    partition_key: "gsi6pk",
+    sort_key: "gsi6sk",
+    projection: IndexProjection::KeysOnly,
+};
+
+pub const INDEXES: [Index; 6] = [
     KIND_INDEX,
     STATUS_INDEX,
     ASSIGNEE_INDEX,
     INTEGRATION_INDEX,
     REQUESTER_INDEX,
+    CONTACT_SORTING_INDEX,
 ];
 
 fn string_attribute(name: &str) -> AttributeDefinition {

@@ -90,6 +90,13 @@ impl DynamoStore {
                 self.put_op(comment_item(&write.comment)?, Some(&absent)),
             ),
         ];
+        // A new contact's labels (from its bot's contact template) are indexed with it; a known
+        // contact's entries are left as they are (docs/data-model.md, "A client message").
+        if write.expected_contact_version.is_none() {
+            for op in self.label_entry_ops(&write.contact, &write.contact.labels) {
+                items.push((None, op));
+            }
+        }
         // A Viber message carries at most one media file, far from the 100-item limit; the
         // comment text (≤ 7000 characters) keeps the request far below 4 MB.
         for attachment in &write.attachments {
