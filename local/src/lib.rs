@@ -519,6 +519,7 @@ async fn store_default_bot(
         bot: info.bot_profile(),
         template: TaskTemplate::default(),
         options: IntegrationOptions::default(),
+        contact_template: Default::default(),
         connected_by: Some(owner.clone()),
         created_at: Timestamp::now(),
     };

@@ -75,6 +75,18 @@ impl Default for IntegrationOptions {
     }
 }
 
+/// What a new contact of a bot gets when it is created from a callback (docs/rules.md §1): the
+/// group it joins, its labels and default values of custom fields. Applied once, at creation: a
+/// template change never rewrites existing contacts. The default (nothing) is a bare contact.
+/// Bounds: `rules::contact_tags`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContactTemplate {
+    pub group: Option<String>,
+    pub labels: Vec<String>,
+    pub fields: BTreeMap<String, String>,
+}
+
 /// The bot as Viber describes it (`get_account_info`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BotProfile {
@@ -103,6 +115,9 @@ pub struct Integration {
     pub template: TaskTemplate,
     #[serde(default)]
     pub options: IntegrationOptions,
+    /// What its new contacts get.
+    #[serde(default)]
+    pub contact_template: ContactTemplate,
     #[serde(default)]
     pub connected_by: Option<StaffId>,
     pub created_at: Timestamp,
@@ -194,6 +209,15 @@ pub struct Contact {
     /// from Viber's servers (its CSP allows only its own origin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<StoredAvatar>,
+    /// The team's sorting of the client: the group they are in (one at most), their labels and
+    /// custom text fields. Set from the bot's `ContactTemplate` when the contact is created,
+    /// then only by staff. Lists by group and by label are indexed (docs/data-model.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// A contact's avatar copied from Viber (`avatar_url`) into the attachments bucket.

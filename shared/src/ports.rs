@@ -65,6 +65,7 @@ pub enum Record {
     StaffMember(StaffId),
     Task(TaskId),
     Comment(CommentId),
+    Contact(ContactId),
 }
 
 impl std::fmt::Display for Record {
@@ -74,6 +75,7 @@ impl std::fmt::Display for Record {
             Record::StaffMember(id) => write!(f, "staff member {id}"),
             Record::Task(id) => write!(f, "task {id}"),
             Record::Comment(id) => write!(f, "comment {id}"),
+            Record::Contact(id) => write!(f, "contact {id}"),
         }
     }
 }
@@ -277,6 +279,68 @@ pub trait ContactStore: Send + Sync {
     async fn put_contact(&self, contact: &Contact, expected_version: Option<u64>) -> Result<(), StoreError>;
     /// Contacts, most recently updated first.
     async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError>;
+}
+
+/// Filters of `GET /api/contacts` by the team's sorting; at least one is given (the list of
+/// every contact is [`ContactStore::list_contacts`]). Combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactFilter {
+    pub group: Option<String>,
+    pub label: Option<String>,
+}
+
+impl ContactFilter {
+    /// Whether a contact passes the filter: what the adapters check on the records they read
+    /// (an index entry may lag behind its contact).
+    pub fn matches(&self, contact: &Contact) -> bool {
+        self.group.as_ref().is_none_or(|g| contact.group.as_ref() == Some(g))
+            && self.label.as_ref().is_none_or(|l| contact.labels.contains(l))
+    }
+}
+
+/// A change of a contact's sorting by staff: absent fields stay as they are; given labels and
+/// fields replace the stored ones. Values are checked already (`rules::check_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactChange {
+    /// `Some(None)` takes the contact out of its group.
+    pub group: Option<Option<String>>,
+    pub labels: Option<Vec<String>>,
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl ContactChange {
+    /// Applies the change to a contact read from the store.
+    pub fn apply(&self, contact: &mut Contact) {
+        if let Some(group) = &self.group {
+            contact.group = group.clone();
+        }
+        if let Some(labels) = &self.labels {
+            contact.labels = labels.clone();
+        }
+        if let Some(fields) = &self.fields {
+            contact.fields = fields.clone();
+        }
+    }
+}
+
+/// Staff sorting clients (the staff API's `/api/contacts`): lists by group and label, answered
+/// from an index (docs/data-model.md), and changes of a contact's group, labels and fields.
+///
+/// A contact's labels are indexed with it when it is created ([`ContactStore::put_contact`] or
+/// [`MessageStore::apply_message`] with no version read) and by [`ContactAdmin::update_contact`];
+/// a later write by the processor carries them over unchanged.
+#[async_trait]
+pub trait ContactAdmin: ContactStore {
+    /// Contacts in the group and/or with the label, newest first by creation.
+    async fn list_contacts_by(&self, filter: &ContactFilter, page: &PageRequest) -> Result<Page<Contact>, StoreError>;
+    /// Applies `change` at `at` under the contact's optimistic lock (moving its version on, so a
+    /// processor write racing it decides again); `None` if there is no such contact.
+    async fn update_contact(
+        &self,
+        id: &ContactId,
+        change: &ContactChange,
+        at: Timestamp,
+    ) -> Result<Option<Contact>, StoreError>;
 }
 
 #[async_trait]

@@ -7,7 +7,13 @@ use crate::model::{Comment, CommentStatus, Contact, CurrentTask, LastMessage, Me
 use crate::time::Timestamp;
 use crate::viber::callback::{Message, UserProfile};
 
+mod contact_tags;
 mod quick_replies;
+
+pub use contact_tags::{
+    FIELD_NAME_MAX_CHARS, FIELD_VALUE_MAX_CHARS, FIELDS_MAX, GROUP_MAX_CHARS, LABEL_MAX_CHARS, LABELS_MAX, TagError,
+    apply_contact_template, check_fields, check_group, check_labels, check_template,
+};
 
 pub use quick_replies::render_quick_reply;
 
@@ -47,6 +53,9 @@ pub fn merge_profile(
         current_task: None,
         version: 0,
         avatar: None,
+        group: None,
+        labels: Vec::new(),
+        fields: Default::default(),
     });
     let keep = |new: &Option<String>, old: Option<String>| new.clone().or(old);
     contact.name = keep(&profile.name, contact.name.take());

@@ -92,6 +92,9 @@ fn contact(id: &str, name: &str, task: &Task, version: u64) -> Contact {
         }),
         version,
         avatar: None,
+        group: None,
+        labels: Vec::new(),
+        fields: Default::default(),
     }
 }
 

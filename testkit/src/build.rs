@@ -5,8 +5,8 @@
 
 use shared::ids::{ContactId, IntegrationId, StaffId, TaskId};
 use shared::model::{
-    BotProfile, Contact, CurrentTask, Integration, IntegrationOptions, Role, StaffMember, Task, TaskState, TaskStatus,
-    TaskTemplate,
+    BotProfile, Contact, ContactTemplate, CurrentTask, Integration, IntegrationOptions, Role, StaffMember, Task,
+    TaskState, TaskStatus, TaskTemplate,
 };
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
@@ -28,6 +28,7 @@ pub fn integration(id: &str) -> IntegrationBuilder {
         webhook_url: format!("https://api.example.com/viber/{id}"),
         template: TaskTemplate::default(),
         options: IntegrationOptions::default(),
+        contact_template: ContactTemplate::default(),
         connected_by: None,
         created_at: Timestamp::now(),
         id,
@@ -67,6 +68,12 @@ impl IntegrationBuilder {
 
     pub fn template(mut self, template: TaskTemplate) -> Self {
         self.0.template = template;
+        self
+    }
+
+    /// What the bot's new contacts get.
+    pub fn contact_template(mut self, template: ContactTemplate) -> Self {
+        self.0.contact_template = template;
         self
     }
 
@@ -266,6 +273,9 @@ pub fn contact(id: &str) -> ContactBuilder {
         current_task: None,
         version: 1,
         avatar: None,
+        group: None,
+        labels: Vec::new(),
+        fields: Default::default(),
     })
 }
 
@@ -316,6 +326,22 @@ impl ContactBuilder {
 
     pub fn version(mut self, version: u64) -> Self {
         self.0.version = version;
+        self
+    }
+
+    /// In `group` (as a bot's contact template or staff put it there).
+    pub fn group(mut self, group: &str) -> Self {
+        self.0.group = Some(group.into());
+        self
+    }
+
+    pub fn labels(mut self, labels: &[&str]) -> Self {
+        self.0.labels = labels.iter().map(|label| (*label).to_owned()).collect();
+        self
+    }
+
+    pub fn field(mut self, name: &str, value: &str) -> Self {
+        self.0.fields.insert(name.into(), value.into());
         self
     }
 

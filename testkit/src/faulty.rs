@@ -14,10 +14,10 @@ use futures::future::BoxFuture;
 use shared::ids::{AttachmentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use shared::model::{Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, Task};
 use shared::ports::{
-    AttachmentStore, ChangedTasks, CommentStore, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore,
-    MessageStore, MessageWrite, OutgoingReply, Page, PageRequest, PartRef, QuickReplyStore, ReadMarkerStore,
-    ReplyStore, SentPart, StaffAdmin, StaffChange, StaffOutcome, StaffStore, StoreError, TaskChange, TaskFilter,
-    TaskStore, TaskWorkflow, WriteOutcome,
+    AttachmentStore, ChangedTasks, CommentStore, ContactAdmin, ContactChange, ContactFilter, ContactStore,
+    DeliveryStore, IntegrationAdmin, IntegrationStore, MessageStore, MessageWrite, OutgoingReply, Page, PageRequest,
+    PartRef, QuickReplyStore, ReadMarkerStore, ReplyStore, SentPart, StaffAdmin, StaffChange, StaffOutcome, StaffStore,
+    StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, WriteOutcome,
 };
 use shared::time::Timestamp;
 
@@ -220,6 +220,31 @@ impl<S: ContactStore> ContactStore for Faulty<S> {
     async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
         self.call("ContactStore", "list_contacts", self.inner.list_contacts(page))
             .await
+    }
+}
+
+#[async_trait]
+impl<S: ContactAdmin> ContactAdmin for Faulty<S> {
+    async fn list_contacts_by(&self, filter: &ContactFilter, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
+        self.call(
+            "ContactAdmin",
+            "list_contacts_by",
+            self.inner.list_contacts_by(filter, page),
+        )
+        .await
+    }
+    async fn update_contact(
+        &self,
+        id: &ContactId,
+        change: &ContactChange,
+        at: Timestamp,
+    ) -> Result<Option<Contact>, StoreError> {
+        self.call(
+            "ContactAdmin",
+            "update_contact",
+            self.inner.update_contact(id, change, at),
+        )
+        .await
     }
 }
 

@@ -486,6 +486,123 @@ async fn an_owner_connects_a_bot_adds_staff_and_quick_replies() {
     browser.close().await;
 }
 
+/// The names in the `Contacts` list once it shows exactly `expected` (in any order).
+async fn contacts_listed(browser: &Browser, expected: &[&str]) {
+    let started = Instant::now();
+    loop {
+        let mut names = Vec::new();
+        for list in browser.all_by_role("list", "Contacts").await {
+            for item in list.find_all(Locator::Css("li strong")).await.unwrap_or_default() {
+                names.push(item.text().await.unwrap_or_default());
+            }
+        }
+        names.sort();
+        let mut wanted: Vec<String> = expected.iter().map(|name| (*name).to_owned()).collect();
+        wanted.sort();
+        if names == wanted {
+            return;
+        }
+        if started.elapsed() > browser::WAIT {
+            let shot = browser.screenshot("contacts-list").await;
+            panic!(
+                "the contacts list shows {names:?}, not {wanted:?} (screenshot {})",
+                shot.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_sort_a_client_on_the_contact_card_and_filter_the_contacts() {
+    let _one = one_at_a_time().await;
+    let Setup { stack, browser, .. } = setup().await;
+    client_writes(&stack, CLIENT, CLIENT_NAME, "Добрий день", 5_000_000_041).await;
+    client_writes(&stack, "petro==", "Петро", "Вітаю", 5_000_000_042).await;
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |t| t["items"].as_array().is_some_and(|i| i.len() == 2))
+        .await;
+    let olena = tasks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|task| task["requester_name"] == CLIENT_NAME)
+        .unwrap()
+        .clone();
+    let olena_id = olena["requester_id"].as_str().unwrap().to_owned();
+    let petro_id = tasks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|task| task["requester_name"] == "Петро")
+        .unwrap()["requester_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = stack
+        .patch_json(
+            &format!("/api/contacts/{petro_id}"),
+            json!({"group": "Retail clients", "labels": ["b2b"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // The contact card edits the client's group, labels and fields.
+    sign_in(&browser, &stack, OWNER_TOKEN).await;
+    open_task(&browser, olena["title"].as_str().unwrap()).await;
+    browser.by_role("form", "Group, labels and fields").await;
+    browser.fill("textbox", "Group", "Wholesale").await;
+    browser.fill("textbox", "Labels", "vip, b2b").await;
+    browser
+        .fill("textbox", "Fields", "source: trade fair\nmanager: Ivan")
+        .await;
+    browser.click("button", "Save contact").await;
+    let path = format!("/api/contacts/{olena_id}");
+    let (contact, _) = stack.eventually(&path, |c| c["group"] == "Wholesale").await;
+    assert_eq!(contact["labels"], json!(["vip", "b2b"]));
+    assert_eq!(contact["fields"], json!({"source": "trade fair", "manager": "Ivan"}));
+    browser.screenshot("20-contact-card").await;
+
+    // The contacts page lists every client, then filters by group and by label.
+    browser.click("link", "Contacts").await;
+    contacts_listed(&browser, &[CLIENT_NAME, "Петро"]).await;
+    browser.fill("combobox", "Filter by group", "Wholesale").await;
+    browser.click("button", "Apply filters").await;
+    contacts_listed(&browser, &[CLIENT_NAME]).await;
+    browser.fill("combobox", "Filter by group", "Retail clients").await;
+    browser.click("button", "Apply filters").await;
+    contacts_listed(&browser, &["Петро"]).await;
+    browser.click("button", "Clear filters").await;
+    contacts_listed(&browser, &[CLIENT_NAME, "Петро"]).await;
+    browser.fill("textbox", "Filter by label", "b2b").await;
+    browser.click("button", "Apply filters").await;
+    contacts_listed(&browser, &[CLIENT_NAME, "Петро"]).await;
+    browser.fill("textbox", "Filter by label", "vip").await;
+    browser.click("button", "Apply filters").await;
+    contacts_listed(&browser, &[CLIENT_NAME]).await;
+    browser.screenshot("21-contacts").await;
+
+    // The Bots page sets what the bot's new contacts get.
+    browser.click("link", "Bots").await;
+    browser.click("button", "Edit").await;
+    browser.by_role("group", "New contacts").await;
+    browser.fill("textbox", "Group", "Retail clients").await;
+    browser.fill("textbox", "Labels", "viber").await;
+    browser.fill("textbox", "Fields", "source: Viber bot").await;
+    browser.screenshot("22-bot-contact-template").await;
+    browser.click("button", "Save").await;
+    let (bot, _) = stack
+        .eventually("/api/integrations/default", |i| {
+            i["contact_template"]["group"] == "Retail clients"
+        })
+        .await;
+    assert_eq!(
+        bot["contact_template"],
+        json!({"group": "Retail clients", "labels": ["viber"], "fields": {"source": "Viber bot"}})
+    );
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_401_signs_the_page_out() {
     let _one = one_at_a_time().await;

@@ -11,7 +11,7 @@
 //! | `POST /api/tasks/{id}/read` | 204: the caller has read the task ([`routes::tasks`]) |
 //! | `GET /api/changes?since=` | the live feed: tasks with new client messages since a point, or 304 ([`routes::changes`]) |
 //! | `GET`/`POST /api/tasks/{id}/comments` | the conversation, oldest first; a staff comment: 202 `{id, status: "queued"}` when it notifies the client, else 201 `internal` ([`routes::comments`]) |
-//! | `GET /api/contacts?cursor=&limit=`, `GET /api/contacts/{id}` | contacts ([`routes::contacts`]) |
+//! | `GET /api/contacts?group=&label=&cursor=&limit=`, `GET`/`PATCH /api/contacts/{id}` | contacts; change a contact's group, labels, fields ([`routes::contacts`]) |
 //! | `POST /api/attachments`, `GET /api/attachments/{id}` | announce an upload (a 15-minute presigned PUT); an attachment and a 15-minute download URL ([`routes::attachments`]) |
 //! | `GET/POST /api/quick-replies`, `GET/PATCH/DELETE /api/quick-replies/{id}` | canned answers ([`routes::quick_replies`]) |
 //! | `/api/integrations[/{id}]` | connect and manage Viber bots ([`routes::integrations`]) |
@@ -164,6 +164,7 @@ impl<'a> Endpoint<'a> {
         static GET: [Method; 1] = [Method::GET];
         static POST: [Method; 1] = [Method::POST];
         static GET_POST: [Method; 2] = [Method::GET, Method::POST];
+        static GET_PATCH: [Method; 2] = [Method::GET, Method::PATCH];
         static GET_PATCH_DELETE: [Method; 3] = [Method::GET, Method::PATCH, Method::DELETE];
         match self {
             Endpoint::TaskComments(_) | Endpoint::QuickReplies | Endpoint::Integrations | Endpoint::Staff => &GET_POST,
@@ -171,6 +172,7 @@ impl<'a> Endpoint<'a> {
             Endpoint::Task(_) | Endpoint::QuickReply(_) | Endpoint::Integration(_) | Endpoint::StaffMember(_) => {
                 &GET_PATCH_DELETE
             }
+            Endpoint::Contact(_) => &GET_PATCH,
             _ => &GET,
         }
     }
@@ -259,6 +261,7 @@ impl Api {
             (Endpoint::TaskRead(id), _) => self.mark_task_read(id, caller).await,
             (Endpoint::Changes, _) => self.changes(&params, caller).await,
             (Endpoint::Contacts, _) => self.list_contacts(&params).await,
+            (Endpoint::Contact(id), Method::PATCH) => self.update_contact(id, request).await,
             (Endpoint::Contact(id), _) => self.get_contact(id).await,
             (Endpoint::Attachments, _) => self.create_attachment(request).await,
             (Endpoint::Attachment(id), _) => self.get_attachment(id).await,

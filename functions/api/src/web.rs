@@ -69,6 +69,7 @@ pub static ASSETS: &[Asset] = embedded![
     "conversation.js",
     "composer.js",
     "panel.js",
+    "contacts.js",
     "admin.js",
     "qr.js",
     "vendor/preact-htm.mjs",

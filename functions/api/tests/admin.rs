@@ -134,7 +134,16 @@ impl<S: Store> World<S> {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
-        let response = self.api.handle(builder.body(body).unwrap()).await;
+        // The query as API Gateway hands it over, parsed.
+        let mut query: HashMap<String, Vec<String>> = HashMap::new();
+        if let Some((_, raw)) = uri.split_once('?') {
+            for pair in raw.split('&').filter(|p| !p.is_empty()) {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                query.entry(key.to_owned()).or_default().push(value.to_owned());
+            }
+        }
+        let request = builder.body(body).unwrap().with_query_string_parameters(query);
+        let response = self.api.handle(request).await;
         let status = response.status();
         let text = match response.into_body() {
             Body::Text(text) => text,
@@ -256,6 +265,11 @@ macro_rules! suite {
                 staff_roles_are_enforced,
                 the_last_owner_stays_and_a_template_assignee_too,
                 tasks_move_through_statuses_and_can_be_deleted,
+                a_bot_has_a_contact_template,
+                contact_templates_out_of_bounds_are_refused,
+                staff_sort_a_contact_and_lists_follow,
+                contact_changes_out_of_bounds_are_refused,
+                contact_list_filters_out_of_bounds_are_refused,
             );
         }
     };
@@ -855,4 +869,248 @@ async fn tasks_move_through_statuses_and_can_be_deleted<S: Store>(world: World<S
     assert_eq!(listed.json["items"], json!([]));
     let contact = world.store.get_contact(&task.requester_id).await.unwrap().unwrap();
     assert_eq!(contact.current_task.unwrap().state, TaskState::Deleted);
+}
+
+// ---- Contact templates and the sorting of contacts (issue 16) ----
+
+async fn a_bot_has_a_contact_template<S: Store>(world: World<S>) {
+    let id = world
+        .connected(
+            BOT_TOKEN,
+            json!({"contact_template": {"group": " Retail clients ", "labels": ["viber", "viber", "new"],
+                                        "fields": {"source": "Viber bot Acme"}}}),
+        )
+        .await;
+    let path = format!("/api/integrations/{id}");
+    let read = world.owner(Method::GET, &path, None).await;
+    assert_eq!(
+        read.json["contact_template"],
+        json!({"group": "Retail clients", "labels": ["viber", "new"], "fields": {"source": "Viber bot Acme"}})
+    );
+    // Only what is given changes; `group: null` clears the group.
+    let reply = world
+        .owner(
+            Method::PATCH,
+            &path,
+            Some(json!({"contact_template": {"labels": ["b2b"]}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.json["contact_template"],
+        json!({"group": "Retail clients", "labels": ["b2b"], "fields": {"source": "Viber bot Acme"}})
+    );
+    let reply = world
+        .owner(
+            Method::PATCH,
+            &path,
+            Some(json!({"contact_template": {"group": null, "fields": {}}})),
+        )
+        .await;
+    assert_eq!(
+        reply.json["contact_template"],
+        json!({"group": null, "labels": ["b2b"], "fields": {}})
+    );
+    // A bot connected without one gives its contacts nothing (today's behaviour).
+    let other = world.connected(OTHER_BOT_TOKEN, json!({})).await;
+    let read = world
+        .owner(Method::GET, &format!("/api/integrations/{other}"), None)
+        .await;
+    assert_eq!(
+        read.json["contact_template"],
+        json!({"group": null, "labels": [], "fields": {}})
+    );
+    let reply = world
+        .send(
+            Method::PATCH,
+            &path,
+            Some(STAFF),
+            Some(json!({"contact_template": {"group": "x"}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+}
+
+/// Each refusal of a contact's or a template's group, labels or fields: (body, code).
+fn sorting_refusals() -> Vec<(Value, &'static str)> {
+    let many_labels: Vec<String> = (0..11).map(|n| format!("l{n}")).collect();
+    let many_fields: serde_json::Map<String, Value> = (0..21).map(|n| (format!("f{n}"), json!("v"))).collect();
+    vec![
+        (json!({"group": ""}), "invalid_group"),
+        (json!({"group": "g".repeat(65)}), "invalid_group"),
+        (json!({"group": "a\nb"}), "invalid_group"),
+        (json!({"labels": [""]}), "invalid_label"),
+        (json!({"labels": ["l".repeat(33)]}), "invalid_label"),
+        (json!({"labels": many_labels}), "too_many_labels"),
+        (json!({"fields": {"": "x"}}), "invalid_field_name"),
+        (json!({"fields": {"n".repeat(33): "x"}}), "invalid_field_name"),
+        (json!({"fields": {"source": "v".repeat(257)}}), "invalid_field_value"),
+        (json!({"fields": many_fields}), "too_many_fields"),
+        (json!({"group": 5}), "invalid_body"),
+        (json!({"labels": "vip"}), "invalid_body"),
+        (json!({"fields": {"source": 1}}), "invalid_body"),
+        (json!({"colour": "red"}), "invalid_body"),
+    ]
+}
+
+async fn contact_templates_out_of_bounds_are_refused<S: Store>(world: World<S>) {
+    let id = world.connected(BOT_TOKEN, json!({})).await;
+    let path = format!("/api/integrations/{id}");
+    for (template, code) in sorting_refusals() {
+        let reply = world
+            .owner(Method::PATCH, &path, Some(json!({"contact_template": template})))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{template}");
+        assert_eq!(reply.code(), code, "{template}");
+        if code != "invalid_body" {
+            let message = reply.json["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with("contact_template."), "{message}");
+        }
+        let reply = world
+            .connect(OTHER_BOT_TOKEN, json!({"contact_template": template}))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "connect with {template}");
+        assert_eq!(reply.code(), code, "connect with {template}");
+    }
+    let read = world.owner(Method::GET, &path, None).await;
+    assert_eq!(
+        read.json["contact_template"],
+        json!({"group": null, "labels": [], "fields": {}})
+    );
+    assert_eq!(world.integration_ids().await.len(), 1, "nothing half-connected");
+}
+
+async fn contact_ids<S: Store>(world: &World<S>, query: &str) -> Vec<String> {
+    let reply = world
+        .send(Method::GET, &format!("/api/contacts{query}"), Some(STAFF), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text);
+    reply.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn staff_sort_a_contact_and_lists_follow<S: Store>(world: World<S>) {
+    world.open_task("t1").await;
+    world.open_task("t2").await;
+    let reply = world
+        .send(
+            Method::PATCH,
+            "/api/contacts/c-t1",
+            Some(STAFF),
+            Some(json!({"group": " Wholesale ", "labels": ["vip", "b2b", "vip"], "fields": {"source": "fair"}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["id"], "c-t1");
+    assert_eq!(reply.json["group"], "Wholesale");
+    assert_eq!(reply.json["labels"], json!(["vip", "b2b"]));
+    assert_eq!(reply.json["fields"], json!({"source": "fair"}));
+    world
+        .send(
+            Method::PATCH,
+            "/api/contacts/c-t2",
+            Some(OWNER),
+            Some(json!({"group": "Wholesale", "labels": ["b2b"]})),
+        )
+        .await;
+    assert_eq!(contact_ids(&world, "?group=Wholesale").await, ["c-t2", "c-t1"]);
+    assert_eq!(contact_ids(&world, "?label=vip").await, ["c-t1"]);
+    assert_eq!(
+        contact_ids(&world, "?label=b2b&group=Wholesale").await,
+        ["c-t2", "c-t1"]
+    );
+    assert_eq!(contact_ids(&world, "?group=Wholesale&limit=1").await, ["c-t2"]);
+    assert!(contact_ids(&world, "?group=Retail").await.is_empty());
+    assert_eq!(contact_ids(&world, "").await.len(), 2, "no filter: every contact");
+
+    // Only the given fields change; `group: null` takes the contact out of its group.
+    let reply = world
+        .send(
+            Method::PATCH,
+            "/api/contacts/c-t1",
+            Some(STAFF),
+            Some(json!({"group": null})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["group"], Value::Null);
+    assert_eq!(reply.json["labels"], json!(["vip", "b2b"]));
+    assert_eq!(reply.json["fields"], json!({"source": "fair"}));
+    assert_eq!(contact_ids(&world, "?group=Wholesale").await, ["c-t2"]);
+    let reply = world
+        .send(
+            Method::PATCH,
+            "/api/contacts/c-t1",
+            Some(STAFF),
+            Some(json!({"labels": []})),
+        )
+        .await;
+    assert_eq!(reply.json["labels"], json!([]));
+    assert!(contact_ids(&world, "?label=vip").await.is_empty());
+    // The task's requester shows the same.
+    let task = world.send(Method::GET, "/api/tasks/t2", Some(STAFF), None).await;
+    assert_eq!(task.json["requester"]["group"], "Wholesale");
+    assert_eq!(task.json["requester"]["labels"], json!(["b2b"]));
+}
+
+async fn contact_changes_out_of_bounds_are_refused<S: Store>(world: World<S>) {
+    world.open_task("t1").await;
+    let path = "/api/contacts/c-t1";
+    for (body, code) in sorting_refusals() {
+        let reply = world.send(Method::PATCH, path, Some(STAFF), Some(body.clone())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.code(), code, "{body}");
+    }
+    for body in [json!({}), json!([1]), json!("group")] {
+        let reply = world.send(Method::PATCH, path, Some(STAFF), Some(body.clone())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.code(), "invalid_body", "{body}");
+    }
+    let reply = world.send(Method::PATCH, path, Some(STAFF), None).await;
+    assert_eq!(reply.code(), "invalid_body", "no body");
+    let reply = world
+        .send(
+            Method::PATCH,
+            "/api/contacts/nobody",
+            Some(STAFF),
+            Some(json!({"group": "x"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = world.send(Method::PATCH, path, None, Some(json!({"group": "x"}))).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let reply = world.send(Method::DELETE, path, Some(OWNER), None).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    let stored = world
+        .store
+        .get_contact(&ContactId::parse("c-t1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.group.is_none() && stored.labels.is_empty() && stored.fields.is_empty());
+}
+
+async fn contact_list_filters_out_of_bounds_are_refused<S: Store>(world: World<S>) {
+    let long_group = "g".repeat(65);
+    let long_label = "l".repeat(33);
+    for query in [
+        format!("?group={long_group}"),
+        format!("?label={long_label}"),
+        "?group=a&group=b".to_owned(),
+        "?label=a&label=b".to_owned(),
+    ] {
+        let reply = world
+            .send(Method::GET, &format!("/api/contacts{query}"), Some(STAFF), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(reply.code(), "invalid_parameter", "{query}");
+    }
+    let reply = world
+        .send(Method::GET, "/api/contacts?group=x&cursor=zz", Some(STAFF), None)
+        .await;
+    assert_eq!(reply.code(), "invalid_cursor");
 }

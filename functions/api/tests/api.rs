@@ -451,7 +451,7 @@ async fn unknown_routes_are_404_and_other_methods_405() {
     for (method, uri) in [
         (Method::POST, "/api/me"),
         (Method::DELETE, "/api/tasks"),
-        (Method::PUT, "/api/contacts/c1"),
+        (Method::PUT, "/api/contacts"),
         (Method::PATCH, "/api/attachments/a1"),
     ] {
         let reply = world
@@ -488,7 +488,8 @@ async fn a_task_shows_its_fields_and_its_requester() {
     expected_detail["requester"] = json!({
         "id": contact, "integration_id": "acme", "viber_user_id": "u1", "name": "Client u1",
         "avatar_url": null, "language": "uk", "country": "UA", "api_version": 10, "phone": null,
-        "subscribed": true, "created_at": rfc3339(10), "updated_at": rfc3339(10), "avatar": null
+        "subscribed": true, "created_at": rfc3339(10), "updated_at": rfc3339(10), "avatar": null,
+        "group": null, "labels": [], "fields": {}
     });
     assert_eq!(detail, expected_detail);
 }
@@ -831,11 +832,11 @@ async fn contacts_are_listed_most_recently_updated_first_and_read_by_id() {
             "id": ids[0], "integration_id": "acme", "viber_user_id": "u3", "name": "Client u3",
             "avatar_url": null, "language": "uk", "country": "UA", "api_version": 10,
             "phone": "+380671234567", "subscribed": false, "created_at": rfc3339(20),
-            "updated_at": rfc3339(20), "avatar": null
+            "updated_at": rfc3339(20), "avatar": null, "group": null, "labels": [], "fields": {}
         }),
         "the profile, never current_task / version / subscription_changed_at"
     );
-    assert_eq!(first["items"][0].as_object().unwrap().len(), 13);
+    assert_eq!(first["items"][0].as_object().unwrap().len(), 16);
 
     for uri in ["/api/contacts/nobody", "/api/contacts/not.an.id"] {
         let reply = world.get(uri).await;

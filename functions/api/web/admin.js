@@ -1,11 +1,11 @@
-// The owners' pages: bots (connect with a token -> deep link, webhook URL and QR code; template
-// and options; disconnect), staff (add -> the token shown once; change; remove), quick replies.
+// The owners' pages: bots (connect with a token -> deep link, webhook URL and QR code; template,
+// what new contacts get, and options; disconnect), staff (add -> the token shown once; change; remove), quick replies.
 
 import { html, useEffect, useState } from './vendor/preact-htm.mjs';
 import { patch, post, remove } from './api.js';
 import { t } from './i18n.js';
-import { TASK_STATUSES } from './model.js';
-import { Avatar, CopyField, Empty, errorText, statusLabel, useApp } from './ui.js';
+import { TASK_STATUSES, sortingBody, sortingForm } from './model.js';
+import { Avatar, CopyField, Empty, SortingFields, errorText, statusLabel, useApp } from './ui.js';
 
 /** The QR code module (and its encoder) load only when a QR code is shown. */
 function QrCode({ text }) {
@@ -55,6 +55,7 @@ function TemplateFields({ prefix, value, onChange }) {
   const options = value.options;
   const setTemplate = (patchValue) => onChange({ ...value, template: { ...template, ...patchValue } });
   const setOptions = (patchValue) => onChange({ ...value, options: { ...options, ...patchValue } });
+  const setContacts = (contacts) => onChange({ ...value, contacts });
   return html`<fieldset class="group">
       <legend>${t('template')}</legend>
       <div class="field">
@@ -95,6 +96,11 @@ function TemplateFields({ prefix, value, onChange }) {
       </div>
     </fieldset>
     <fieldset class="group">
+      <legend>${t('contactTemplate')}</legend>
+      <p class="muted">${t('contactTemplateHint')}</p>
+      <${SortingFields} prefix=${`${prefix}-contact`} value=${value.contacts} onChange=${setContacts} />
+    </fieldset>
+    <fieldset class="group">
       <legend>${t('options')}</legend>
       <label class="check">
         <input type="checkbox" checked=${options.new_task_if_no_active} onChange=${(e) => setOptions({ new_task_if_no_active: e.target.checked })} />
@@ -115,6 +121,7 @@ function TemplateFields({ prefix, value, onChange }) {
 const blankSettings = () => ({
   template: { task_title: 'Viber: {name}', initial_status: 'new', assignee_id: null, participant_ids: [] },
   options: { new_task_if_no_active: true, send_as_staff: false, welcome_message: '' },
+  contacts: sortingForm(null),
 });
 
 function settingsOf(integration) {
@@ -122,6 +129,7 @@ function settingsOf(integration) {
   return {
     template: { ...blank.template, ...integration.template, participant_ids: [...((integration.template && integration.template.participant_ids) || [])] },
     options: { ...blank.options, ...integration.options, welcome_message: (integration.options && integration.options.welcome_message) || '' },
+    contacts: sortingForm(integration.contact_template),
   };
 }
 
@@ -130,6 +138,7 @@ function settingsBody(settings) {
   return {
     template: { ...settings.template, task_title: settings.template.task_title.trim() },
     options: { ...settings.options, welcome_message: settings.options.welcome_message.trim() ? settings.options.welcome_message : null },
+    contact_template: sortingBody(settings.contacts),
   };
 }
 
@@ -200,6 +209,7 @@ function BotCard({ integration, onChanged, onRemoved }) {
   };
   const template = integration.template || {};
   const assignee = template.assignee_id && staff.get(template.assignee_id);
+  const contactTemplate = integration.contact_template || {};
   return html`<article class="card bot-card" aria-label=${integration.name}>
     <header class="bot-head">
       <${Avatar} name=${integration.bot ? integration.bot.name : integration.name} />
@@ -216,6 +226,8 @@ function BotCard({ integration, onChanged, onRemoved }) {
       <span>${t('taskTitle')}: <code>${template.task_title}</code></span>
       <span>${t('initialStatus')}: ${statusLabel(template.initial_status || 'new')}</span>
       <span>${t('defaultAssignee')}: ${assignee ? assignee.name : t('ownerFallback')}</span>
+      ${contactTemplate.group && html`<span>${t('group')}: ${contactTemplate.group}</span>`}
+      ${contactTemplate.labels && contactTemplate.labels.length > 0 && html`<span>${t('labels')}: ${contactTemplate.labels.join(', ')}</span>`}
     </p>
     ${editing &&
     html`<form class="form" onSubmit=${save}>

@@ -1,5 +1,5 @@
 // The staff web inbox: sign-in, the shell (top bar, pages) and hash routing (`#/tasks/{id}`,
-// `#/bots`, `#/staff`, `#/quick-replies`), so only `/` ever serves HTML.
+// `#/contacts`, `#/bots`, `#/staff`, `#/quick-replies`), so only `/` ever serves HTML.
 
 import { html, render, useEffect, useMemo, useState } from './vendor/preact-htm.mjs';
 import { ApiError, all, get, onUnauthorized, session } from './api.js';
@@ -9,6 +9,7 @@ import { AppContext, Avatar, Toasts, errorText, useApp, useToasts } from './ui.j
 import { InboxPage } from './inbox.js';
 import { forgetDownloads } from './conversation.js';
 import { BotsPage, QuickRepliesPage, StaffPage } from './admin.js';
+import { ContactsPage } from './contacts.js';
 
 function SignIn({ notice, onSignedIn }) {
   const [token, setToken] = useState('');
@@ -72,6 +73,7 @@ function TopBar({ me, route, onSignOut }) {
     <a class="brand" href="#/"><span class="brand-mark" aria-hidden="true">◆</span> viberdesk</a>
     <nav class="nav" aria-label="viberdesk">
       ${link('inbox', '#/', t('inbox'))}
+      ${link('contacts', '#/contacts', t('contacts'))}
       ${owner && link('bots', '#/bots', t('bots'))}
       ${owner && link('staff', '#/staff', t('staff'))}
       ${owner && link('quick-replies', '#/quick-replies', t('quickReplies'))}
@@ -173,7 +175,9 @@ function App() {
   else {
     const owner = me.role === 'owner';
     const page =
-      route.page === 'bots' && owner
+      route.page === 'contacts'
+        ? html`<${ContactsPage} />`
+        : route.page === 'bots' && owner
         ? html`<${BotsPage} />`
         : route.page === 'staff' && owner
           ? html`<${StaffPage} />`

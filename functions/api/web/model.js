@@ -265,6 +265,41 @@ export function lastClientComment(comments) {
 }
 
 /** The route of a location hash: `#/tasks/{id}`, `#/bots`, `#/staff`, `#/quick-replies`, else the inbox. */
+/** Labels typed as `vip, b2b`: trimmed, without empty ones or repeats. */
+export function parseLabels(text) {
+  const labels = [];
+  for (const label of String(text || '').split(',').map((part) => part.trim())) {
+    if (label && !labels.includes(label)) labels.push(label);
+  }
+  return labels;
+}
+
+/** Custom fields typed one per line as `name: value` (a line without `:` is a field left empty). */
+export function parseFields(text) {
+  const fields = {};
+  for (const line of String(text || '').split('\n')) {
+    const colon = line.indexOf(':');
+    const name = (colon < 0 ? line : line.slice(0, colon)).trim();
+    if (name) fields[name] = colon < 0 ? '' : line.slice(colon + 1).trim();
+  }
+  return fields;
+}
+
+export const fieldsText = (fields) =>
+  Object.entries(fields || {})
+    .map(([name, value]) => `${name}: ${value}`)
+    .join('\n');
+
+/** A contact's (or a contact template's) group, labels and fields as typed → as the API takes them. */
+export const sortingBody = ({ group, labels, fields }) => ({ group: group.trim() || null, labels: parseLabels(labels), fields: parseFields(fields) });
+
+/** The same, as the form shows them. */
+export const sortingForm = (sorting) => ({
+  group: (sorting && sorting.group) || '',
+  labels: ((sorting && sorting.labels) || []).join(', '),
+  fields: fieldsText(sorting && sorting.fields),
+});
+
 export function parseRoute(hash) {
   const path = String(hash || '').replace(/^#/, '');
   const task = /^\/tasks\/([^/?#]+)$/.exec(path);
@@ -272,5 +307,6 @@ export function parseRoute(hash) {
   if (path === '/bots') return { page: 'bots' };
   if (path === '/staff') return { page: 'staff' };
   if (path === '/quick-replies') return { page: 'quick-replies' };
+  if (path === '/contacts') return { page: 'contacts' };
   return { page: 'inbox', taskId: null };
 }

@@ -1,13 +1,38 @@
 // The task panel: status, assignee and participants (saved as soon as they change), the client's
-// contact card, the previous task and the client's other tasks.
+// contact card (with their group, labels and fields, edited here), the previous task and the
+// client's other tasks.
 
 import { html, useEffect, useState } from './vendor/preact-htm.mjs';
 import { get, patch, query, remove } from './api.js';
 import { countryName, formatDate, formatFull, formatShort, languageName, t } from './i18n.js';
-import { TASK_STATUSES, clientName } from './model.js';
-import { Avatar, errorText, statusLabel, useApp } from './ui.js';
+import { TASK_STATUSES, clientName, sortingBody, sortingForm } from './model.js';
+import { Avatar, SortingFields, errorText, statusLabel, useApp } from './ui.js';
 
-function ContactCard({ task }) {
+/** The contact's group, labels and fields, saved together (`PATCH /api/contacts/{id}`). */
+function ContactSorting({ contact, onSaved }) {
+  const { toast } = useApp();
+  const [form, setForm] = useState(sortingForm(contact));
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setForm(sortingForm(contact)), [contact.id, contact.updated_at]);
+  const save = async (event) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      onSaved(await patch(`/api/contacts/${encodeURIComponent(contact.id)}`, sortingBody(form)));
+      toast(t('saved'));
+    } catch (error) {
+      toast(t('saveFailed', { message: errorText(error) }), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="sorting" aria-label=${t('contactSorting')} onSubmit=${save}>
+    <${SortingFields} prefix="contact" value=${form} onChange=${setForm} />
+    <button type="submit" class="button" disabled=${busy}>${t('saveContact')}</button>
+  </form>`;
+}
+
+function ContactCard({ task, onContactChanged }) {
   const contact = task.requester;
   const name = clientName(task) || t('client');
   if (!contact) {
@@ -30,6 +55,7 @@ function ContactCard({ task }) {
       ${contact.country && row(t('country'), countryName(contact.country))}
       ${row(t('clientSince'), formatDate(contact.created_at))}
     </dl>
+    <${ContactSorting} contact=${contact} onSaved=${onContactChanged} />
   </div>`;
 }
 
@@ -134,7 +160,7 @@ export function TaskPanel({ task, onChanged, onDeleted, onClose }) {
       ${task.previous_task_id && html`<p><a class="back-arrow" href=${`#/tasks/${encodeURIComponent(task.previous_task_id)}`}>${t('previousTask')}</a></p>`}
     </div>
     <h3 class="section-title">${t('requester')}</h3>
-    <${ContactCard} task=${task} />
+    <${ContactCard} task=${task} onContactChanged=${(requester) => onChanged({ ...task, requester })} />
     <h3 class="section-title">${t('otherTasks')}</h3>
     <${OtherTasks} task=${task} />
     <button type="button" class="button danger ghost delete-task" onClick=${deleteTask}>${t('deleteTask')}</button>

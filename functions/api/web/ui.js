@@ -143,3 +143,23 @@ export function ErrorBox({ error, onRetry }) {
 }
 
 export const statusLabel = (status) => t(`status_${status}`);
+
+/** The inputs of a group, labels and fields: a contact's, or a bot's template for new contacts. */
+export function SortingFields({ prefix, value, onChange }) {
+  const set = (key) => (event) => onChange({ ...value, [key]: event.target.value });
+  const hint = (key, text) => html`<small id=${`${prefix}-${key}-hint`} class="muted">${text}</small>`;
+  return html`<div class="field">
+      <label for=${`${prefix}-group`}>${t('group')}</label>
+      <input id=${`${prefix}-group`} type="text" maxlength="64" value=${value.group} onInput=${set('group')} />
+    </div>
+    <div class="field">
+      <label for=${`${prefix}-labels`}>${t('labels')}</label>
+      <input id=${`${prefix}-labels`} type="text" value=${value.labels} onInput=${set('labels')} aria-describedby=${`${prefix}-labels-hint`} />
+      ${hint('labels', t('labelsHint'))}
+    </div>
+    <div class="field">
+      <label for=${`${prefix}-fields`}>${t('fields')}</label>
+      <textarea id=${`${prefix}-fields`} rows="2" value=${value.fields} onInput=${set('fields')} aria-describedby=${`${prefix}-fields-hint`}></textarea>
+      ${hint('fields', t('fieldsHint'))}
+    </div>`;
+}

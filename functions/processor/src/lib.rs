@@ -233,6 +233,9 @@ impl Processor {
             let now = Timestamp::now();
             let existing = self.store.get_contact(&contact_id).await?;
             let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, &event.sender, phone, now);
+            if existing.is_none() {
+                rules::apply_contact_template(&mut contact, &integration.contact_template);
+            }
             self.keep_avatar(&mut contact, &mut avatars).await;
             // Viber subscribes a user by their first message, without a `subscribed` callback.
             rules::message_subscribes(&mut contact, sent_at);
@@ -520,6 +523,9 @@ impl Processor {
         for _ in 0..CONFLICT_ATTEMPTS {
             let existing = self.store.get_contact(&contact_id).await?;
             let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, user, None, Timestamp::now());
+            if existing.is_none() {
+                rules::apply_contact_template(&mut contact, &integration.contact_template);
+            }
             self.keep_avatar(&mut contact, &mut avatars).await;
             if let Some(subscribed) = subscribed {
                 rules::apply_subscription(&mut contact, subscribed, Timestamp::from_millis(timestamp));

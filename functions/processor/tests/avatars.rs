@@ -44,6 +44,7 @@ async fn setup(copy_avatars: bool) -> Setup {
             webhook_url: "https://x/viber/acme".into(),
             template: TaskTemplate::default(),
             options: IntegrationOptions::default(),
+            contact_template: Default::default(),
             connected_by: None,
             created_at: Timestamp::now(),
         })

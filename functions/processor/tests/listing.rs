@@ -32,6 +32,7 @@ async fn processor() -> (Arc<MemoryStore>, Processor) {
             webhook_url: "https://x/viber/acme".into(),
             template: TaskTemplate::default(),
             options: IntegrationOptions::default(),
+            contact_template: Default::default(),
             connected_by: None,
             created_at: Timestamp::now(),
         })

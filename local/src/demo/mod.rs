@@ -152,6 +152,7 @@ impl Demo {
             bot: info.bot_profile(),
             template: TaskTemplate::default(),
             options,
+            contact_template: Default::default(),
             connected_by: Some(owner.id.clone()),
             created_at: Timestamp::now(),
         };

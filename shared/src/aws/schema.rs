@@ -51,10 +51,22 @@ pub const REQUESTER_INDEX: Index = Index {
     projection: IndexProjection::KeysOnly,
 };
 
-/// Two indexes only: a client message moves its task in one (`gsi1`), whichever list staff
-/// read; narrower task lists (status, assignee, integration, search) filter `gsi1`'s list of
-/// every task (docs/data-model.md, docs/cost.md).
-pub const INDEXES: [Index; 2] = [KIND_INDEX, REQUESTER_INDEX];
+/// Contacts by the team's sorting, newest first by creation, keys only: a contact item in a
+/// group carries `CONTACTGROUP#{group}`, and each of its labels has a small entry item in the
+/// contact's partition carrying `CONTACTLABEL#{label}`. Written when a contact is created in a
+/// group or with labels and when staff change them, never by the processor's later writes.
+pub const CONTACT_SORTING_INDEX: Index = Index {
+    name: "gsi6",
+    partition_key: "gsi6pk",
+    sort_key: "gsi6sk",
+    projection: IndexProjection::KeysOnly,
+};
+
+/// Three indexes: a client message moves its task in one (`gsi1`), whichever list staff read;
+/// narrower task lists (status, assignee, integration, search) filter `gsi1`'s list of every
+/// task; `gsi5` lists a client's tasks and `gsi6` sorts contacts, neither moved by a message
+/// (docs/data-model.md, docs/cost.md).
+pub const INDEXES: [Index; 3] = [KIND_INDEX, REQUESTER_INDEX, CONTACT_SORTING_INDEX];
 
 fn string_attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()

@@ -2,10 +2,13 @@
 
 use async_trait::async_trait;
 
-use super::{MemoryStore, Order, StoreState, page_by_recency};
+use super::{MemoryStore, Order, StoreState, page_by_recency, page_of};
 use crate::ids::ContactId;
 use crate::model::{Contact, Task, TaskState};
-use crate::ports::{Conflict, ContactStore, Page, PageRequest, StoreError};
+use crate::ports::{
+    Conflict, ContactAdmin, ContactChange, ContactFilter, ContactStore, Page, PageRequest, StoreError, recency_key,
+};
+use crate::time::Timestamp;
 
 /// The optimistic lock: the stored version is the one read (`None`: no contact yet).
 pub(super) fn version_matches(stored: Option<&Contact>, expected: Option<u64>) -> bool {
@@ -43,5 +46,39 @@ impl ContactStore for MemoryStore {
 
     async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
         page_by_recency(self.state().contacts.values(), Order::NewestFirst, page)
+    }
+}
+
+#[async_trait]
+impl ContactAdmin for MemoryStore {
+    /// Newest first by creation, as the DynamoDB adapter's group and label index sorts them.
+    async fn list_contacts_by(&self, filter: &ContactFilter, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
+        if filter == &ContactFilter::default() {
+            return self.list_contacts(page).await;
+        }
+        let matching = self
+            .state()
+            .contacts
+            .values()
+            .filter(|contact| filter.matches(contact))
+            .map(|contact| (recency_key(contact.created_at, contact.id.as_str()), contact.clone()))
+            .collect();
+        page_of(matching, Order::NewestFirst, page)
+    }
+
+    async fn update_contact(
+        &self,
+        id: &ContactId,
+        change: &ContactChange,
+        at: Timestamp,
+    ) -> Result<Option<Contact>, StoreError> {
+        let mut state = self.state();
+        let Some(contact) = state.contacts.get_mut(id) else {
+            return Ok(None);
+        };
+        change.apply(contact);
+        contact.updated_at = at;
+        contact.version += 1;
+        Ok(Some(contact.clone()))
     }
 }

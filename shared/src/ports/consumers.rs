@@ -5,8 +5,8 @@
 //! port is added to the bundles that use it.
 
 use super::{
-    AttachmentStore, CommentStore, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore, MessageStore,
-    QuickReplyStore, ReadMarkerStore, ReplyStore, StaffAdmin, StaffStore, TaskStore, TaskWorkflow,
+    AttachmentStore, CommentStore, ContactAdmin, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore,
+    MessageStore, QuickReplyStore, ReadMarkerStore, ReplyStore, StaffAdmin, StaffStore, TaskStore, TaskWorkflow,
 };
 
 /// Declares a consumer's store trait and implements it for every type that has its ports.
@@ -42,7 +42,7 @@ consumer_store! {
         + IntegrationAdmin
         + TaskStore
         + TaskWorkflow
-        + ContactStore
+        + ContactAdmin
         + CommentStore
         + AttachmentStore
         + QuickReplyStore

@@ -111,6 +111,9 @@ mod tests {
             current_task: None,
             version: 1,
             avatar: None,
+            group: None,
+            labels: Vec::new(),
+            fields: Default::default(),
         }
     }
 

@@ -101,6 +101,15 @@ Promise.all([import(base + 'model.js'), import(base + 'i18n.js')])
     eq('route of bots', m.parseRoute('#/bots'), { page: 'bots' });
     eq('route of nothing', m.parseRoute(''), { page: 'inbox', taskId: null });
     eq('route of junk', m.parseRoute('#/tasks/a/b'), { page: 'inbox', taskId: null });
+    eq('route of contacts', m.parseRoute('#/contacts'), { page: 'contacts' });
+
+    eq('labels typed with commas', m.parseLabels(' vip, b2b,,vip ,'), ['vip', 'b2b']);
+    eq('no labels', m.parseLabels(''), []);
+    eq('fields one per line', m.parseFields('source: Viber: Acme\n  \nnote\n region :Lviv '), { source: 'Viber: Acme', note: '', region: 'Lviv' });
+    eq('fields as typed back', m.fieldsText({ source: 'fair', note: '' }), 'source: fair\nnote: ');
+    eq('an empty group is none', m.sortingBody({ group: '  ', labels: 'a', fields: '' }), { group: null, labels: ['a'], fields: {} });
+    eq('a form of nothing', m.sortingForm(null), { group: '', labels: '', fields: '' });
+    eq('a form of a contact', m.sortingForm({ group: 'Retail', labels: ['a', 'b'], fields: { x: '1' } }), { group: 'Retail', labels: 'a, b', fields: 'x: 1' });
 
     eq('language from the browser', i18n.initialLanguage(null, ['ru-RU', 'en']), 'ru');
     eq('language picked before', i18n.initialLanguage('en', ['ru-RU']), 'en');

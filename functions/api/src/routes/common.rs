@@ -63,6 +63,12 @@ pub(crate) fn name(field: &str, raw: &str) -> Result<String, ApiError> {
     Ok(trimmed.to_owned())
 }
 
+/// A group, labels or fields out of bounds (`rules::check_*`): 400 with the refusal's own code,
+/// the message naming the field (`prefix` for a nested one, e.g. `contact_template.`).
+pub(crate) fn tag_refusal(prefix: &str, error: shared::rules::TagError) -> ApiError {
+    ApiError::bad_request(error.code(), format!("{prefix}{error}"))
+}
+
 /// Staff ids without repeats, in the order given (a task's or a template's participants).
 pub(crate) fn distinct(ids: Vec<StaffId>) -> Vec<StaffId> {
     let mut seen = std::collections::HashSet::new();

@@ -5,7 +5,7 @@
 //! | `GET /api/integrations` | every integration, oldest first |
 //! | `POST /api/integrations` | 201: connects a bot: `get_account_info`, store, `set_webhook` |
 //! | `GET /api/integrations/{id}` | the integration |
-//! | `PATCH /api/integrations/{id}` | name, template, options; a new `auth_token` is verified and the webhook re-set |
+//! | `PATCH /api/integrations/{id}` | name, template, contact template, options; a new `auth_token` is verified and the webhook re-set |
 //! | `DELETE /api/integrations/{id}` | 204: unsets the webhook and removes the integration (its tasks and contacts stay) |
 //!
 //! The bot's token is read from the body by hand (never through an error message of the JSON
@@ -16,7 +16,11 @@ use lambda_http::http::header;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::ids::{IntegrationId, StaffId};
-use shared::model::{BotProfile, Integration, IntegrationOptions, StaffMember, TaskStatus, TaskTemplate, webhook_url};
+use std::collections::BTreeMap;
+
+use shared::model::{
+    BotProfile, ContactTemplate, Integration, IntegrationOptions, StaffMember, TaskStatus, TaskTemplate, webhook_url,
+};
 use shared::ports::PageRequest;
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
@@ -26,7 +30,7 @@ use crate::body::{fields, json_value, present};
 use crate::error::{ApiError, StoreContext};
 use crate::query::{self, Params};
 use crate::response::{created, no_content, ok};
-use crate::routes::common::{PageView, distinct, name};
+use crate::routes::common::{PageView, distinct, name, tag_refusal};
 use crate::{Api, require_owner};
 
 const UNKNOWN: ApiError = ApiError::NotFound("integration");
@@ -44,6 +48,7 @@ pub struct IntegrationView<'a> {
     pub webhook_url: &'a str,
     pub deep_link: String,
     pub template: &'a TaskTemplate,
+    pub contact_template: &'a ContactTemplate,
     pub options: &'a IntegrationOptions,
     pub connected_by: Option<&'a StaffId>,
     pub created_at: Timestamp,
@@ -58,6 +63,7 @@ impl<'a> From<&'a Integration> for IntegrationView<'a> {
             webhook_url: &integration.webhook_url,
             deep_link: integration.deep_link(),
             template: &integration.template,
+            contact_template: &integration.contact_template,
             options: &integration.options,
             connected_by: integration.connected_by.as_ref(),
             created_at: integration.created_at,
@@ -71,6 +77,9 @@ struct NewIntegration {
     name: String,
     #[serde(default)]
     template: TaskTemplate,
+    /// Read as a patch of the empty template, so an unknown field is refused.
+    #[serde(default)]
+    contact_template: ContactTemplatePatch,
     #[serde(default)]
     options: IntegrationOptions,
 }
@@ -83,6 +92,31 @@ struct TemplatePatch {
     #[serde(default, deserialize_with = "present")]
     assignee_id: Option<Option<StaffId>>,
     participant_ids: Option<Vec<StaffId>>,
+}
+
+/// A partial contact template: `group: null` clears the group; labels and fields replace the
+/// stored ones.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ContactTemplatePatch {
+    #[serde(default, deserialize_with = "present")]
+    group: Option<Option<String>>,
+    labels: Option<Vec<String>>,
+    fields: Option<BTreeMap<String, String>>,
+}
+
+impl ContactTemplatePatch {
+    fn apply(self, template: &mut ContactTemplate) {
+        if let Some(group) = self.group {
+            template.group = group;
+        }
+        if let Some(labels) = self.labels {
+            template.labels = labels;
+        }
+        if let Some(fields) = self.fields {
+            template.fields = fields;
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +133,7 @@ struct OptionsPatch {
 struct IntegrationPatch {
     name: Option<String>,
     template: Option<TemplatePatch>,
+    contact_template: Option<ContactTemplatePatch>,
     options: Option<OptionsPatch>,
 }
 
@@ -116,6 +151,11 @@ fn take_token(body: &mut serde_json::Value) -> Result<Option<AuthToken>, ApiErro
             "auth_token must be the bot's token from Viber: a non-empty string without spaces",
         )),
     }
+}
+
+/// A contact template as it may be stored (`rules::check_template`): 400 with the refusal's code.
+fn checked_contact_template(template: &ContactTemplate) -> Result<ContactTemplate, ApiError> {
+    shared::rules::check_template(template).map_err(|e| tag_refusal("contact_template.", e))
 }
 
 /// A template and options as they may be stored: names checked, lists without repeats.
@@ -230,6 +270,9 @@ impl Api {
         let new: NewIntegration = fields(body)?;
         let name = name("name", &new.name)?;
         let (template, options) = checked(new.template, new.options)?;
+        let mut contact_template = ContactTemplate::default();
+        new.contact_template.apply(&mut contact_template);
+        let contact_template = checked_contact_template(&contact_template)?;
         self.existing_staff(template.assignee_id.iter().chain(&template.participant_ids).collect())
             .await?;
         let base_url = self.base_url(request)?;
@@ -248,6 +291,7 @@ impl Api {
             auth_token: token,
             bot: info.bot_profile(),
             template,
+            contact_template,
             options,
             connected_by: Some(caller.id.clone()),
             created_at: Timestamp::now(),
@@ -318,9 +362,13 @@ impl Api {
             options.welcome_message = welcome;
         }
         let (template, options) = checked(template, options)?;
+        let mut contact_template = changed.contact_template.clone();
+        patch.contact_template.unwrap_or_default().apply(&mut contact_template);
+        let contact_template = checked_contact_template(&contact_template)?;
         self.existing_staff(template.assignee_id.iter().chain(&template.participant_ids).collect())
             .await?;
         changed.template = template;
+        changed.contact_template = contact_template;
         changed.options = options;
 
         let Some(token) = token else {

@@ -5,7 +5,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::Item;
-use crate::aws::schema::{Index, KIND_INDEX, PARTITION_KEY, RECENCY_KEY, REQUESTER_INDEX, SORT_KEY};
+use crate::aws::schema::{
+    CONTACT_SORTING_INDEX, Index, KIND_INDEX, PARTITION_KEY, RECENCY_KEY, REQUESTER_INDEX, SORT_KEY,
+};
 use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use crate::model::{Contact, Integration, QuickReply, StaffMember, Task, TaskStatus};
 use crate::ports::StoreError;
@@ -50,6 +52,11 @@ impl Key {
 
     pub fn contact(id: &ContactId) -> Self {
         Self::new(format!("CONTACT#{id}"), "CONTACT")
+    }
+
+    /// A contact's entry in the list of a label: in the contact's partition, one per label.
+    pub fn contact_label(id: &ContactId, label: &str) -> Self {
+        Self::new(format!("CONTACT#{id}"), &format!("LABEL#{label}"))
     }
 
     pub fn task(id: &TaskId) -> Self {
@@ -117,6 +124,15 @@ pub(super) fn task_id_of(item: &Item) -> Result<TaskId, StoreError> {
         .ok_or_else(|| StoreError::Corrupt("an index entry without a task key".into()))
 }
 
+/// The contact an index entry of a contact's item or label entry (keys only) belongs to.
+pub(super) fn contact_id_of(item: &Item) -> Result<ContactId, StoreError> {
+    item.get(PARTITION_KEY)
+        .and_then(|pk| pk.as_s().ok())
+        .and_then(|pk| pk.strip_prefix("CONTACT#"))
+        .and_then(|id| ContactId::parse(id).ok())
+        .ok_or_else(|| StoreError::Corrupt("an index entry without a contact key".into()))
+}
+
 /// A list: the index partition that holds its items.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct List {
@@ -159,6 +175,22 @@ impl List {
         Self {
             index: REQUESTER_INDEX,
             partition: format!("TASKREQUESTER#{contact}"),
+        }
+    }
+
+    /// Contacts in a group (keys only: read, then fetched).
+    pub fn contacts_in_group(group: &str) -> Self {
+        Self {
+            index: CONTACT_SORTING_INDEX,
+            partition: format!("CONTACTGROUP#{group}"),
+        }
+    }
+
+    /// Contacts with a label, through their label entries (keys only).
+    pub fn contacts_with_label(label: &str) -> Self {
+        Self {
+            index: CONTACT_SORTING_INDEX,
+            partition: format!("CONTACTLABEL#{label}"),
         }
     }
 }
@@ -267,6 +299,18 @@ impl Listing {
         })
     }
 
+    /// A contact's place in the list of its group or of one of its labels: by creation, which
+    /// never changes, so the keys-only index is written only when the group or labels change.
+    pub fn contact_sorted_in(list: List, contact: &Contact) -> [(String, AttributeValue); 2] {
+        [
+            (list.index.partition_key.to_owned(), AttributeValue::S(list.partition)),
+            (
+                list.index.sort_key.to_owned(),
+                AttributeValue::S(recency_key(contact.created_at, contact.id.as_str())),
+            ),
+        ]
+    }
+
     /// Integrations, staff and quick replies list by creation.
     pub fn integration(integration: &Integration) -> Self {
         Self::new(
@@ -347,6 +391,10 @@ mod tests {
             pair(Key::read_marker(&StaffId::parse("s1").unwrap(), &task)),
             pairs("STAFF#s1", "READ#t1")
         );
+        assert_eq!(
+            pair(Key::contact_label(&ContactId::parse("c1").unwrap(), "vip")),
+            pairs("CONTACT#c1", "LABEL#vip")
+        );
     }
 
     #[test]
@@ -355,6 +403,10 @@ mod tests {
         assert_eq!(task_id_of(&entry).unwrap(), TaskId::parse("t1").unwrap());
         let contact = Key::contact(&ContactId::parse("c1").unwrap()).into_item();
         assert!(matches!(task_id_of(&contact), Err(StoreError::Corrupt(_))));
+        let label = Key::contact_label(&ContactId::parse("c1").unwrap(), "vip").into_item();
+        assert_eq!(contact_id_of(&label).unwrap(), ContactId::parse("c1").unwrap());
+        assert_eq!(contact_id_of(&contact).unwrap(), ContactId::parse("c1").unwrap());
+        assert!(matches!(contact_id_of(&entry), Err(StoreError::Corrupt(_))));
     }
 
     #[test]
@@ -385,6 +437,14 @@ mod tests {
         assert_eq!(
             list(List::tasks_of_requester(&ContactId::parse("c1").unwrap())),
             ("gsi5", "TASKREQUESTER#c1".to_owned())
+        );
+        assert_eq!(
+            list(List::contacts_in_group("Retail clients")),
+            ("gsi6", "CONTACTGROUP#Retail clients".to_owned())
+        );
+        assert_eq!(
+            list(List::contacts_with_label("vip")),
+            ("gsi6", "CONTACTLABEL#vip".to_owned())
         );
     }
 

@@ -63,6 +63,13 @@ impl DynamoStore {
                     Some(&contact_version_is(write.expected_contact_version)),
                 ),
             ));
+            // A new contact's labels (from its bot's contact template) are indexed with it; a
+            // known contact's entries are left as they are (docs/data-model.md, "A client message").
+            if write.expected_contact_version.is_none() {
+                for op in self.label_entry_ops(contact, &contact.labels) {
+                    items.push((None, op));
+                }
+            }
         }
         items.push(match &write.task {
             TaskWrite::Create(task) => {
