@@ -73,6 +73,8 @@ pub fn run(options: &Options) -> Result<(), Error> {
     if !binary.is_file() {
         return Err(format!("no viberdesk-local binary at {}", binary.display()).into());
     }
+    // Read before pinning: afterwards this process sees only the CPUs it may run on.
+    let machine = machine_load();
     let pinned = pin_self_away_from(options.cpu);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -86,7 +88,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         options.seconds,
         options.users
     );
-    println!("  bench client on CPUs {pinned}; {}", machine_load());
+    println!("  bench client on CPUs {pinned}; {machine}");
     for &connections in &options.connections {
         let run = runtime.block_on(run_once(&binary, options, connections))?;
         run.report(connections);
@@ -548,12 +550,8 @@ fn cpu_time(pid: u32) -> Result<Duration, Error> {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |index: usize| -> Result<u64, Error> {
-        Ok(fields
-            .get(index)
-            .ok_or("short /proc stat line")?
-            .parse::<u64>()?)
-    };
+    let ticks =
+        |index: usize| -> Result<u64, Error> { Ok(fields.get(index).ok_or("short /proc stat line")?.parse::<u64>()?) };
     // utime and stime are the 14th and 15th fields; the 3rd (state) is the first after ')'.
     let total = ticks(11)? + ticks(12)?;
     Ok(Duration::from_millis(total * 10))
