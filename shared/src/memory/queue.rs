@@ -308,7 +308,6 @@ impl MemoryQueue {
     pub async fn wait_for_change(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.changed.notified()).await;
     }
-
 }
 
 #[async_trait]
@@ -393,7 +392,11 @@ mod tests {
         }
         let first = state.receive(2, now);
         assert_eq!(bodies(&first), ["a1", "b1"], "oldest first, up to the maximum");
-        assert_eq!(bodies(&state.receive(10, now)), ["c1"], "a2 and b2 wait behind a1 and b1");
+        assert_eq!(
+            bodies(&state.receive(10, now)),
+            ["c1"],
+            "a2 and b2 wait behind a1 and b1"
+        );
         state.remove(first[1].id, now);
         state.remove(first[0].id, now);
         assert_eq!(bodies(&state.receive(10, now)), ["a2", "b2"], "a2 was sent before b2");
@@ -438,7 +441,11 @@ mod tests {
         let again = state.receive(10, later);
         assert_eq!((bodies(&again), again[0].receive_count), (vec!["a1"], 2));
         state.remove(again[0].id, later);
-        assert_eq!(state.next_visible_at(), Some(now), "a2 has been visible since it was sent");
+        assert_eq!(
+            state.next_visible_at(),
+            Some(now),
+            "a2 has been visible since it was sent"
+        );
         assert_eq!(bodies(&state.receive(10, later)), ["a2"]);
     }
 
@@ -463,7 +470,11 @@ mod tests {
         assert_eq!(state.dedup.len(), 1_000);
         let later = start + FIFO_DEDUP_WINDOW + Duration::from_millis(500);
         state.send(message("late"), later);
-        assert_eq!(state.dedup.len(), 500, "ids seen more than five minutes before are gone");
+        assert_eq!(
+            state.dedup.len(),
+            500,
+            "ids seen more than five minutes before are gone"
+        );
         assert_eq!(state.dedup.by_time.len(), 500);
         state.send(message("later"), later + FIFO_DEDUP_WINDOW);
         assert_eq!(state.dedup.len(), 1);
@@ -499,5 +510,4 @@ mod tests {
         queue.wait_for_change(Duration::from_secs(5)).await;
         assert!(started.elapsed() < Duration::from_secs(1));
     }
-
 }
