@@ -4,17 +4,41 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 
-/// Counts requests by service and operation (`DynamoDB GetItem`, `SQS SendMessage`, `S3 HEAD`).
+/// A DynamoDB request as sent, and whether it succeeded (a refused condition does not): what
+/// the capacity meter charges.
+#[derive(Debug, Clone)]
+pub struct DynamoRequest {
+    pub operation: String,
+    pub body: serde_json::Value,
+    pub succeeded: bool,
+    /// The answer of a Query or Scan (billed by the size of what it returns).
+    pub response: Option<serde_json::Value>,
+}
+
+/// Counts requests by service and operation (`DynamoDB GetItem`, `SQS SendMessage`, `S3 HEAD`),
+/// and keeps the DynamoDB ones for [`crate::capacity::CapacityMeter`].
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+pub struct RequestCounter {
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    dynamo: Arc<Mutex<Vec<DynamoRequest>>>,
+    /// Whether the request on the wire is a DynamoDB one (a bench sends one at a time).
+    sending_dynamo: Arc<Mutex<bool>>,
+}
 
 impl RequestCounter {
     pub fn take(&self) -> BTreeMap<String, u64> {
-        std::mem::take(&mut *self.0.lock().expect("counter lock"))
+        std::mem::take(&mut *self.counts.lock().expect("counter lock"))
+    }
+
+    /// The DynamoDB requests captured since the last call.
+    pub fn take_dynamo(&self) -> Vec<DynamoRequest> {
+        std::mem::take(&mut *self.dynamo.lock().expect("counter lock"))
     }
 }
 
@@ -35,7 +59,20 @@ impl Intercept for RequestCounter {
         let operation = match request.headers().get("x-amz-target") {
             Some(target) => {
                 let (service, operation) = target.split_once('.').unwrap_or(("", target));
-                let service = if service.starts_with("DynamoDB") {
+                let is_dynamo = service.starts_with("DynamoDB");
+                *self.sending_dynamo.lock().expect("counter lock") = is_dynamo;
+                let service = if is_dynamo {
+                    let body = request
+                        .body()
+                        .bytes()
+                        .and_then(|bytes| serde_json::from_slice(bytes).ok())
+                        .unwrap_or_default();
+                    self.dynamo.lock().expect("counter lock").push(DynamoRequest {
+                        operation: operation.to_owned(),
+                        body,
+                        succeeded: false,
+                        response: None,
+                    });
                     "DynamoDB"
                 } else {
                     "SQS"
@@ -49,7 +86,27 @@ impl Intercept for RequestCounter {
             }
             None => format!("S3 {}", request.method()),
         };
-        *self.0.lock().expect("counter lock").entry(operation).or_default() += 1;
+        *self.counts.lock().expect("counter lock").entry(operation).or_default() += 1;
+        Ok(())
+    }
+
+    /// The outcome of the DynamoDB request captured last (a bench sends one at a time).
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        if !std::mem::take(&mut *self.sending_dynamo.lock().expect("counter lock")) {
+            return Ok(());
+        }
+        if let Some(last) = self.dynamo.lock().expect("counter lock").last_mut() {
+            last.succeeded = response.status().is_success();
+            if matches!(last.operation.as_str(), "Query" | "Scan") {
+                last.response = response.body().bytes().and_then(|b| serde_json::from_slice(b).ok());
+            }
+        }
         Ok(())
     }
 }

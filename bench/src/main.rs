@@ -2,9 +2,10 @@
 //! numbers rather than pass/fail, since timings move with the machine; it exits non-zero only
 //! when a figure could not be measured (a failed build, a handler that did not answer 200, …).
 //!
-//! Modes (see `--help`): `callbacks` (default), `zip`, `serve`, `all`.
+//! Modes (see `--help`): `callbacks` (default), `zip`, `serve`, `load`, `all`.
 
 mod callbacks;
+mod load;
 mod runtime_api;
 mod serve;
 mod stats;
@@ -36,6 +37,9 @@ enum Mode {
     Zip(zip_size::Options),
     /// Cold start, handler time and peak memory of the real binary behind a fake Runtime API.
     Serve(serve::Options),
+    /// Callbacks/s, latency, CPU and memory of the release local stack pinned to one core,
+    /// under signed callbacks over HTTP until its queue has drained.
+    Load(load::Options),
     /// `callbacks`, then `serve`, then `zip`.
     All {
         #[command(flatten)]
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Mode::Callbacks => callbacks::run(),
         Mode::Zip(options) => zip_size::run(&options),
         Mode::Serve(options) => serve::run(&options),
+        Mode::Load(options) => load::run(&options),
         Mode::All { zip, serve } => callbacks::run()
             .and_then(|()| serve::run(&serve))
             .and_then(|()| zip_size::run(&zip)),

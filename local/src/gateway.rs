@@ -22,7 +22,8 @@ pub async fn to_lambda_request(
     let body = if bytes.is_empty() {
         Body::Empty
     } else {
-        match String::from_utf8(bytes.to_vec()) {
+        // `Bytes` into `Vec` takes the buffer over without a copy when nothing else holds it.
+        match String::from_utf8(Vec::from(bytes)) {
             Ok(text) => Body::Text(text),
             Err(not_text) => Body::Binary(not_text.into_bytes()),
         }

@@ -177,6 +177,10 @@ impl TaskState {
 pub struct CurrentTask {
     pub id: TaskId,
     pub state: TaskState,
+    /// When the task was created (unknown for contacts stored before it was kept): a message
+    /// sent before it may have gone to an earlier task (`rules::may_predate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
 }
 
 /// A Viber user of one integration. The id is derived from (integration, Viber user id), so the

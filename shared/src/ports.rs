@@ -243,24 +243,31 @@ pub enum TaskWrite {
     },
 }
 
-/// Everything one client message writes, applied all or nothing, exactly once per `dedup_key`.
+/// Everything one client message writes, applied all or nothing, exactly once per message: the
+/// comment's id is derived from the message (Viber's time and `message_token`), so a second
+/// write of the same message finds its comment and changes nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageWrite {
-    /// Integration + Viber `message_token`: a second write with the same key changes nothing.
-    pub dedup_key: String,
-    /// The contact's new state; `version` is one more than the version read.
-    pub contact: Contact,
-    /// The version read (`None`: the contact must not exist yet).
+    /// The contact's new state when the message changes it (profile, subscription, avatar copy,
+    /// current task; `version` one more than the version read); `None` leaves the contact as
+    /// stored, unwritten (the task's own condition guards the routing then).
+    pub contact: Option<Contact>,
+    /// The version read (`None`: the contact must not exist yet); checked only when `contact`
+    /// is written.
     pub expected_contact_version: Option<u64>,
     pub task: TaskWrite,
     pub comment: Comment,
     pub attachments: Vec<Attachment>,
+    /// Tasks other than the comment's own that an earlier delivery of this message may have put
+    /// its comment in (the contact's task changed since it was sent, see
+    /// `rules::may_predate`): the message is a duplicate if its comment is in any of them.
+    pub earlier_tasks: Vec<TaskId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
     Applied,
-    /// The same `dedup_key` was applied before: nothing changed.
+    /// The same message was applied before (its comment exists): nothing changed.
     Duplicate,
 }
 

@@ -81,6 +81,14 @@ pub fn apply_subscription(contact: &mut Contact, subscribed: bool, event_time: T
     true
 }
 
+/// A client's message subscribes them (Viber subscribes a user by their first message): recorded
+/// only when it changes the subscription, so the messages of a subscribed client leave their
+/// contact unwritten (docs/cost.md). (An unsubscription Viber sent before such a message but
+/// delivered after it then wins; Viber delivers a user's callbacks in order but for retries.)
+pub fn message_subscribes(contact: &mut Contact, sent_at: Timestamp) -> bool {
+    !contact.subscribed && apply_subscription(contact, true, sent_at)
+}
+
 /// Where a client's message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -99,6 +107,7 @@ pub fn route_message(current: Option<&CurrentTask>, new_task_if_no_active: bool)
         Some(CurrentTask {
             id,
             state: TaskState::Active,
+            ..
         }) => Route::Append {
             task_id: id.clone(),
             require_active: new_task_if_no_active,
@@ -106,6 +115,7 @@ pub fn route_message(current: Option<&CurrentTask>, new_task_if_no_active: bool)
         Some(CurrentTask {
             id,
             state: TaskState::Inactive,
+            ..
         }) if !new_task_if_no_active => Route::Append {
             task_id: id.clone(),
             require_active: false,
@@ -114,6 +124,30 @@ pub fn route_message(current: Option<&CurrentTask>, new_task_if_no_active: bool)
             previous: Some(id.clone()),
         },
     }
+}
+
+/// How far Viber's clock may be ahead of ours: a message's time is Viber's, a task's creation
+/// ours.
+pub const CLOCK_SKEW_MARGIN_MILLIS: i64 = 10_000;
+
+/// Whether a message sent at `sent_at` may have been applied before the task created at
+/// `task_created_at` became its contact's current one, i.e. into an earlier task: a message is
+/// applied after it was sent, and a contact's task changes only when a newer one is created, so
+/// only a task created after the message (give or take clock skew) can hide an earlier delivery
+/// of it in its predecessors. `None` (creation unknown) may.
+pub fn may_predate(task_created_at: Option<Timestamp>, sent_at: Timestamp) -> bool {
+    task_created_at.is_none_or(|created| created.millis() + CLOCK_SKEW_MARGIN_MILLIS > sent_at.millis())
+}
+
+/// Whether a message leaves its contact as stored: the same profile, subscription, avatar copy
+/// and current task (the update time and version aside), so the contact need not be written.
+pub fn contact_unchanged(stored: &Contact, updated: &Contact) -> bool {
+    let comparable = |contact: &Contact| Contact {
+        updated_at: stored.updated_at,
+        version: stored.version,
+        ..contact.clone()
+    };
+    comparable(updated) == *stored
 }
 
 /// Template assignee, else the account owner, else whoever connected the integration.
@@ -306,6 +340,52 @@ mod tests {
     }
 
     #[test]
+    fn only_a_task_created_after_the_message_can_hide_an_earlier_delivery() {
+        let sent = Timestamp::from_millis(1_000_000);
+        let before = Timestamp::from_millis(1_000_000 - CLOCK_SKEW_MARGIN_MILLIS);
+        assert!(!may_predate(Some(before), sent));
+        assert!(may_predate(Some(Timestamp::from_millis(1_000_000 - 1_000)), sent));
+        assert!(may_predate(Some(Timestamp::from_millis(2_000_000)), sent));
+        assert!(may_predate(None, sent), "an unknown creation may");
+    }
+
+    #[test]
+    fn a_contact_is_unchanged_when_only_its_update_time_and_version_moved() {
+        let now = Timestamp::from_millis(0);
+        let stored = merge_profile(None, &integration(), &profile(Some("Олена")), None, now);
+        let mut again = merge_profile(
+            Some(&stored),
+            &integration(),
+            &profile(Some("Олена")),
+            None,
+            Timestamp::from_millis(9),
+        );
+        again.version = stored.version + 1;
+        assert!(contact_unchanged(&stored, &again));
+        let renamed = merge_profile(Some(&stored), &integration(), &profile(Some("Оля")), None, now);
+        assert!(!contact_unchanged(&stored, &renamed));
+        let mut subscribed = again.clone();
+        apply_subscription(&mut subscribed, true, Timestamp::from_millis(5));
+        assert!(!contact_unchanged(&stored, &subscribed));
+    }
+
+    #[test]
+    fn a_message_subscribes_an_unsubscribed_client_only() {
+        let mut contact = merge_profile(None, &integration(), &profile(None), None, Timestamp::from_millis(0));
+        assert!(message_subscribes(&mut contact, Timestamp::from_millis(10)));
+        assert!(contact.subscribed);
+        let subscribed = contact.clone();
+        assert!(!message_subscribes(&mut contact, Timestamp::from_millis(20)));
+        assert_eq!(contact, subscribed, "a subscribed client's message changes nothing");
+        assert!(apply_subscription(&mut contact, false, Timestamp::from_millis(30)));
+        assert!(
+            !message_subscribes(&mut contact, Timestamp::from_millis(25)),
+            "older than the unsubscription"
+        );
+        assert!(message_subscribes(&mut contact, Timestamp::from_millis(40)));
+    }
+
+    #[test]
     fn later_subscription_signals_win_and_older_ones_are_ignored() {
         let mut contact = merge_profile(None, &integration(), &profile(None), None, Timestamp::from_millis(0));
         assert!(apply_subscription(&mut contact, false, Timestamp::from_millis(20)));
@@ -326,6 +406,7 @@ mod tests {
         let current = CurrentTask {
             id: task("t1"),
             state: TaskState::Active,
+            since: None,
         };
         assert_eq!(
             route_message(Some(&current), true),
@@ -341,6 +422,7 @@ mod tests {
         let current = CurrentTask {
             id: task("t1"),
             state: TaskState::Inactive,
+            since: None,
         };
         assert_eq!(
             route_message(Some(&current), true),
@@ -362,6 +444,7 @@ mod tests {
         let current = CurrentTask {
             id: task("t1"),
             state: TaskState::Deleted,
+            since: None,
         };
         assert_eq!(
             route_message(Some(&current), true),

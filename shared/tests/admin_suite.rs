@@ -306,10 +306,11 @@ async fn open<S: MessageStore + ContactStore>(store: &S, task: &Task, contact_id
     contact.current_task = Some(CurrentTask {
         id: task.id.clone(),
         state: TaskState::of(task.status, false),
+        since: None,
     });
     let write = MessageWrite {
-        dedup_key: format!("acme:{}", task.id),
-        contact: contact.clone(),
+        earlier_tasks: Vec::new(),
+        contact: Some(contact.clone()),
         expected_contact_version: existing.map(|c| c.version),
         task: TaskWrite::Create(task.clone()),
         comment: comment(&task.id, &format!("m-{}", task.id), task.last_message_at.millis() - T0),
@@ -372,7 +373,8 @@ where
         contact.current_task,
         Some(CurrentTask {
             id: opened.id.clone(),
-            state: TaskState::Inactive
+            state: TaskState::Inactive,
+            since: None,
         })
     );
     assert!(
@@ -384,8 +386,8 @@ where
     let mut stale = read.clone();
     stale.version += 1;
     let late = MessageWrite {
-        dedup_key: "acme:late".into(),
-        contact: stale,
+        earlier_tasks: Vec::new(),
+        contact: Some(stale),
         expected_contact_version: Some(read.version),
         task: TaskWrite::Append {
             task_id: opened.id.clone(),

@@ -105,14 +105,15 @@ async fn a_contact_created_by_a_message_is_in_its_labels_lists<S: ContactAdmin +
     new_contact.current_task = Some(CurrentTask {
         id: task.id.clone(),
         state: TaskState::Active,
+        since: Some(task.created_at),
     });
     let write = MessageWrite {
-        dedup_key: "acme#message#1".into(),
-        contact: new_contact.clone(),
+        contact: Some(new_contact.clone()),
         expected_contact_version: None,
         task: TaskWrite::Create(task.clone()),
         comment: comment(&task.id, "m1"),
         attachments: Vec::new(),
+        earlier_tasks: Vec::new(),
     };
     assert_eq!(store.apply_message(&write).await.unwrap(), WriteOutcome::Applied);
     assert_eq!(listed(store, by_label("b2b")).await, ["c1"]);

@@ -88,6 +88,7 @@ fn contact(id: &str, name: &str, task: &Task, version: u64) -> Contact {
         current_task: Some(CurrentTask {
             id: task.id.clone(),
             state: TaskState::of(task.status, false),
+            since: None,
         }),
         version,
         avatar: None,
@@ -125,8 +126,8 @@ async fn open<S: MessageStore>(store: &S, new: NewTask<'_>, contact_version: Opt
     let task = new.task();
     let version = contact_version.map_or(1, |v| v + 1);
     let write = MessageWrite {
-        dedup_key: format!("acme:{}", task.id),
-        contact: contact(new.requester, new.name, &task, version),
+        earlier_tasks: Vec::new(),
+        contact: Some(contact(new.requester, new.name, &task, version)),
         expected_contact_version: contact_version,
         task: TaskWrite::Create(task.clone()),
         comment: comment(&task.id, &format!("m-{}", task.id), new.created_ms),
@@ -268,8 +269,8 @@ async fn a_clients_tasks_list_newest_created_first<S: MessageStore + TaskStore +
     assert_eq!(ids(store, &of_c1).await, ["t4", "t3", "t1"]);
     // Ordered by creation, not by activity: a new message in the first task does not move it.
     let append = MessageWrite {
-        dedup_key: "acme:late".into(),
-        contact: contact("c1", "Olena", &first, 4),
+        earlier_tasks: Vec::new(),
+        contact: Some(contact("c1", "Olena", &first, 4)),
         expected_contact_version: Some(3),
         task: TaskWrite::Append {
             task_id: first.id.clone(),
@@ -326,8 +327,8 @@ async fn an_append_keeps_the_last_message_and_the_clients_current_name<S: Messag
         preview: None,
     };
     let append = MessageWrite {
-        dedup_key: "acme:second".into(),
-        contact: contact("t1", "Olena K.", &task, 2),
+        earlier_tasks: Vec::new(),
+        contact: Some(contact("t1", "Olena K.", &task, 2)),
         expected_contact_version: Some(1),
         task: TaskWrite::Append {
             task_id: task.id.clone(),

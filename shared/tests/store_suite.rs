@@ -20,7 +20,10 @@ testkit::store_suites!(
     contact_put_is_conditional_on_version,
     contacts_list_most_recently_updated_first,
     first_message_creates_the_task_and_the_next_appends,
-    a_repeated_dedup_key_changes_nothing,
+    a_repeated_message_changes_nothing,
+    a_message_found_in_an_earlier_task_is_a_duplicate,
+    an_unchanged_contact_is_left_unwritten,
+    an_older_message_joins_without_undoing_a_newer_one,
     concurrent_duplicates_apply_once,
     a_stale_contact_version_conflicts_and_writes_nothing,
     append_requires_the_task_state_read,
@@ -139,11 +142,12 @@ fn opening(task: &Task) -> MessageWrite {
     new_contact.current_task = Some(CurrentTask {
         id: task.id.clone(),
         state: TaskState::of(task.status, task.deleted),
+        since: None,
     });
     let first_comment = client_comment(&task.id, &format!("m-{}", task.id), task.last_message_at.millis() - T0);
     MessageWrite {
-        dedup_key: format!("{}:{}", task.integration_id, task.id),
-        contact: new_contact,
+        earlier_tasks: Vec::new(),
+        contact: Some(new_contact),
         expected_contact_version: None,
         task: TaskWrite::Create(task.clone()),
         comment: first_comment,
@@ -157,8 +161,8 @@ fn follow_up(read: &Contact, task_id: &TaskId, comment_id: &str, ms: i64, requir
     next.version += 1;
     next.updated_at = at(ms);
     MessageWrite {
-        dedup_key: format!("{}:{comment_id}", read.integration_id),
-        contact: next,
+        earlier_tasks: Vec::new(),
+        contact: Some(next),
         expected_contact_version: Some(read.version),
         task: TaskWrite::Append {
             task_id: task_id.clone(),
@@ -171,6 +175,11 @@ fn follow_up(read: &Contact, task_id: &TaskId, comment_id: &str, ms: i64, requir
         comment: client_comment(task_id, comment_id, ms),
         attachments: Vec::new(),
     }
+}
+
+/// The contact a write writes (every write of these tests writes one unless it says otherwise).
+fn written(write: &MessageWrite) -> &Contact {
+    write.contact.as_ref().expect("the write writes its contact")
 }
 
 async fn open<S: MessageStore>(store: &S, task: &Task) -> MessageWrite {
@@ -258,11 +267,11 @@ async fn first_message_creates_the_task_and_the_next_appends<S: ContactStore + M
     let first = open(store, &created).await;
     assert_eq!(store.get_task(&created.id).await.unwrap(), Some(created.clone()));
     assert_eq!(
-        store.get_contact(&first.contact.id).await.unwrap(),
-        Some(first.contact.clone())
+        store.get_contact(&written(&first).id).await.unwrap(),
+        first.contact.clone()
     );
 
-    let second = follow_up(&first.contact, &created.id, "m-t1-2", 5_000, true);
+    let second = follow_up(written(&first), &created.id, "m-t1-2", 5_000, true);
     assert_eq!(store.apply_message(&second).await.unwrap(), WriteOutcome::Applied);
     let expected = Task {
         last_message_at: at(5_000),
@@ -271,8 +280,8 @@ async fn first_message_creates_the_task_and_the_next_appends<S: ContactStore + M
     };
     assert_eq!(store.get_task(&expected.id).await.unwrap(), Some(expected.clone()));
     assert_eq!(
-        store.get_contact(&first.contact.id).await.unwrap(),
-        Some(second.contact.clone())
+        store.get_contact(&written(&first).id).await.unwrap(),
+        second.contact.clone()
     );
     assert_eq!(all_comments(store, &expected.id).await, [first.comment, second.comment]);
     // The task's place in the lists follows its activity.
@@ -283,20 +292,132 @@ async fn first_message_creates_the_task_and_the_next_appends<S: ContactStore + M
     assert_eq!(listed.items, [expected]);
 }
 
-async fn a_repeated_dedup_key_changes_nothing<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+async fn a_repeated_message_changes_nothing<S: ContactStore + MessageStore + TaskStore>(store: &S) {
     let acme = integration("acme");
     let created = task("t1", &acme, TaskStatus::New, None, 1_000);
     let first = open(store, &created).await;
     // Viber re-sends the same callback: the exact same write again.
     assert_eq!(store.apply_message(&first).await.unwrap(), WriteOutcome::Duplicate);
-    // A re-send processed after the contact moved on: different content, same key.
-    let mut late = follow_up(&first.contact, &created.id, "m-other", 9_000, true);
-    late.dedup_key = first.dedup_key.clone();
+    // A re-send processed after the contact moved on: different content, the same message (its
+    // comment id is derived from it).
+    let late = follow_up(written(&first), &created.id, first.comment.id.as_str(), 9_000, true);
     assert_eq!(store.apply_message(&late).await.unwrap(), WriteOutcome::Duplicate);
+    // Again with the contact left as stored (the write without a transaction on DynamoDB).
+    let unwritten = MessageWrite { contact: None, ..late };
+    assert_eq!(store.apply_message(&unwritten).await.unwrap(), WriteOutcome::Duplicate);
+    let second = MessageWrite {
+        contact: None,
+        ..follow_up(written(&first), &created.id, "m-t1-2", 5_000, true)
+    };
+    assert_eq!(store.apply_message(&second).await.unwrap(), WriteOutcome::Applied);
+    assert_eq!(store.apply_message(&second).await.unwrap(), WriteOutcome::Duplicate);
 
-    assert_eq!(store.get_task(&created.id).await.unwrap(), Some(created.clone()));
-    assert_eq!(store.get_contact(&first.contact.id).await.unwrap(), Some(first.contact));
-    assert_eq!(all_comments(store, &created.id).await, [first.comment]);
+    let expected = Task {
+        last_message_at: at(5_000),
+        updated_at: at(5_000),
+        ..created.clone()
+    };
+    assert_eq!(store.get_task(&created.id).await.unwrap(), Some(expected));
+    assert_eq!(store.get_contact(&written(&first).id).await.unwrap(), first.contact);
+    assert_eq!(all_comments(store, &created.id).await, [first.comment, second.comment]);
+}
+
+async fn a_message_found_in_an_earlier_task_is_a_duplicate<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    let created = task("t1", &acme, TaskStatus::Completed, None, 1_000);
+    let first = open(store, &created).await;
+    // Re-sent after its task was closed: it would open a new task, but the task it left (named
+    // as an earlier task) holds its comment.
+    let next = task("t2", &acme, TaskStatus::New, None, 9_000);
+    let mut contact = written(&first).clone();
+    contact.version += 1;
+    contact.current_task = Some(CurrentTask {
+        id: next.id.clone(),
+        state: TaskState::Active,
+        since: Some(next.created_at),
+    });
+    let mut comment = first.comment.clone();
+    comment.task_id = next.id.clone();
+    let again = MessageWrite {
+        contact: Some(contact),
+        expected_contact_version: Some(written(&first).version),
+        task: TaskWrite::Create(next.clone()),
+        comment,
+        attachments: Vec::new(),
+        earlier_tasks: vec![created.id.clone()],
+    };
+    assert_eq!(store.apply_message(&again).await.unwrap(), WriteOutcome::Duplicate);
+    assert_eq!(store.get_task(&next.id).await.unwrap(), None);
+    assert_eq!(store.get_contact(&written(&first).id).await.unwrap(), first.contact);
+    // Another message checked against the same earlier task opens the new task.
+    let fresh = MessageWrite {
+        comment: client_comment(&next.id, "m-t2", 9_000),
+        ..again
+    };
+    assert_eq!(store.apply_message(&fresh).await.unwrap(), WriteOutcome::Applied);
+    assert_eq!(store.get_task(&next.id).await.unwrap(), Some(next));
+}
+
+async fn an_unchanged_contact_is_left_unwritten<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    let created = task("t1", &acme, TaskStatus::New, None, 1_000);
+    let first = open(store, &created).await;
+    // Written by someone else since: a message that leaves the contact as is does not check it.
+    let moved_on = Contact {
+        version: 2,
+        subscribed: false,
+        ..written(&first).clone()
+    };
+    store.put_contact(&moved_on, Some(1)).await.unwrap();
+    let second = MessageWrite {
+        contact: None,
+        ..follow_up(written(&first), &created.id, "m-t1-2", 5_000, true)
+    };
+    assert_eq!(store.apply_message(&second).await.unwrap(), WriteOutcome::Applied);
+    assert_eq!(store.get_contact(&moved_on.id).await.unwrap(), Some(moved_on));
+    assert_eq!(
+        store.get_task(&created.id).await.unwrap().unwrap().last_message_at,
+        at(5_000)
+    );
+    // The task's own condition still guards where the message goes.
+    let completed = task("t9", &acme, TaskStatus::Completed, None, 1_500);
+    open(store, &completed).await;
+    let into_completed = MessageWrite {
+        contact: None,
+        ..follow_up(written(&first), &completed.id, "m-t9-2", 6_000, true)
+    };
+    assert_conflict(store.apply_message(&into_completed).await);
+    assert_eq!(all_comments(store, &completed.id).await.len(), 1);
+}
+
+async fn an_older_message_joins_without_undoing_a_newer_one<S: ContactStore + MessageStore + TaskStore>(store: &S) {
+    let acme = integration("acme");
+    let created = task("t1", &acme, TaskStatus::New, None, 1_000);
+    let first = open(store, &created).await;
+    let newer = MessageWrite {
+        contact: None,
+        ..follow_up(written(&first), &created.id, "m-t1-3", 5_000, true)
+    };
+    assert_eq!(store.apply_message(&newer).await.unwrap(), WriteOutcome::Applied);
+    // Viber delivers an earlier message late: it joins (and moves the task, as any message
+    // does), and a re-delivery of either is still a duplicate.
+    let older = MessageWrite {
+        contact: None,
+        ..follow_up(written(&first), &created.id, "m-t1-2", 6_000, true)
+    };
+    assert_eq!(store.apply_message(&older).await.unwrap(), WriteOutcome::Applied);
+    assert_eq!(store.apply_message(&older).await.unwrap(), WriteOutcome::Duplicate);
+    assert_eq!(store.apply_message(&newer).await.unwrap(), WriteOutcome::Duplicate);
+    assert_eq!(
+        store.get_task(&created.id).await.unwrap().unwrap().last_message_at,
+        at(6_000)
+    );
+    let ids: Vec<String> = all_comments(store, &created.id)
+        .await
+        .into_iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    assert_eq!(ids, ["m-t1", "m-t1-2", "m-t1-3"]);
 }
 
 async fn concurrent_duplicates_apply_once<S: MessageStore + TaskStore>(store: &S) {
@@ -320,24 +441,27 @@ async fn a_stale_contact_version_conflicts_and_writes_nothing<S: ContactStore + 
     let moved_on = Contact {
         version: 2,
         subscribed: false,
-        ..first.contact.clone()
+        ..written(&first).clone()
     };
     store.put_contact(&moved_on, Some(1)).await.unwrap();
 
-    let stale = follow_up(&first.contact, &created.id, "m-2", 5_000, true);
+    let stale = follow_up(written(&first), &created.id, "m-2", 5_000, true);
     assert_conflict(store.apply_message(&stale).await);
     assert_eq!(store.get_task(&created.id).await.unwrap(), Some(created.clone()));
     assert_eq!(store.get_contact(&moved_on.id).await.unwrap(), Some(moved_on.clone()));
-    assert_eq!(all_comments(store, &created.id).await, [first.comment]);
+    assert_eq!(
+        all_comments(store, &created.id).await,
+        std::slice::from_ref(&first.comment)
+    );
 
-    // The conflict did not consume the dedup key: re-read and retry applies it.
+    // The conflict did not write the message: re-read and retry applies it.
     let retried = follow_up(&moved_on, &created.id, "m-2", 5_000, true);
-    assert_eq!(retried.dedup_key, stale.dedup_key);
+    assert_eq!(retried.comment.id, stale.comment.id);
     assert_eq!(store.apply_message(&retried).await.unwrap(), WriteOutcome::Applied);
 
     // A first message for a contact that meanwhile exists conflicts too.
     let mut racing = opening(&task("t2", &acme, TaskStatus::New, None, 2_000));
-    racing.contact.id = first.contact.id.clone();
+    racing.contact.as_mut().unwrap().id = written(&first).id.clone();
     assert_conflict(store.apply_message(&racing).await);
     assert_eq!(store.get_task(&task_id("t2")).await.unwrap(), None);
 }
@@ -346,7 +470,7 @@ async fn append_requires_the_task_state_read<S: ContactStore + MessageStore + Ta
     let acme = integration("acme");
     let completed = task("done", &acme, TaskStatus::Completed, None, 1_000);
     let opened = open(store, &completed).await;
-    let contact = opened.contact;
+    let contact = written(&opened).clone();
 
     // Read as active, but it was completed meanwhile.
     assert_conflict(
@@ -365,7 +489,7 @@ async fn append_requires_the_task_state_read<S: ContactStore + MessageStore + Ta
         store.get_task(&completed.id).await.unwrap().unwrap().last_message_at,
         at(2_000)
     );
-    let contact = into_completed.contact;
+    let contact = written(&into_completed).clone();
 
     // A deleted task never takes a message, and neither does one that does not exist.
     let deleted = Task {
@@ -526,13 +650,13 @@ async fn filtered_pages_read_on_past_sparse_matches<S: MessageStore + TaskStore>
 async fn comments_list_oldest_first_in_pages<S: ContactStore + MessageStore + TaskStore>(store: &S) {
     let acme = integration("acme");
     let created = task("t1", &acme, TaskStatus::New, None, 1_000);
-    let mut contact = open(store, &created).await.contact;
+    let mut contact = written(&open(store, &created).await).clone();
     // A neighbouring task's comments must not leak into this one's list.
     open(store, &task("t2", &acme, TaskStatus::New, None, 1_500)).await;
     for n in 2..=5 {
         let write = follow_up(&contact, &created.id, &format!("m-t1-{n}"), n * 1_000, true);
         store.apply_message(&write).await.unwrap();
-        contact = write.contact;
+        contact = written(&write).clone();
     }
     let expected = ["m-t1", "m-t1-2", "m-t1-3", "m-t1-4", "m-t1-5"];
     let all: Vec<_> = all_comments(store, &created.id)

@@ -319,6 +319,7 @@ impl ContactBuilder {
         self.0.current_task = Some(CurrentTask {
             id: task.clone(),
             state: TaskState::Active,
+            since: None,
         });
         self
     }

@@ -71,9 +71,17 @@ pub struct LocalStack {
 impl LocalStack {
     /// Starts `binary` with these extra flags and environment, waiting until it answers.
     pub async fn start(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> LocalStack {
+        let mut command = Command::new(binary);
+        command.stderr(Stdio::inherit());
+        Self::start_command(command, args, env).await
+    }
+
+    /// As [`LocalStack::start`], with `command` running the binary: a wrapper such as
+    /// `taskset -c 0 viberdesk-local`, or its log sent elsewhere (the stack's flags follow the
+    /// command's own arguments).
+    pub async fn start_command(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> LocalStack {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let listen = format!("127.0.0.1:{port}");
-        let mut command = Command::new(binary);
         command
             .args(["--listen", &listen, "--owner-token", OWNER_TOKEN])
             // The fixtures' avatars are on Viber's CDN: tests fetch nothing from outside.
@@ -82,8 +90,7 @@ impl LocalStack {
             .env_remove("AWS_ENDPOINT_URL")
             .env_remove("TABLE_NAME")
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::null());
         for (key, value) in env {
             command.env(key, value);
         }
@@ -124,6 +131,11 @@ impl LocalStack {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The process id (to read its memory and CPU time from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {

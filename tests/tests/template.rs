@@ -171,6 +171,7 @@ fn the_checker_flags_a_broken_template() {
         "processor: no Throttles alarm",
         "dead-letter queue Dlq has no depth alarm",
         "processor: log group ProcessorLogGroup has no RetentionInDays",
+        "processor: LoggingConfig.SystemLogLevel must be WARN",
         "processor: Runtime must be provided.al2023",
     ];
     for needle in expected {
@@ -370,6 +371,10 @@ fn check(template: &Value, reads: &BTreeMap<String, Vec<Variable>>) -> Vec<Strin
         }
         if str_at(&function.properties, &["LoggingConfig", "LogFormat"]) != Some("JSON") {
             problems.push(p("LoggingConfig.LogFormat must be JSON".into()));
+        }
+        // Platform lines cost more than the application's (docs/cost.md).
+        if str_at(&function.properties, &["LoggingConfig", "SystemLogLevel"]) != Some("WARN") {
+            problems.push(p("LoggingConfig.SystemLogLevel must be WARN".into()));
         }
 
         // Alarms on errors and throttles.
@@ -860,7 +865,7 @@ Resources:
       Runtime: provided.al2023
       MemorySize: 128
       Role: !GetAtt WebhookRole.Arn
-      LoggingConfig: { LogFormat: JSON, LogGroup: !Ref WebhookLogGroup }
+      LoggingConfig: { LogFormat: JSON, SystemLogLevel: WARN, LogGroup: !Ref WebhookLogGroup }
       Environment:
         Variables:
           TABLE_NAME: !Ref Table

@@ -1,7 +1,11 @@
 //! `processor-bench`: AWS requests per callback made by the processor's real code (DynamoDB
 //! adapter against moto), counted by an SDK interceptor on every attempt that goes on the wire.
 //! Scenarios: a new contact's first message, a message to an existing active task, a delivery
-//! receipt. Needs `VIBERDESK_MOTO_ENDPOINT` (a moto server on loopback).
+//! receipt, a duplicate, a picture. Prints the DynamoDB requests and capacity units per callback
+//! (units computed from item sizes, see `capacity.rs`: moto does not report real ones) and the
+//! cost per million inbound text messages from the price table of docs/cost.md (`prices.rs`).
+//! The staff reply's figures come from `sender-bench`, in the same shape.
+//! Needs `VIBERDESK_MOTO_ENDPOINT` (a moto server on loopback).
 //!
 //! `cargo run --release -p viberdesk-bench --bin processor-bench [-- CALLBACKS]`
 
@@ -11,8 +15,13 @@ use std::sync::Arc;
 
 #[path = "../aws_requests.rs"]
 mod aws_requests;
+#[path = "../capacity.rs"]
+mod capacity;
+#[path = "../prices.rs"]
+mod prices;
 
 use aws_requests::RequestCounter;
+use capacity::{CapacityMeter, Units};
 use processor::Processor;
 use shared::aws::DynamoStore;
 use shared::ids::{IntegrationId, StaffId};
@@ -22,10 +31,12 @@ use shared::time::Timestamp;
 use shared::viber::Callback;
 use testkit::build;
 
+/// A text sent now (Viber's time says when the client wrote; the processor compares it with
+/// when the contact's task was opened).
 fn text_message(token: u64, user: &str) -> Vec<u8> {
     format!(
         r#"{{"event":"message","timestamp":{},"message_token":{token},"sender":{{"id":"{user}","name":"Олена","avatar":"https://a/1.jpg","language":"uk","country":"UA","api_version":10}},"message":{{"type":"text","text":"Добрий день!"}},"silent":false}}"#,
-        1_732_528_955_210 + token as i64
+        Timestamp::now().millis()
     )
     .into_bytes()
 }
@@ -45,29 +56,58 @@ fn envelope(integration: &IntegrationId, body: &[u8]) -> String {
 fn picture_message(token: u64, user: &str, url: &str) -> Vec<u8> {
     format!(
         r#"{{"event":"message","timestamp":{},"message_token":{token},"sender":{{"id":"{user}","name":"Олена"}},"message":{{"type":"picture","text":"","media":"{url}","file_name":"box.jpg","size":20000}},"silent":false}}"#,
-        1_732_528_955_210 + token as i64
+        Timestamp::now().millis()
     )
     .into_bytes()
 }
 
-fn report(scenario: &str, counts: &BTreeMap<String, u64>, callbacks: u64, target: &str) {
-    let total: u64 = counts.values().sum();
-    let detail: Vec<String> = counts
+/// One scenario's figures per callback; returns (requests, units) per callback.
+fn report(scenario: &str, counts: &BTreeMap<String, u64>, units: Units, callbacks: u64) -> (f64, Units) {
+    let n = callbacks as f64;
+    let dynamo: Vec<(&String, &u64)> = counts.iter().filter(|(op, _)| op.starts_with("DynamoDB")).collect();
+    let requests = dynamo.iter().map(|(_, c)| **c).sum::<u64>() as f64 / n;
+    let mut detail: Vec<String> = dynamo
         .iter()
-        .map(|(op, n)| format!("{op} {:.2}", *n as f64 / callbacks as f64))
+        .map(|(op, c)| format!("{} {:.2}", op.trim_start_matches("DynamoDB "), **c as f64 / n))
         .collect();
-    println!(
-        "{scenario:<40} {:>5.2} requests/callback  ({})   target {target}",
-        total as f64 / callbacks as f64,
-        detail.join(", ")
+    detail.extend(
+        counts
+            .iter()
+            .filter(|(op, _)| !op.starts_with("DynamoDB"))
+            .map(|(op, c)| format!("{op} {:.2}", *c as f64 / n)),
     );
+    let per = Units {
+        read: units.read / n,
+        write: units.write / n,
+    };
+    prices::report(scenario, "callback", requests, &detail.join(", "), per);
+    (requests, per)
+}
+
+/// Runs `callbacks` through the processor, metering each.
+async fn measure(
+    processor: &Processor,
+    meter: &mut CapacityMeter,
+    counter: &RequestCounter,
+    bodies: Vec<String>,
+) -> Result<(BTreeMap<String, u64>, Units), String> {
+    meter.resync().await?;
+    counter.take();
+    let mut units = Units::default();
+    for body in bodies {
+        processor.process(&body, 1).await.map_err(|e| e.to_string())?;
+        units += meter.settle().await?;
+    }
+    Ok((counter.take(), units))
 }
 
 async fn run(callbacks: u64) -> Result<(), String> {
     let config = testkit::moto::sdk_config().await;
     let counter = RequestCounter::default();
     let (dynamodb, s3, _) = aws_requests::counted_clients(&config, &counter);
-    let store = Arc::new(DynamoStore::new(dynamodb, testkit::moto::table(&config).await));
+    let table = testkit::moto::table(&config).await;
+    let store = Arc::new(DynamoStore::new(dynamodb, table.clone()));
+    let mut meter = CapacityMeter::new(aws_sdk_dynamodb::Client::new(&config), &table, &counter);
     let integration_id = IntegrationId::parse("bench").expect("valid id");
     store
         .put_integration(&build::integration("bench").name("Bench").bot("Bench", "bench").build())
@@ -92,28 +132,29 @@ async fn run(callbacks: u64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     counter.take();
 
-    println!("processor: AWS requests per callback against moto, {callbacks} callbacks per scenario");
-    let users: Vec<String> = (0..callbacks).map(|i| format!("user-{i}")).collect();
-    for (i, user) in users.iter().enumerate() {
-        processor
-            .process(&envelope(&integration_id, &text_message(1000 + i as u64, user)), 1)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    report(
-        "new contact's first message (new task)",
-        &counter.take(),
-        callbacks,
-        "≤ 4",
+    println!(
+        "processor: per callback against moto, {callbacks} callbacks per scenario; capacity units computed from item sizes"
     );
+    let users: Vec<String> = (0..callbacks).map(|i| format!("user-{i}")).collect();
+    let bodies = |first: u64| -> Vec<String> {
+        users
+            .iter()
+            .enumerate()
+            .map(|(i, user)| envelope(&integration_id, &text_message(first + i as u64, user)))
+            .collect()
+    };
+    let (counts, units) = measure(&processor, &mut meter, &counter, bodies(1000)).await?;
+    let new_task = report("new contact's first message (new task)", &counts, units, callbacks);
 
-    for (i, user) in users.iter().enumerate() {
-        processor
-            .process(&envelope(&integration_id, &text_message(5000 + i as u64, user)), 1)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    report("message to an existing active task", &counter.take(), callbacks, "≤ 2");
+    // A client's next message, written after the task was opened (beyond the clock-skew margin
+    // within which a message is also looked for in the contact's earlier tasks).
+    tokio::time::sleep(std::time::Duration::from_millis(
+        shared::rules::CLOCK_SKEW_MARGIN_MILLIS as u64 + 1_000,
+    ))
+    .await;
+    let appended = bodies(5000);
+    let (counts, units) = measure(&processor, &mut meter, &counter, appended.clone()).await?;
+    let append = report("message to an existing active task", &counts, units, callbacks);
 
     let tasks = store
         .list_tasks(&TaskFilter::default(), &PageRequest::first(1))
@@ -135,35 +176,32 @@ async fn run(callbacks: u64) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-    counter.take();
-    for i in 0..callbacks {
-        processor
-            .process(&envelope(&integration_id, &delivered(9000 + i, "user-0")), 1)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    report("delivery receipt", &counter.take(), callbacks, "—");
+    let receipts = (0..callbacks)
+        .map(|i| envelope(&integration_id, &delivered(9000 + i, "user-0")))
+        .collect();
+    let (counts, units) = measure(&processor, &mut meter, &counter, receipts).await?;
+    report("delivery receipt", &counts, units, callbacks);
 
-    for (i, user) in users.iter().enumerate() {
-        processor
-            .process(&envelope(&integration_id, &text_message(5000 + i as u64, user)), 1)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    report("redelivered message (duplicate)", &counter.take(), callbacks, "—");
+    let (counts, units) = measure(&processor, &mut meter, &counter, appended).await?;
+    report("redelivered message (duplicate)", &counts, units, callbacks);
 
     let media = testkit::MediaServer::start().await;
     let url = media.serve("/5/media/box.jpg", vec![7u8; 20_000], "image/jpeg");
-    for (i, user) in users.iter().enumerate() {
-        let body = picture_message(20_000 + i as u64, user, &url);
-        processor
-            .process(&envelope(&integration_id, &body), 1)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    report("picture to an existing task (S3 copy)", &counter.take(), callbacks, "—");
+    let pictures = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| envelope(&integration_id, &picture_message(20_000 + i as u64, user, &url)))
+        .collect();
+    let (counts, units) = measure(&processor, &mut meter, &counter, pictures).await?;
+    report("picture to an existing task (S3 copy)", &counts, units, callbacks);
     println!(
-        "SQS requests per callback from the processor's code: 0 (receive and delete are done by the Lambda event source mapping, in batches of up to 10)"
+        "SQS requests per callback from the processor's code: 0 (receive and delete are done by the Lambda event source mapping, in batches of up to {})",
+        prices::PROCESSOR_BATCH
+    );
+    println!(
+        "cost per million inbound text messages: ${:.2} (append) / ${:.2} (new task)",
+        prices::inbound_message(append.0, append.1) * 1e6,
+        prices::inbound_message(new_task.0, new_task.1) * 1e6
     );
     Ok(())
 }

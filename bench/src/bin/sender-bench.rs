@@ -7,12 +7,21 @@
 //!    the fake Viber on another thread, CPU time of the sender's thread
 //!    (`/proc/thread-self/schedstat`) over many replies.
 //!
+//! Part 1 also prints each side's DynamoDB requests and capacity units per reply in the shape
+//! `processor-bench` prints (units computed from item sizes, see `capacity.rs`).
+//!
 //! Needs `VIBERDESK_MOTO_ENDPOINT` (a moto server on loopback) for part 1.
 //!
 //! `cargo run --release -p viberdesk-bench --bin sender-bench [-- REPLIES]`
 
 #[path = "../aws_requests.rs"]
 mod aws_requests;
+#[path = "../capacity.rs"]
+mod capacity;
+// Only the report's shape and the DynamoDB prices are used here.
+#[allow(dead_code)]
+#[path = "../prices.rs"]
+mod prices;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -21,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use api::{Api, Settings};
 use aws_requests::RequestCounter;
+use capacity::{CapacityMeter, Units};
 use lambda_http::http::{Method, header};
 use lambda_http::{Body, RequestExt};
 use sender::{Outcome, Sender};
@@ -84,8 +94,8 @@ async fn seed_task<S: MessageStore>(store: &S, integration_id: &IntegrationId, n
     };
     store
         .apply_message(&MessageWrite {
-            dedup_key: format!("bench-{n}"),
-            contact,
+            earlier_tasks: Vec::new(),
+            contact: Some(contact),
             expected_contact_version: None,
             task: TaskWrite::Create(task.clone()),
             comment,
@@ -134,7 +144,9 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
     let config = testkit::moto::sdk_config().await;
     let counter = RequestCounter::default();
     let (dynamodb, s3, sqs) = aws_requests::counted_clients(&config, &counter);
-    let store = Arc::new(DynamoStore::new(dynamodb, testkit::moto::table(&config).await));
+    let table = testkit::moto::table(&config).await;
+    let store = Arc::new(DynamoStore::new(dynamodb, table.clone()));
+    let mut meter = CapacityMeter::new(aws_sdk_dynamodb::Client::new(&config), &table, &counter);
     let blobs = Arc::new(S3BlobStore::new(s3, testkit::moto::bucket(&config).await));
     let queue_url = testkit::moto::fifo_queue(&config).await;
     let outbound = Arc::new(SqsQueue::new(sqs, queue_url.clone()));
@@ -189,7 +201,9 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
             }
             uploads.push(ids);
         }
+        meter.resync().await?;
         counter.take();
+        let mut api_units = Units::default();
         let mut answers = Vec::with_capacity(replies);
         for (task, ids) in tasks.iter().zip(&uploads) {
             let response = api
@@ -202,6 +216,7 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
                 return Err(format!("POST comment answered {}: {:?}", response.status(), response.body()).into());
             }
             answers.push(response);
+            api_units += meter.settle().await?;
         }
         let api_counts = counter.take();
         let mut jobs = Vec::with_capacity(replies);
@@ -223,12 +238,15 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
             }
         }
         let viber_before = viber.requests().len();
+        meter.resync().await?;
         counter.take();
+        let mut sender_units = Units::default();
         for job in &jobs {
             match sender.send(job, 1).await? {
                 Outcome::Sent { .. } => {}
                 other => return Err(format!("reply not sent: {other:?}").into()),
             }
+            sender_units += meter.settle().await?;
         }
         let sender_counts = counter.take();
         let viber_requests = viber.requests().len() - viber_before;
@@ -239,6 +257,23 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
             "    sender  Viber    {:>5.2} per reply  (send_message; one per message part, no retries)",
             viber_requests as f64 / replies as f64
         );
+        for (side, counts, units) in [
+            ("api", &api_counts, api_units),
+            ("sender", &sender_counts, sender_units),
+        ] {
+            let (requests, detail) = per_reply(counts, replies, "DynamoDB");
+            let per = Units {
+                read: units.read / replies as f64,
+                write: units.write / replies as f64,
+            };
+            prices::report(
+                &format!("staff reply, {scenario} ({side})"),
+                "reply",
+                requests,
+                &detail,
+                per,
+            );
+        }
     }
     println!(
         "  (api: 2 GetItem authenticate the bearer token on every call; SQS receive/delete are the event source mapping's)"

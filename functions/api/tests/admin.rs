@@ -234,8 +234,8 @@ impl<S: Store> World<S> {
         };
         self.store
             .apply_message(&MessageWrite {
-                dedup_key: format!("acme#{id}"),
-                contact,
+                earlier_tasks: Vec::new(),
+                contact: Some(contact),
                 expected_contact_version: None,
                 task: TaskWrite::Create(task.clone()),
                 comment,

@@ -232,12 +232,13 @@ impl World {
         contact.current_task = Some(CurrentTask {
             id: task.id.clone(),
             state: TaskState::of(status, false),
+            since: None,
         });
         let comment = client_comment(&task, seconds, "hello");
         self.store
             .apply_message(&MessageWrite {
-                dedup_key: format!("{}#{}", task.id, comment.id),
-                contact,
+                earlier_tasks: Vec::new(),
+                contact: Some(contact),
                 expected_contact_version: existing.map(|c| c.version),
                 task: TaskWrite::Create(task.clone()),
                 comment,
@@ -255,8 +256,8 @@ impl World {
         contact.version += 1;
         self.store
             .apply_message(&MessageWrite {
-                dedup_key: format!("{}#{}", task.id, comment.id),
-                contact,
+                earlier_tasks: Vec::new(),
+                contact: Some(contact),
                 expected_contact_version: Some(existing.version),
                 task: TaskWrite::Append {
                     task_id: task.id.clone(),
@@ -515,8 +516,8 @@ async fn unknown_and_deleted_tasks_are_404() {
     world
         .store
         .apply_message(&MessageWrite {
-            dedup_key: "deleted".into(),
-            contact,
+            earlier_tasks: Vec::new(),
+            contact: Some(contact),
             expected_contact_version: Some(version),
             task: TaskWrite::Create(deleted.clone()),
             comment: client_comment(&deleted, 11, "gone"),

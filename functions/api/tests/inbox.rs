@@ -118,12 +118,14 @@ impl World {
         )
         .build();
         let write = MessageWrite {
-            dedup_key: format!("acme:{user}:open"),
-            contact: build::contact_of(&integration, user)
-                .writing_in(&task.id)
-                .version(1)
-                .at(at)
-                .build(),
+            earlier_tasks: Vec::new(),
+            contact: Some(
+                build::contact_of(&integration, user)
+                    .writing_in(&task.id)
+                    .version(1)
+                    .at(at)
+                    .build(),
+            ),
             expected_contact_version: None,
             task: TaskWrite::Create(task.clone()),
             comment: client_comment(&task.id, &format!("m-{user}-1"), at),
@@ -139,8 +141,8 @@ impl World {
         let version = contact.version;
         contact.version += 1;
         let write = MessageWrite {
-            dedup_key: format!("acme:{id}"),
-            contact,
+            earlier_tasks: Vec::new(),
+            contact: Some(contact),
             expected_contact_version: Some(version),
             task: TaskWrite::Append {
                 task_id: task.id.clone(),

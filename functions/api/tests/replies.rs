@@ -105,8 +105,8 @@ impl World {
         };
         store
             .apply_message(&MessageWrite {
-                dedup_key: "seed".into(),
-                contact,
+                earlier_tasks: Vec::new(),
+                contact: Some(contact),
                 expected_contact_version: None,
                 task: TaskWrite::Create(task.clone()),
                 comment: first,

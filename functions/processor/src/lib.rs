@@ -26,6 +26,10 @@ use shared::viber::callback::{Media, Message, MessageReceived, UserProfile};
 /// How often a message is re-decided when the contact or its task changed under it.
 const CONFLICT_ATTEMPTS: usize = 3;
 
+/// How many of a contact's earlier tasks a re-delivered message is looked for in: tasks opened
+/// within Viber's hour of re-sending (a task opens only when the last one is closed).
+const EARLIER_TASKS_LIMIT: usize = 10;
+
 /// The inbound queue's `maxReceiveCount` when `INBOUND_MAX_RECEIVES` does not say.
 pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 
@@ -71,6 +75,10 @@ pub struct Processor {
     /// Whether contacts' avatars are copied from Viber into the bucket (the staff inbox shows
     /// only copies). Off only where nothing may be fetched from outside (tests).
     pub copy_avatars: bool,
+    /// The account owner (a new task's assignee by default) as read last, and when: trusted for
+    /// [`DEFAULT_TTL`] like the integrations, so a new task usually costs no read for it
+    /// (docs/cost.md). Only a found owner is kept: one set a moment ago is found at once.
+    owner: std::sync::Mutex<Option<(std::time::Instant, StaffId)>>,
 }
 
 impl Processor {
@@ -85,6 +93,7 @@ impl Processor {
             max_receives,
             max_media_bytes: media::MAX_MEDIA_BYTES,
             copy_avatars: true,
+            owner: std::sync::Mutex::new(None),
         }
     }
 
@@ -229,54 +238,68 @@ impl Processor {
             }
             self.keep_avatar(&mut contact, &mut avatars).await;
             // Viber subscribes a user by their first message, without a `subscribed` callback.
-            rules::apply_subscription(&mut contact, true, sent_at);
+            rules::message_subscribes(&mut contact, sent_at);
             contact.version = existing.as_ref().map_or(1, |c| c.version + 1);
-            let (task_write, task_id, state) = match rules::route_message(
-                existing.as_ref().and_then(|c| c.current_task.as_ref()),
-                integration.options.new_task_if_no_active,
-            ) {
-                Route::Append {
-                    task_id,
-                    require_active,
-                } => {
-                    let state = existing
-                        .as_ref()
-                        .and_then(|c| c.current_task.as_ref())
-                        .map_or(TaskState::Active, |current| current.state);
-                    (
-                        TaskWrite::Append {
-                            task_id: task_id.clone(),
-                            last_message_at: now,
-                            require_active,
-                            last_message: Some(rules::last_message(&event.message)),
-                            requester_name: contact.name.clone(),
-                            requester_avatar: contact.avatar.as_ref().and_then(|a| a.blob_key.clone()),
-                        },
+            let current = existing.as_ref().and_then(|c| c.current_task.as_ref());
+            let (task_write, task_id, state, since, earlier_tasks) =
+                match rules::route_message(current, integration.options.new_task_if_no_active) {
+                    Route::Append {
                         task_id,
-                        state,
-                    )
-                }
-                Route::Create { previous } => {
-                    let assignee = self.assignee_for_new_task(integration).await?;
-                    let mut task = new_task(integration, &contact, previous, assignee, now);
-                    task.last_message = Some(rules::last_message(&event.message));
-                    let id = task.id.clone();
-                    (TaskWrite::Create(task), id, TaskState::Active)
-                }
-            };
+                        require_active,
+                    } => {
+                        let (state, since) = current.map_or((TaskState::Active, None), |c| (c.state, c.since));
+                        let earlier = match current {
+                            Some(current) => self.earlier_tasks(current, sent_at).await?,
+                            None => Vec::new(),
+                        };
+                        (
+                            TaskWrite::Append {
+                                task_id: task_id.clone(),
+                                last_message_at: now,
+                                require_active,
+                                last_message: Some(rules::last_message(&event.message)),
+                                requester_name: contact.name.clone(),
+                                requester_avatar: contact.avatar.as_ref().and_then(|a| a.blob_key.clone()),
+                            },
+                            task_id,
+                            state,
+                            since,
+                            earlier,
+                        )
+                    }
+                    Route::Create { previous } => {
+                        // An earlier delivery may have joined the task this one leaves.
+                        let mut earlier = Vec::new();
+                        if let Some(current) = current {
+                            earlier.push(current.id.clone());
+                            earlier.extend(self.earlier_tasks(current, sent_at).await?);
+                        }
+                        let assignee = self.assignee_for_new_task(integration).await?;
+                        let mut task = new_task(integration, &contact, previous, assignee, now);
+                        task.last_message = Some(rules::last_message(&event.message));
+                        let id = task.id.clone();
+                        (TaskWrite::Create(task), id, TaskState::Active, Some(now), earlier)
+                    }
+                };
             contact.current_task = Some(CurrentTask {
                 id: task_id.clone(),
                 state,
+                since,
             });
             let mut comment = inbound_comment(&task_id, &contact.id, event, sent_at);
             comment.attachment_ids = attachment.iter().map(|a| a.id.clone()).collect();
+            // A contact the message leaves as it was is not written (docs/cost.md).
+            let contact = match &existing {
+                Some(stored) if rules::contact_unchanged(stored, &contact) => None,
+                _ => Some(contact),
+            };
             let write = MessageWrite {
-                dedup_key: format!("{}#message#{}", integration.id, event.message_token),
                 expected_contact_version: existing.as_ref().map(|c| c.version),
                 comment,
                 contact,
                 task: task_write,
                 attachments: attachment.iter().cloned().collect(),
+                earlier_tasks,
             };
             match self.store.apply_message(&write).await {
                 Ok(WriteOutcome::Applied) => return Ok(Outcome::Applied),
@@ -288,6 +311,34 @@ impl Processor {
             }
         }
         Err(ProcessError::Contended)
+    }
+
+    /// The contact's tasks before `current` that an earlier delivery of a message sent at
+    /// `sent_at` may have put its comment in: back from `current` while the task reached was
+    /// created after the message (`rules::may_predate`). Usually none, without a read: the
+    /// contact knows when its current task was created.
+    async fn earlier_tasks(&self, current: &CurrentTask, sent_at: Timestamp) -> Result<Vec<TaskId>, ProcessError> {
+        let mut earlier = Vec::new();
+        let mut task_id = current.id.clone();
+        let mut created = current.since;
+        for _ in 0..EARLIER_TASKS_LIMIT {
+            if !rules::may_predate(created, sent_at) {
+                break;
+            }
+            let Some(task) = self.store.get_task(&task_id).await? else {
+                break;
+            };
+            if !rules::may_predate(Some(task.created_at), sent_at) {
+                break;
+            }
+            let Some(previous) = task.previous_task_id else {
+                break;
+            };
+            earlier.push(previous.clone());
+            task_id = previous;
+            created = None;
+        }
+        Ok(earlier)
     }
 
     /// Copies a client's media file into the attachments bucket under a key derived from the
@@ -436,13 +487,28 @@ impl Processor {
         let template_assignee = integration.template.assignee_id.as_ref();
         let owner = match template_assignee {
             Some(_) => None,
-            None => self.store.account_owner().await?.map(|owner| owner.id),
+            None => self.account_owner().await?,
         };
         Ok(rules::choose_assignee(
             template_assignee,
             owner.as_ref(),
             integration.connected_by.as_ref(),
         ))
+    }
+
+    /// The account owner, from the per-instance copy while fresh.
+    async fn account_owner(&self) -> Result<Option<StaffId>, ProcessError> {
+        let fresh = |kept: &Option<(std::time::Instant, StaffId)>| {
+            kept.as_ref()
+                .filter(|(read_at, _)| read_at.elapsed() < DEFAULT_TTL)
+                .map(|(_, id)| id.clone())
+        };
+        if let Some(id) = fresh(&self.owner.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(Some(id));
+        }
+        let owner = self.store.account_owner().await?.map(|owner| owner.id);
+        *self.owner.lock().unwrap_or_else(|p| p.into_inner()) = owner.clone().map(|id| (std::time::Instant::now(), id));
+        Ok(owner)
     }
 
     async fn record_subscription(

@@ -152,6 +152,44 @@ async fn a_redelivered_callback_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_message_re_sent_after_a_new_task_opened_is_found_in_the_earlier_task() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    let first = text_message(1, "u1", "first");
+    processor.process(&first, 1).await.unwrap();
+    let closed = close_current_task(&store, TaskState::Inactive).await;
+    processor.process(&text_message(2, "u1", "second"), 1).await.unwrap();
+    // Viber re-sends the first message within its hour: the contact is on the new task now.
+    assert_eq!(processor.process(&first, 1).await.unwrap(), Outcome::Duplicate);
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 2);
+    for task in &tasks {
+        let comments = store
+            .list_comments(&task.id, &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(comments.len(), 1, "task {} (closed: {})", task.id, task.id == closed);
+    }
+}
+
+#[tokio::test]
+async fn a_subscribed_clients_next_message_leaves_the_contact_unwritten() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    processor.process(&text_message(1, "u1", "first"), 1).await.unwrap();
+    let id = contact_id(&IntegrationId::parse("acme").unwrap(), "u1");
+    let before = store.get_contact(&id).await.unwrap();
+    processor.process(&text_message(2, "u1", "second"), 1).await.unwrap();
+    assert_eq!(store.get_contact(&id).await.unwrap(), before);
+    let tasks = tasks(&store).await;
+    let comments = store
+        .list_comments(&tasks[0].id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(comments.len(), 2);
+}
+
+#[tokio::test]
 async fn a_shared_contact_card_records_the_phone() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
     processor.process(&fixture("message_contact"), 1).await.unwrap();

@@ -157,8 +157,8 @@ fn reply_write(setup: &Setup, text: Option<&str>, attachments: Vec<Attachment>) 
         queued_at: Timestamp::now(),
     };
     let write = MessageWrite {
-        dedup_key: "seed".into(),
-        contact,
+        earlier_tasks: Vec::new(),
+        contact: Some(contact),
         expected_contact_version: None,
         task: TaskWrite::Create(task),
         comment,

@@ -168,7 +168,10 @@ impl Webhook {
             tracing::error!(integration_id = %integration.id, event, message_token = token, error = %queue_error, "enqueue failed; Viber will re-send");
             return error(StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable", "try again later");
         }
-        tracing::info!(integration_id = %integration.id, event, message_token = token, "callback queued");
+        // Every callback passes here: DEBUG, so that INFO holds only what an operator needs
+        // (a line per callback is most of the logs' cost, and of the local stack's time under
+        // load: `docs/local-load.md`).
+        tracing::debug!(integration_id = %integration.id, event, message_token = token, "callback queued");
         match (callback, &integration.options.welcome_message) {
             (Callback::ConversationStarted(_), Some(text)) if !text.trim().is_empty() => {
                 let sender = SenderIdentity::new(&integration.bot.name, integration.bot.icon.clone());

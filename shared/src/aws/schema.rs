@@ -13,9 +13,8 @@ pub const SORT_KEY: &str = "sk";
 /// Epoch seconds after which DynamoDB's TTL may delete an item (inbound dedup markers only).
 pub const EXPIRES_AT: &str = "expires_at";
 
-/// A global secondary index: a "newest first" list. The recency lists sort on the same
-/// attribute, [`RECENCY_KEY`], so a task's new activity moves it in all of them with one
-/// attribute; the requester list sorts on the task's creation, which never moves.
+/// A global secondary index: a "newest first" list. The recency list sorts on
+/// [`RECENCY_KEY`]; the requester list sorts on the task's creation, which never moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Index {
     pub name: &'static str,
@@ -43,28 +42,6 @@ pub const KIND_INDEX: Index = Index {
     sort_key: RECENCY_KEY,
     projection: IndexProjection::All,
 };
-/// Tasks by status: `TASKSTATUS#{status}`.
-pub const STATUS_INDEX: Index = Index {
-    name: "gsi2",
-    partition_key: "gsi2pk",
-    sort_key: RECENCY_KEY,
-    projection: IndexProjection::All,
-};
-/// Tasks by assignee: `TASKASSIGNEE#{staff_id}`, unassigned ones under `TASKASSIGNEE#-`.
-pub const ASSIGNEE_INDEX: Index = Index {
-    name: "gsi3",
-    partition_key: "gsi3pk",
-    sort_key: RECENCY_KEY,
-    projection: IndexProjection::All,
-};
-/// Tasks by integration: `TASKINTEGRATION#{integration_id}`.
-pub const INTEGRATION_INDEX: Index = Index {
-    name: "gsi4",
-    partition_key: "gsi4pk",
-    sort_key: RECENCY_KEY,
-    projection: IndexProjection::All,
-};
-
 /// A client's tasks by creation: `TASKREQUESTER#{contact_id}`, keys only (the tasks are then
 /// read by key), so the messages that move a task's other lists never write this one.
 pub const REQUESTER_INDEX: Index = Index {
@@ -85,14 +62,11 @@ pub const CONTACT_SORTING_INDEX: Index = Index {
     projection: IndexProjection::KeysOnly,
 };
 
-pub const INDEXES: [Index; 6] = [
-    KIND_INDEX,
-    STATUS_INDEX,
-    ASSIGNEE_INDEX,
-    INTEGRATION_INDEX,
-    REQUESTER_INDEX,
-    CONTACT_SORTING_INDEX,
-];
+/// Three indexes: a client message moves its task in one (`gsi1`), whichever list staff read;
+/// narrower task lists (status, assignee, integration, search) filter `gsi1`'s list of every
+/// task; `gsi5` lists a client's tasks and `gsi6` sorts contacts, neither moved by a message
+/// (docs/data-model.md, docs/cost.md).
+pub const INDEXES: [Index; 3] = [KIND_INDEX, REQUESTER_INDEX, CONTACT_SORTING_INDEX];
 
 fn string_attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()

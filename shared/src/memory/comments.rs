@@ -1,14 +1,16 @@
 //! Comments: a task's conversation, staff comments, and the parts of a staff reply (their
 //! tokens as Viber accepts them, and their delivery statuses).
 
+use std::ops::Bound;
+
 use async_trait::async_trait;
 
-use super::{MemoryStore, Order, StoreState, page_of};
+use super::{MemoryStore, StoreState};
 use crate::ids::{AttachmentId, CommentId, IntegrationId, TaskId};
 use crate::model::{Comment, CommentStatus};
 use crate::ports::{
     CommentStore, Conflict, DeliveryStore, OutgoingReply, Page, PageRequest, PartRef, Record, ReplyStore, SentPart,
-    StoreError,
+    StoreError, decode_cursor, encode_cursor,
 };
 
 fn key(comment: &PartRef) -> (TaskId, CommentId) {
@@ -25,16 +27,29 @@ impl StoreState {
 }
 
 impl MemoryStore {
-    /// A task's comments, oldest first (comment ids sort by time).
+    /// A task's comments, oldest first (comment ids sort by time): a range read from the
+    /// cursor, so a page costs O(log n + limit) however long the conversation is.
     pub(super) fn comments_of(&self, task_id: &TaskId, page: &PageRequest) -> Result<Page<Comment>, StoreError> {
-        let records = self
-            .state()
+        let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
+        let start = match after.as_deref().map(CommentId::parse) {
+            Some(Ok(after)) => Bound::Excluded((task_id.clone(), after)),
+            // No cursor, or one that is no comment id: from the task's first comment ("-" sorts
+            // before every id).
+            _ => Bound::Included((task_id.clone(), CommentId::parse("-").expect("a valid id"))),
+        };
+        let state = self.state();
+        let mut remaining = state
             .comments
-            .range((task_id.clone(), CommentId::parse("0").expect("valid"))..)
+            .range((start, Bound::Unbounded))
             .take_while(|((task, _), _)| task == task_id)
-            .map(|((_, id), comment)| (id.as_str().to_owned(), comment.clone()))
-            .collect();
-        page_of(records, Order::OldestFirst, page)
+            .filter(|((_, id), _)| after.as_deref().is_none_or(|after| id.as_str() > after))
+            .map(|(_, comment)| comment);
+        let items: Vec<Comment> = remaining.by_ref().take(page.limit.max(1)).cloned().collect();
+        let next_cursor = match (items.last(), remaining.next()) {
+            (Some(last), Some(_)) => Some(encode_cursor(last.id.as_str())),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
     }
 }
 

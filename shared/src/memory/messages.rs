@@ -1,5 +1,6 @@
 //! A client message: the contact, the task, the comment and its attachments, all or nothing and
-//! once per dedup key (as the DynamoDB adapter's transaction).
+//! once per message: a message whose comment exists (in its task or an earlier one the write
+//! names) is a duplicate, as in the DynamoDB adapter.
 
 use async_trait::async_trait;
 
@@ -23,11 +24,19 @@ impl MessageStore for MemoryStore {
     /// comment), so the first that fails is the conflict reported and nothing is written.
     async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
         let mut state = self.state();
-        if state.applied_messages.contains(&write.dedup_key) {
+        let comment_id = &write.comment.id;
+        if write
+            .earlier_tasks
+            .iter()
+            .chain([&write.comment.task_id])
+            .any(|task| state.comments.contains_key(&(task.clone(), comment_id.clone())))
+        {
             return Ok(WriteOutcome::Duplicate);
         }
-        if !version_matches(state.contacts.get(&write.contact.id), write.expected_contact_version) {
-            return Err(Conflict::ContactChanged(write.contact.id.clone()).into());
+        if let Some(contact) = &write.contact
+            && !version_matches(state.contacts.get(&contact.id), write.expected_contact_version)
+        {
+            return Err(Conflict::ContactChanged(contact.id.clone()).into());
         }
         match &write.task {
             TaskWrite::Create(task) if state.tasks.contains_key(&task.id) => {
@@ -47,9 +56,6 @@ impl MessageStore for MemoryStore {
             _ => {}
         }
         let comment_key = (write.comment.task_id.clone(), write.comment.id.clone());
-        if state.comments.contains_key(&comment_key) {
-            return Err(Conflict::AlreadyExists(Record::Comment(write.comment.id.clone())).into());
-        }
         match &write.task {
             TaskWrite::Create(task) => {
                 state.tasks.insert(task.id.clone(), task.clone());
@@ -77,12 +83,13 @@ impl MessageStore for MemoryStore {
                 }
             }
         }
-        state.contacts.insert(write.contact.id.clone(), write.contact.clone());
+        if let Some(contact) = &write.contact {
+            state.contacts.insert(contact.id.clone(), contact.clone());
+        }
         state.comments.insert(comment_key, write.comment.clone());
         for attachment in &write.attachments {
             state.attachments.insert(attachment.id.clone(), attachment.clone());
         }
-        state.applied_messages.insert(write.dedup_key.clone());
         Ok(WriteOutcome::Applied)
     }
 }

@@ -17,7 +17,7 @@ mod read_markers;
 mod staff;
 mod tasks;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
@@ -42,7 +42,6 @@ struct StoreState {
     tasks: HashMap<TaskId, Task>,
     comments: BTreeMap<(TaskId, CommentId), Comment>,
     attachments: HashMap<AttachmentId, Attachment>,
-    applied_messages: HashSet<String>,
     parts: HashMap<(IntegrationId, u64), PartRef>,
     /// Per staff reply: the Viber token of each part sent, by part index (`ReplyStore`).
     sent_parts: HashMap<(TaskId, CommentId), BTreeMap<usize, u64>>,

@@ -25,9 +25,10 @@ consumer_store! {
 }
 
 consumer_store! {
-    /// The processor: applies a client's message (contact, task, comment), records delivery
+    /// The processor: applies a client's message (contact, task, comment; reading the
+    /// contact's earlier tasks when a re-delivery may have gone to one), records delivery
     /// receipts, and falls back to the account owner as a task's assignee.
-    ProcessorStore: IntegrationStore + ContactStore + MessageStore + DeliveryStore + StaffStore
+    ProcessorStore: IntegrationStore + ContactStore + MessageStore + TaskStore + DeliveryStore + StaffStore
 }
 
 consumer_store! {

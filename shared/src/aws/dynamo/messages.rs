@@ -1,102 +1,96 @@
-//! A client message: one `TransactWriteItems` over the dedup marker, the contact, the task, the
-//! comment and its attachments (docs/data-model.md, "A client message").
+//! A client message (docs/data-model.md, "A client message"). The comment's id is derived from
+//! the message, so the comment is its own idempotency check: a write that finds it is a
+//! duplicate.
+//!
+//! The common case, a text joining the contact's current task with the contact unchanged, is
+//! two single-item writes, no transaction: the task's append, conditional on the task still
+//! taking messages and on no client message as new being applied to it yet ([`LAST_INBOUND`]),
+//! then the comment, conditional on its absence. A re-delivery finds the task's mark and goes the
+//! transactional way, which tells a duplicate (the comment exists) from a write cut short between
+//! the two (it does not). Everything else (a new task, a changed contact, an attachment, earlier
+//! tasks to check) is one `TransactWriteItems`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use serde::Serialize;
 
+use super::DynamoStore;
 use super::comments::comment_item;
 use super::contacts::{contact_item, contact_version_is};
 use super::keys::Key;
-use super::tasks::{AppendShown, task_item};
+use super::tasks::{AppendShown, LAST_INBOUND, task_item};
 use super::writes::item_absent;
-use super::{DynamoStore, Item, to_item};
-use crate::aws::schema::EXPIRES_AT;
-use crate::ids::{CommentId, TaskId};
+use crate::ids::CommentId;
 use crate::ports::{Conflict, MessageStore, MessageWrite, Record, StoreError, TaskWrite, WriteOutcome};
-use crate::time::Timestamp;
 
-/// How long an inbound dedup marker is kept: longer than any path a callback can come back by
-/// (Viber re-sends for an hour; SQS keeps a message up to 14 days, and a DLQ redrive up to 14
-/// more). DynamoDB's TTL deletes it afterwards, so markers do not pile up forever.
-const DEDUP_MARKER_LIFETIME_SECONDS: i64 = 30 * 24 * 3600;
-
-/// What the inbound dedup marker keeps besides its key: enough to trace what the message wrote.
-#[derive(Serialize)]
-struct InboundMarker<'a> {
-    task_id: &'a TaskId,
-    comment_id: &'a CommentId,
+/// What a refusal of a transaction item's condition means.
+enum Refusal {
+    /// The message was applied before: its comment exists.
+    Duplicate,
+    /// The task append's condition: the task changed, or (when it also required the message
+    /// to be the task's newest) an as new client message was applied to it.
+    Append,
+    Conflict(Conflict),
 }
-
-fn inbound_marker(write: &MessageWrite) -> Result<Item, StoreError> {
-    let marker = InboundMarker {
-        task_id: &write.comment.task_id,
-        comment_id: &write.comment.id,
-    };
-    let mut item = to_item(Key::inbound(&write.dedup_key), &marker)?;
-    let expires_at = Timestamp::now().millis() / 1000 + DEDUP_MARKER_LIFETIME_SECONDS;
-    item.insert(EXPIRES_AT.into(), AttributeValue::N(expires_at.to_string()));
-    Ok(item)
-}
-
-/// The position of the dedup marker in the transaction: first, so its cancellation reason tells
-/// a re-delivery from a real conflict.
-const MARKER: usize = 0;
 
 impl DynamoStore {
-    /// The transaction's items, each with the conflict a refusal of its condition means (none
-    /// for the marker, whose refusal means "applied before", and the attachments, which have no
-    /// condition). Cancellation reasons follow this order.
-    fn message_items(&self, write: &MessageWrite) -> Result<Vec<(Option<Conflict>, TransactWriteItem)>, StoreError> {
+    /// The transaction's items, each with what a refusal of its condition means (attachments
+    /// have none), in the order refusals are read. With `newest`, the task append also requires and records the comment as the
+    /// task's newest client message.
+    fn message_items(
+        &self,
+        write: &MessageWrite,
+        newest: bool,
+    ) -> Result<Vec<(Option<Refusal>, TransactWriteItem)>, StoreError> {
         let absent = item_absent();
-        let task = match &write.task {
-            TaskWrite::Create(task) => (
-                Conflict::AlreadyExists(Record::Task(task.id.clone())),
-                self.put_op(task_item(task)?, Some(&absent)),
-            ),
-            TaskWrite::Append {
-                task_id,
-                last_message_at,
-                require_active,
-                last_message,
-                requester_name,
-                requester_avatar,
-            } => (
-                Conflict::TaskChanged(task_id.clone()),
-                self.append_op(
-                    task_id,
-                    *last_message_at,
-                    *require_active,
-                    AppendShown {
-                        last_message: last_message.as_ref(),
-                        requester_name: requester_name.as_deref(),
-                        requester_avatar: requester_avatar.as_deref(),
-                    },
-                ),
-            ),
-        };
-        let mut items = vec![
-            (None, self.put_op(inbound_marker(write)?, Some(&absent))),
-            (
-                Some(Conflict::ContactChanged(write.contact.id.clone())),
+        let mut items = Vec::new();
+        for task_id in &write.earlier_tasks {
+            items.push((
+                Some(Refusal::Duplicate),
+                self.check_op(Key::comment(task_id, &write.comment.id), &absent),
+            ));
+        }
+        // The duplicate checks first: a refusal reports the first refused item, and a duplicate
+        // is the answer whatever else changed since.
+        items.push((
+            Some(Refusal::Duplicate),
+            self.put_op(comment_item(&write.comment)?, Some(&absent)),
+        ));
+        if let Some(contact) = &write.contact {
+            items.push((
+                Some(Refusal::Conflict(Conflict::ContactChanged(contact.id.clone()))),
                 self.put_op(
-                    contact_item(&write.contact)?,
+                    contact_item(contact)?,
                     Some(&contact_version_is(write.expected_contact_version)),
                 ),
-            ),
-            (Some(task.0), task.1),
-            (
-                Some(Conflict::AlreadyExists(Record::Comment(write.comment.id.clone()))),
-                self.put_op(comment_item(&write.comment)?, Some(&absent)),
-            ),
-        ];
-        // A new contact's labels (from its bot's contact template) are indexed with it; a known
-        // contact's entries are left as they are (docs/data-model.md, "A client message").
-        if write.expected_contact_version.is_none() {
-            for op in self.label_entry_ops(&write.contact, &write.contact.labels) {
-                items.push((None, op));
+            ));
+            // A new contact's labels (from its bot's contact template) are indexed with it; a
+            // known contact's entries are left as they are (docs/data-model.md, "A client message").
+            if write.expected_contact_version.is_none() {
+                for op in self.label_entry_ops(contact, &contact.labels) {
+                    items.push((None, op));
+                }
             }
         }
+        items.push(match &write.task {
+            TaskWrite::Create(task) => {
+                let mut item = task_item(task)?;
+                item.insert(LAST_INBOUND.to_owned(), AttributeValue::S(write.comment.id.to_string()));
+                (
+                    Some(Refusal::Conflict(Conflict::AlreadyExists(Record::Task(
+                        task.id.clone(),
+                    )))),
+                    self.put_op(item, Some(&absent)),
+                )
+            }
+            TaskWrite::Append { task_id, .. } => {
+                let (update, expression) =
+                    append_update(write, newest.then_some(&write.comment.id)).expect("the task write is an append");
+                (
+                    Some(Refusal::Append),
+                    self.update_op(Key::task(task_id), &update, &expression),
+                )
+            }
+        });
         // A Viber message carries at most one media file, far from the 100-item limit; the
         // comment text (≤ 7000 characters) keeps the request far below 4 MB.
         for attachment in &write.attachments {
@@ -104,22 +98,91 @@ impl DynamoStore {
         }
         Ok(items)
     }
+
+    /// The message in one transaction: first requiring it to be its task's newest client
+    /// message (so the mark moves on); when an as new one was applied (an older message, or
+    /// this one cut short between its two writes), again without that condition.
+    async fn apply_in_transaction(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
+        for newest in [true, false] {
+            let (refusals, items): (Vec<Option<Refusal>>, Vec<TransactWriteItem>) =
+                self.message_items(write, newest)?.into_iter().unzip();
+            let refused = match self.transact(items).await? {
+                Ok(()) => return Ok(WriteOutcome::Applied),
+                Err(refused) => refused,
+            };
+            let first = refusals
+                .into_iter()
+                .enumerate()
+                .find_map(|(n, refusal)| refusal.filter(|_| refused.failed(n)))
+                .expect("only conditional items are refused");
+            match first {
+                Refusal::Duplicate => return Ok(WriteOutcome::Duplicate),
+                Refusal::Conflict(conflict) => return Err(conflict.into()),
+                Refusal::Append if newest => {}
+                Refusal::Append => break,
+            }
+        }
+        let TaskWrite::Append { task_id, .. } = &write.task else {
+            unreachable!("only an append is refused as one");
+        };
+        Err(Conflict::TaskChanged(task_id.clone()).into())
+    }
+
+    /// The common case without a transaction: the task's append as the newest client message,
+    /// then the comment. Anything else the append's refusal may mean is sorted out by the
+    /// transaction.
+    async fn append_alone(&self, write: &MessageWrite, task_key: Key) -> Result<WriteOutcome, StoreError> {
+        let (update, expression) = append_update(write, Some(&write.comment.id)).expect("the task write is an append");
+        if !self.update_if(task_key, &update, &expression).await? {
+            return self.apply_in_transaction(write).await;
+        }
+        if self.put_if(comment_item(&write.comment)?, &item_absent()).await? {
+            Ok(WriteOutcome::Applied)
+        } else {
+            // Only a comment written before tasks carried their newest client message's mark.
+            Ok(WriteOutcome::Duplicate)
+        }
+    }
+}
+
+/// The task append of `write` (`None` when it creates its task).
+fn append_update(write: &MessageWrite, newest: Option<&CommentId>) -> Option<(String, super::writes::Expression)> {
+    let TaskWrite::Append {
+        task_id,
+        last_message_at,
+        require_active,
+        last_message,
+        requester_name,
+        requester_avatar,
+    } = &write.task
+    else {
+        return None;
+    };
+    Some(DynamoStore::append_update(
+        task_id,
+        *last_message_at,
+        *require_active,
+        AppendShown {
+            last_message: last_message.as_ref(),
+            requester_name: requester_name.as_deref(),
+            requester_avatar: requester_avatar.as_deref(),
+        },
+        newest,
+    ))
 }
 
 #[async_trait]
 impl MessageStore for DynamoStore {
-    /// Cancelled: the marker's condition failed → the message was applied before; another
-    /// condition failed → the state read changed; anything else → retry later.
+    /// A duplicate when the message's comment exists; `Conflict` when the contact or the task
+    /// changed since they were read; anything else: retry later.
     async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
-        let (conflicts, items): (Vec<Option<Conflict>>, Vec<TransactWriteItem>) =
-            self.message_items(write)?.into_iter().unzip();
-        match self.transact(items).await? {
-            Ok(()) => Ok(WriteOutcome::Applied),
-            Err(refused) if refused.failed(MARKER) => Ok(WriteOutcome::Duplicate),
-            Err(refused) => Err(refused
-                .conflict(&conflicts)
-                .expect("only the marker and conditional items are refused")
-                .into()),
+        match &write.task {
+            TaskWrite::Append { task_id, .. }
+                if write.contact.is_none() && write.earlier_tasks.is_empty() && write.attachments.is_empty() =>
+            {
+                self.append_alone(write, Key::task(task_id)).await
+            }
+            _ => self.apply_in_transaction(write).await,
         }
     }
 }

@@ -5,11 +5,11 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use super::keys::{Key, List, Listing, recency_key, task_id_of};
+use super::keys::{Key, List, Listing, TaskSubset, recency_key, task_id_of};
 use super::writes::{ATTEMPTS, Expression, item_exists};
 use super::{DynamoStore, Item, Order, from_item, next_cursor, to_item, to_value};
-use crate::aws::schema::{ASSIGNEE_INDEX, INDEXES, RECENCY_KEY, STATUS_INDEX};
-use crate::ids::{AttachmentId, ContactId, TaskId};
+use crate::aws::schema::{INDEXES, RECENCY_KEY};
+use crate::ids::{AttachmentId, CommentId, ContactId, TaskId};
 use crate::model::{Attachment, Comment, Contact, LastMessage, Task, TaskStatus};
 use crate::ports::{
     ChangedTasks, Conflict, Page, PageRequest, Record, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow,
@@ -25,6 +25,11 @@ pub(super) struct AppendShown<'a> {
     pub requester_avatar: Option<&'a str>,
 }
 
+/// The id of the newest client comment applied to a task (comment ids sort by Viber's time):
+/// a client message's append without a transaction is conditional on it being older, so a
+/// re-delivered message does not move its task twice (docs/data-model.md, "A client message").
+pub(super) const LAST_INBOUND: &str = "last_inbound";
+
 /// The lowercase copies of a task's title and client's name that a search compares with
 /// `contains` (which is case-sensitive).
 const SEARCH_TITLE: &str = "search_title";
@@ -36,6 +41,9 @@ pub(super) fn task_item(task: &Task) -> Result<Item, StoreError> {
     let mut item = to_item(Key::task(&task.id), task)?;
     if let Some(listing) = Listing::task(task) {
         item.extend(listing.into_attributes());
+        for subset in TaskSubset::of_task(task) {
+            item.insert(subset.attribute.to_owned(), AttributeValue::S(subset.value));
+        }
     }
     if let Some(requester) = Listing::task_of_requester(task) {
         item.extend(requester);
@@ -55,43 +63,37 @@ pub(super) fn task_is_live() -> Expression {
         .value(":false", AttributeValue::Bool(false))
 }
 
-/// The lists to read for a task filter, most selective first: the first is queried, the rest
-/// become a filter on their partition attributes. A staff member's tasks are few; an active
-/// status is a small slice, while completed tasks and an integration's tasks grow without end.
-fn lists_for(filter: &TaskFilter) -> Vec<List> {
-    let mut lists = Vec::new();
+/// The subsets of the list of every task a filter narrows it to: each becomes a condition of
+/// the query's filter (only the list of every task moves on a client's message).
+fn subsets_for(filter: &TaskFilter) -> Vec<TaskSubset> {
+    let mut subsets = Vec::new();
     if let Some(assignee) = &filter.assignee_id {
-        lists.push(List::tasks_assigned_to(assignee));
+        subsets.push(TaskSubset::assigned_to(assignee));
     }
     if filter.unassigned {
-        lists.push(List::tasks_unassigned());
+        subsets.push(TaskSubset::unassigned());
     }
-    if let Some(status) = filter.status.filter(|s| s.is_active()) {
-        lists.push(List::tasks_with_status(status));
+    if let Some(status) = filter.status {
+        subsets.push(TaskSubset::with_status(status));
     }
     if let Some(integration) = &filter.integration_id {
-        lists.push(List::tasks_of_integration(integration));
+        subsets.push(TaskSubset::of_integration(integration));
     }
-    if let Some(status) = filter.status.filter(|s| !s.is_active()) {
-        lists.push(List::tasks_with_status(status));
-    }
-    if lists.is_empty() {
-        lists.push(List::tasks());
-    }
-    lists
+    subsets
 }
 
 impl DynamoStore {
-    /// Moves an existing task's activity time (and with it its place in every list) and keeps
-    /// what lists show of the client's message and name, provided the task is still in a state
-    /// that may take the message.
-    pub(super) fn append_op(
-        &self,
+    /// Moves an existing task's activity time (and with it its place in the list of every task)
+    /// and keeps what lists show of the client's message and name, provided the task is still
+    /// in a state that may take the message. With `newest`, also provided no client message as
+    /// new as that comment was applied to it yet ([`LAST_INBOUND`]), which it records.
+    pub(super) fn append_update(
         task_id: &TaskId,
         at: Timestamp,
         require_active: bool,
         shown: AppendShown<'_>,
-    ) -> TransactWriteItem {
+        newest: Option<&CommentId>,
+    ) -> (String, Expression) {
         let mut expression = task_is_live();
         if require_active {
             expression = expression
@@ -108,6 +110,13 @@ impl DynamoStore {
             .name("#recency", RECENCY_KEY)
             .value(":at", to_value(&at))
             .value(":recency", AttributeValue::S(recency_key(at, task_id.as_str())));
+        if let Some(comment) = newest {
+            update.push_str(", #last_inbound = :comment");
+            expression = expression
+                .and("(attribute_not_exists(#last_inbound) OR #last_inbound < :comment)")
+                .name("#last_inbound", LAST_INBOUND)
+                .value(":comment", AttributeValue::S(comment.to_string()));
+        }
         if let Some(last_message) = shown.last_message {
             update.push_str(", #last_message = :last_message");
             expression = expression
@@ -128,7 +137,7 @@ impl DynamoStore {
                 .value(":requester_name", AttributeValue::S(name.to_owned()))
                 .value(":search_name", AttributeValue::S(search_text(name)));
         }
-        self.update_op(Key::task(task_id), &update, &expression)
+        (update, expression)
     }
 
     /// A client's tasks, newest first by creation: the keys from the requester index, then the
@@ -188,15 +197,13 @@ impl TaskStore for DynamoStore {
         if let Some(requester) = &filter.requester_id {
             return self.tasks_of_requester(requester, filter, page).await;
         }
-        let mut lists = lists_for(filter).into_iter();
-        let first = lists.next().expect("at least the list of all tasks");
-        let mut query = self.list_query(&first, Order::NewestFirst, page.cursor.as_deref())?;
+        let mut query = self.list_query(&List::tasks(), Order::NewestFirst, page.cursor.as_deref())?;
         let mut conditions = Vec::new();
-        for (n, other) in lists.enumerate() {
+        for (n, subset) in subsets_for(filter).into_iter().enumerate() {
             conditions.push(format!("#f{n} = :f{n}"));
             query = query
-                .expression_attribute_names(format!("#f{n}"), other.index.partition_key)
-                .expression_attribute_values(format!(":f{n}"), AttributeValue::S(other.partition));
+                .expression_attribute_names(format!("#f{n}"), subset.attribute)
+                .expression_attribute_values(format!(":f{n}"), AttributeValue::S(subset.value));
         }
         if let Some(search) = &filter.search {
             conditions.push("(contains(#search_title, :search) OR contains(#search_name, :search))".to_owned());
@@ -258,20 +265,20 @@ impl TaskWorkflow for DynamoStore {
                 .name("#assignee", "assignee_id")
                 .name("#participants", "participant_ids")
                 .name("#updated", "updated_at")
-                .name("#status_list", STATUS_INDEX.partition_key)
-                .name("#assignee_list", ASSIGNEE_INDEX.partition_key)
+                .name("#status_list", TaskSubset::STATUS)
+                .name("#assignee_list", TaskSubset::ASSIGNEE)
                 .value(":status", to_value(&task.status))
                 .value(":assignee", to_value(&task.assignee_id))
                 .value(":participants", to_value(&task.participant_ids))
                 .value(":updated", to_value(&task.updated_at))
                 .value(
                     ":status_list",
-                    AttributeValue::S(List::tasks_with_status(task.status).partition),
+                    AttributeValue::S(TaskSubset::with_status(task.status).value),
                 );
             update.push_str(", #assignee_list = :assignee_list");
             expression = expression.value(
                 ":assignee_list",
-                AttributeValue::S(List::of_assignee(task.assignee_id.as_ref()).partition),
+                AttributeValue::S(TaskSubset::of_assignee(task.assignee_id.as_ref()).value),
             );
             self.update_op(Key::task(&task.id), &update, &expression)
         };
@@ -319,39 +326,31 @@ mod tests {
     use crate::ids::{IntegrationId, StaffId};
 
     #[test]
-    fn the_most_selective_filter_picks_the_list_the_others_filter_it() {
+    fn every_filter_narrows_the_list_of_every_task() {
         let assignee = StaffId::parse("s1").unwrap();
         let integration = IntegrationId::parse("i1").unwrap();
-        let filter = |status, assignee: Option<&StaffId>, integration: Option<&IntegrationId>| TaskFilter {
-            status,
-            assignee_id: assignee.cloned(),
-            integration_id: integration.cloned(),
+        assert_eq!(subsets_for(&TaskFilter::default()), []);
+        let filter = TaskFilter {
+            status: Some(TaskStatus::New),
+            assignee_id: Some(assignee.clone()),
+            integration_id: Some(integration.clone()),
             requester_id: None,
             search: None,
             unassigned: false,
         };
-        assert_eq!(lists_for(&TaskFilter::default()), [List::tasks()]);
         assert_eq!(
-            lists_for(&filter(Some(TaskStatus::New), Some(&assignee), Some(&integration))),
+            subsets_for(&filter),
             [
-                List::tasks_assigned_to(&assignee),
-                List::tasks_with_status(TaskStatus::New),
-                List::tasks_of_integration(&integration),
+                TaskSubset::assigned_to(&assignee),
+                TaskSubset::with_status(TaskStatus::New),
+                TaskSubset::of_integration(&integration),
             ]
         );
-        // An active status is a small slice; an inactive one grows without end, like an
-        // integration's tasks, so the integration goes first then.
-        assert_eq!(
-            lists_for(&filter(Some(TaskStatus::Completed), None, Some(&integration))),
-            [
-                List::tasks_of_integration(&integration),
-                List::tasks_with_status(TaskStatus::Completed),
-            ]
-        );
-        assert_eq!(
-            lists_for(&filter(Some(TaskStatus::Cancelled), None, None)),
-            [List::tasks_with_status(TaskStatus::Cancelled)]
-        );
+        let unassigned = TaskFilter {
+            unassigned: true,
+            ..TaskFilter::default()
+        };
+        assert_eq!(subsets_for(&unassigned), [TaskSubset::unassigned()]);
     }
 
     #[test]
@@ -377,7 +376,7 @@ mod tests {
         };
         let item = task_item(&task).unwrap();
         assert_eq!(item["pk"], AttributeValue::S("TASK#t1".into()));
-        assert_eq!(item["gsi2pk"], AttributeValue::S("TASKSTATUS#new".into()));
+        assert_eq!(item["status_list"], AttributeValue::S("TASKSTATUS#new".into()));
         assert_eq!(item[RECENCY_KEY], AttributeValue::S("1732528955210#t1".into()));
         task.deleted = true;
         let item = task_item(&task).unwrap();
