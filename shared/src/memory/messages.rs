@@ -68,7 +68,7 @@ impl MessageStore for MemoryStore {
                 requester_avatar,
                 ..
             } => {
-                if let Some(task) = state.tasks.get_mut(task_id) {
+                state.tasks.update(task_id, |task| {
                     task.last_message_at = *last_message_at;
                     task.updated_at = *last_message_at;
                     if last_message.is_some() {
@@ -80,7 +80,7 @@ impl MessageStore for MemoryStore {
                     if requester_avatar.is_some() {
                         task.requester_avatar.clone_from(requester_avatar);
                     }
-                }
+                });
             }
         }
         if let Some(contact) = &write.contact {

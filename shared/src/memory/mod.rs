@@ -39,7 +39,7 @@ struct StoreState {
     staff_by_token_hash: HashMap<String, StaffId>,
     account_owner: Option<StaffId>,
     contacts: HashMap<ContactId, Contact>,
-    tasks: HashMap<TaskId, Task>,
+    tasks: tasks::Tasks,
     comments: BTreeMap<(TaskId, CommentId), Comment>,
     attachments: HashMap<AttachmentId, Attachment>,
     parts: HashMap<(IntegrationId, u64), PartRef>,
