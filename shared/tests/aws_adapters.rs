@@ -3,7 +3,7 @@
 use shared::aws::{DynamoStore, SqsQueue};
 use shared::ids::{IntegrationId, StaffId};
 use shared::model::{IntegrationOptions, TaskStatus, TaskTemplate};
-use shared::ports::{IntegrationStore, MessageQueue, QueueMessage, StaffStore, token_hash};
+use shared::ports::{IntegrationStore, MessageQueue, Postpone, QueueMessage, StaffStore, token_hash};
 use shared::time::Timestamp;
 use testkit::{build, moto};
 
