@@ -15,9 +15,11 @@ pub struct Retry {
     /// SQS's `ApproximateReceiveCount` of the failed record, from 1.
     pub receive_count: u32,
     /// The later records of its FIFO message group in the same batch, reported failed without
-    /// being processed (so the group keeps its order). They come back with it: SQS returns no
-    /// message of a group while any of its messages is in flight, so left alone they would hold
-    /// the group for the queue's whole visibility timeout, whatever the failed record's delay.
+    /// being processed (so the group keeps its order). SQS returns no message of a group while
+    /// any of its messages is in flight, so left in flight they would hold the group for the
+    /// queue's whole visibility timeout, whatever the failed record's delay: they are released
+    /// at once, and wait behind the failed record, in flight for its delay, which comes back
+    /// first.
     pub held_back: Vec<String>,
 }
 
@@ -52,14 +54,16 @@ impl RetryPolicy {
     }
 }
 
-/// Makes each retried record, with the records held back behind it, visible again after
-/// `policy`'s delay. A change that fails is logged: the record then comes back after the queue's
-/// visibility timeout, which is slower but loses nothing.
+/// Makes each retried record visible again after `policy`'s delay, and the records held back
+/// behind it at once (they are received after it, in order). A change that fails is logged: the
+/// record then comes back after the queue's visibility timeout, which is slower but loses
+/// nothing.
 pub async fn postpone_retries(queue: &dyn Postpone, policy: &RetryPolicy, retries: &[Retry]) {
     for retry in retries {
         let delay = policy.delay_after(retry.receive_count, random_unit());
-        let receipts = std::iter::once(&retry.receipt_handle).chain(&retry.held_back);
-        for receipt_handle in receipts {
+        let receipts = std::iter::once((&retry.receipt_handle, delay))
+            .chain(retry.held_back.iter().map(|held_back| (held_back, Duration::ZERO)));
+        for (receipt_handle, delay) in receipts {
             if let Err(error) = queue.postpone(receipt_handle, delay).await {
                 tracing::warn!(%error, "back-off not set; the record returns after the visibility timeout");
             }
@@ -147,7 +151,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_retry_and_the_records_held_back_behind_it_come_back_together() {
+    async fn a_retry_is_postponed_and_the_records_held_back_behind_it_released_at_once() {
         let policy = RetryPolicy {
             backoff: Backoff {
                 first: Duration::from_secs(2),
@@ -168,12 +172,12 @@ mod tests {
         let postponed = queue.postponed.into_inner().unwrap();
         let handles: Vec<&str> = postponed.iter().map(|(h, _)| h.as_str()).collect();
         assert_eq!(handles, ["a1", "a2", "a3", "gone", "b1"], "a failure stops nothing");
-        let group_a: Vec<Duration> = postponed[..3].iter().map(|(_, d)| *d).collect();
-        assert!(
-            group_a.iter().all(|d| *d == group_a[0]),
-            "one delay for the group: {group_a:?}"
+        assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&postponed[0].1));
+        assert_eq!(
+            (postponed[1].1, postponed[2].1),
+            (Duration::ZERO, Duration::ZERO),
+            "a2 and a3 wait behind a1, which is still in flight"
         );
-        assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&group_a[0]));
         assert_eq!(
             postponed[4].1,
             Duration::ZERO,

@@ -387,8 +387,8 @@ async fn a_failed_record_is_retried_with_the_rest_of_its_group_held_back_behind_
         .collect();
     assert_eq!(failed, ["a2", "a3", "a4"]);
     // Only a2 failed, on its third receive: its back-off is that of a third failure. a3 and a4
-    // were not tried; they come back with it (in flight, they would hold the group for the
-    // queue's visibility timeout) and are tried after it, in order.
+    // were not tried; they are released at once (in flight, they would hold the group for the
+    // queue's visibility timeout) and wait behind a2, which comes back first.
     assert_eq!(
         retries,
         [Retry {

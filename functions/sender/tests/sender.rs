@@ -697,7 +697,7 @@ async fn a_failed_reply_holds_back_the_next_replies_to_the_same_client() {
         .handle_batch_with_retries(batch(vec![first, second, other_client]))
         .await;
     assert_eq!(failed_ids(&response), ["m1", "m2"]);
-    // m2 comes back with m1: left in flight it would hold the group for the visibility timeout.
+    // m2 is released behind m1: left in flight it would hold the group for the visibility timeout.
     assert_eq!(
         retries,
         [Retry {
