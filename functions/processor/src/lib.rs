@@ -127,7 +127,8 @@ impl Processor {
     /// clients side by side, so a batch of ten clients' messages takes about as long as one
     /// client's (the invocation is billed for its wall time, docs/cost.md). A record that fails is
     /// reported, and so is every later record of its message group (unprocessed), so a user's
-    /// events keep their order; the other groups go on. Panics are caught per record.
+    /// events keep their order; the other groups go on. On its last receive a failing record is
+    /// reported alone (it goes to the DLQ) and its group goes on. Panics are caught per record.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         self.handle_batch_with_retries(event).await.0
     }
@@ -143,9 +144,9 @@ impl Processor {
         .await;
         let mut response = SqsBatchResponse::default();
         let mut retries = Vec::new();
-        for (failures, retry) in groups {
+        for (failures, group_retries) in groups {
             response.batch_item_failures.extend(failures);
-            retries.extend(retry);
+            retries.extend(group_retries);
         }
         (response, retries)
     }
@@ -160,15 +161,20 @@ impl Processor {
     }
 
     /// One message group's records, in order, until one fails: that one and the rest are
-    /// returned as failures, and the failed one as a retry holding the rest back.
-    async fn handle_group(&self, records: Vec<SqsMessage>) -> (Vec<BatchItemFailure>, Option<Retry>) {
+    /// returned as failures, and the failed one as a retry holding the rest back. A record failing
+    /// on its last receive leaves for the DLQ without holding the rest back.
+    async fn handle_group(&self, records: Vec<SqsMessage>) -> (Vec<BatchItemFailure>, Vec<Retry>) {
         let mut failures = Vec::new();
-        let mut retry: Option<Retry> = None;
+        let mut retries: Vec<Retry> = Vec::new();
+        // Once a record failed (before its last receive), the rest of the group is held back
+        // behind it: its retry carries their receipts.
+        let mut failed = false;
+        let mut holding: Option<Retry> = None;
         for record in records {
             let id = record.message_id.clone().unwrap_or_default();
-            if !failures.is_empty() {
+            if failed {
                 failures.push(failure(id));
-                if let (Some(retry), Some(receipt_handle)) = (retry.as_mut(), record.receipt_handle) {
+                if let (Some(retry), Some(receipt_handle)) = (holding.as_mut(), record.receipt_handle) {
                     retry.held_back.push(receipt_handle);
                 }
                 continue;
@@ -190,20 +196,26 @@ impl Processor {
                 Ok(Err(error)) => error.to_string(),
                 Err(_) => "the record panicked".to_owned(),
             };
-            if receive_count >= self.max_receives {
-                // The redrive policy moves it to the inbound DLQ on its next receive, and the DLQ
-                // alarm fires (docs/deploy.md "Queues, retries and dead letters").
-                let (integration_id, contact_id) = record_ids(&body);
-                tracing::error!(message_id = %id, %integration_id, %contact_id, receive_count, %error, "record failed on its last receive; it goes to the DLQ");
-            } else {
-                tracing::error!(message_id = %id, receive_count, %error, "record failed; it will be retried");
-            }
-            failures.push(failure(id));
-            retry = record
+            failures.push(failure(id.clone()));
+            let retry = record
                 .receipt_handle
                 .map(|receipt_handle| Retry::new(receipt_handle, receive_count));
+            if receive_count >= self.max_receives {
+                // The redrive policy moves it to the inbound DLQ on its next receive, and the DLQ
+                // alarm fires (docs/deploy.md "Queues, retries and dead letters"). The group goes
+                // on without it: held back, its later records would count receives untried and
+                // follow it to the DLQ.
+                let (integration_id, contact_id) = record_ids(&body);
+                tracing::error!(message_id = %id, %integration_id, %contact_id, receive_count, %error, "record failed on its last receive; it goes to the DLQ");
+                retries.extend(retry);
+            } else {
+                tracing::error!(message_id = %id, receive_count, %error, "record failed; it will be retried");
+                failed = true;
+                holding = retry;
+            }
         }
-        (failures, retry)
+        retries.extend(holding);
+        (failures, retries)
     }
 
     /// Applies one queued callback, delivered for the `receive_count`-th time (SQS's

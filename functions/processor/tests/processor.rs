@@ -414,6 +414,39 @@ async fn a_record_failing_on_its_last_receive_goes_on_to_the_dlq_at_once() {
     assert_eq!(policy.max_receives, last);
 }
 
+/// Held back behind a record on its last receive, the rest of the group would count receives
+/// untried and follow it to the DLQ: it goes on instead, in order.
+#[tokio::test]
+async fn the_group_goes_on_past_a_record_leaving_for_the_dlq() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    let last = processor::DEFAULT_MAX_RECEIVES;
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        received("a1", "acme:a", "not an envelope".into(), last),
+        received("a2", "acme:a", text_message(30, "a", "after the poison"), last),
+        received("a3", "acme:a", text_message(31, "a", "and the next"), 1),
+    ];
+    let (response, retries) = processor.handle_batch_with_retries(event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["a1"]);
+    assert_eq!(retries, [Retry::new("receipt-a1".into(), last)]);
+    let tasks = tasks(&store).await;
+    assert_eq!(tasks.len(), 1);
+    let texts: Vec<_> = store
+        .list_comments(&tasks[0].id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.text.unwrap())
+        .collect();
+    assert_eq!(texts, ["after the poison", "and the next"]);
+}
+
 #[test]
 fn the_processors_back_off_holds_a_client_back_for_seconds_not_minutes() {
     // Delays after failed receives 1 to 4, at their shortest and longest (jitter).

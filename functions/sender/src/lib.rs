@@ -172,13 +172,16 @@ impl Sender {
                 Err(_) => tracing::error!("reply panicked; it will be retried"),
             }
             // Reported failed, and postponed (by nothing on the last receive: the record moves on
-            // to the DLQ at once and the client's later replies go on).
+            // to the DLQ at once and the client's later replies go on, now: held back, they would
+            // count receives untried and follow it to the DLQ).
             response.batch_item_failures.push(failure(id));
             let retry = record.receipt_handle.map(|receipt_handle| {
                 retries.push(Retry::new(receipt_handle, receive_count));
                 retries.len() - 1
             });
-            failed_groups.insert(group, retry);
+            if !last_receive {
+                failed_groups.insert(group, retry);
+            }
         }
         (response, retries)
     }

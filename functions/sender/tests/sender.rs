@@ -711,6 +711,28 @@ async fn a_failed_reply_holds_back_the_next_replies_to_the_same_client() {
     assert_eq!(sends(&setup).len(), 2);
 }
 
+/// A reply leaving for the DLQ holds nothing back: the client's next record is handled in the
+/// same batch (held back, it would count receives untried and follow it to the DLQ). Here the next
+/// record is the same reply delivered again, which finds it failed and is done.
+#[tokio::test]
+async fn a_reply_failing_on_its_last_receive_does_not_hold_back_the_next() {
+    let setup = setup(false).await;
+    let job = queue_reply(&setup, Some("First"), vec![]).await;
+    setup.viber.script("send_message", Answer::Http(503));
+    let mut first = record("m1", &job, MAX_RECEIVES);
+    first.receipt_handle = Some("receipt-1".into());
+    let mut next = record("m2", &job, 1);
+    next.receipt_handle = Some("receipt-2".into());
+    for message in [&mut first, &mut next] {
+        message.attributes.insert("MessageGroupId".into(), "c1".into());
+    }
+    let (response, retries) = setup.sender.handle_batch_with_retries(batch(vec![first, next])).await;
+    assert_eq!(failed_ids(&response), ["m1"], "m2 was handled, not held back");
+    assert_eq!(retries, [Retry::new("receipt-1".into(), MAX_RECEIVES)]);
+    assert_eq!(comment(&setup, &job).await.status, CommentStatus::Failed);
+    assert_eq!(sends(&setup).len(), 1, "nothing is sent for a failed reply");
+}
+
 #[tokio::test]
 async fn permanent_refusals_fail_the_reply_at_once_with_a_readable_reason() {
     for (status, message, expected) in [
