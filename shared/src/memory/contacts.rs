@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 
-use super::{MemoryStore, Order, StoreState, page_by_recency, page_of};
+use super::{MemoryStore, Order, StoreState, page_of};
 use crate::ids::ContactId;
 use crate::model::{Contact, Task, TaskState};
 use crate::ports::{
-    Conflict, ContactAdmin, ContactChange, ContactFilter, ContactStore, Page, PageRequest, StoreError, recency_key,
+    Conflict, ContactAdmin, ContactChange, ContactFilter, ContactStore, Page, PageRequest, StoreError, decode_cursor,
+    encode_cursor, recency_key,
 };
 use crate::time::Timestamp;
 
@@ -16,6 +17,36 @@ pub(super) fn version_matches(stored: Option<&Contact>, expected: Option<u64>) -
 }
 
 impl StoreState {
+    /// Stores a new or changed contact, listed by its creation.
+    pub(super) fn store_contact(&mut self, contact: &Contact) {
+        self.contacts_by_creation
+            .insert(recency_key(contact.created_at, contact.id.as_str()), contact.id.clone());
+        self.contacts.insert(contact.id.clone(), contact.clone());
+    }
+
+    /// One page of every contact, newest created first: a range of the ordered index, so a page
+    /// costs O(log n + limit) whatever the number of contacts.
+    fn page_of_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
+        let before = page.cursor.as_deref().map(decode_cursor).transpose()?;
+        let range = match &before {
+            Some(before) => self.contacts_by_creation.range::<String, _>(..before),
+            None => self.contacts_by_creation.range::<String, _>(..),
+        };
+        let mut entries = range.rev();
+        let listed: Vec<(&String, &ContactId)> = entries.by_ref().take(page.limit.max(1)).collect();
+        let next_cursor = match (listed.last(), entries.next()) {
+            (Some((key, _)), Some(_)) => Some(encode_cursor(key)),
+            _ => None,
+        };
+        Ok(Page {
+            items: listed
+                .into_iter()
+                .filter_map(|(_, id)| self.contacts.get(id).cloned())
+                .collect(),
+            next_cursor,
+        })
+    }
+
     /// The requester's routing state follows a task staff changed, when the task is their
     /// current one; the version moves on, as the DynamoDB adapter's does.
     pub(super) fn contact_follows_task(&mut self, task: &Task) {
@@ -40,12 +71,12 @@ impl ContactStore for MemoryStore {
         if !version_matches(state.contacts.get(&contact.id), expected_version) {
             return Err(Conflict::ContactChanged(contact.id.clone()).into());
         }
-        state.contacts.insert(contact.id.clone(), contact.clone());
+        state.store_contact(contact);
         Ok(())
     }
 
     async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
-        page_by_recency(self.state().contacts.values(), Order::NewestFirst, page)
+        self.state().page_of_contacts(page)
     }
 }
 
