@@ -21,26 +21,42 @@ pub const LOG_BYTE: f64 = 0.50 / 1e9;
 /// mapping's `BatchSize` (infra/template.yaml). A full batch is what a busy queue hands over;
 /// at a trickle every message is its own batch (docs/cost.md shows both).
 pub const PROCESSOR_BATCH: f64 = 10.0;
+/// Clients whose messages share one batch. The processor applies a batch's clients side by side
+/// (`Processor::handle_batch`), so the invocation waits on DynamoDB about as long as for one
+/// message; on a busy queue of many clients each message of a full batch is another client's.
+pub const CLIENTS_PER_BATCH: f64 = 10.0;
 /// The webhook's run per callback: 128 MB, ~20 ms (measured CPU ~4 µs; the rest is SendMessage).
 const WEBHOOK_GB_SECONDS: f64 = 0.125 * 0.020;
-/// The processor's run per message: 256 MB, ~5 ms of its own plus ~20 ms per DynamoDB round trip.
+/// The processor's memory (infra/template.yaml).
 const PROCESSOR_GB: f64 = 0.25;
-const PROCESSOR_OWN_SECONDS: f64 = 0.005;
+/// Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB: a CPU-second
+/// measured on one core here costs 1,769 MB-seconds (1.7275 GB-s) whatever the memory size.
+const GB_SECONDS_PER_CPU_SECOND: f64 = 1769.0 / 1024.0;
+/// One DynamoDB request's round trip from Lambda, waited for (not CPU).
 const DYNAMODB_ROUND_TRIP_SECONDS: f64 = 0.020;
-/// CloudWatch Logs per message: Lambda's platform lines (START/END/REPORT, ~1 KB an invocation
-/// in JSON) are off with `SystemLogLevel: WARN`; at `ApplicationLogLevel: INFO` the webhook and
-/// the processor write nothing for a message that goes through (their per-message lines are
-/// DEBUG), so what remains is warnings and errors, budgeted at 100 bytes a message.
-pub const LOG_BYTES_PER_MESSAGE: f64 = 100.0;
+
+/// What one inbound message costs the processor, as the benches measure it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessorRun {
+    /// DynamoDB requests made one after another (each waited for).
+    pub round_trips: f64,
+    /// The processor's own CPU time (the handler, the SDK, serialisation), measured.
+    pub cpu_seconds: f64,
+    /// CloudWatch Logs bytes written at the functions' level (`ApplicationLogLevel: INFO`; with
+    /// `SystemLogLevel: WARN` Lambda adds no platform lines), measured.
+    pub log_bytes: f64,
+}
 
 /// The cost of one inbound text message: HTTP API + webhook Lambda + SQS send, the batched
-/// receive/delete and processor invocation, and the processor's DynamoDB `requests` and `units`.
-pub fn inbound_message(requests: f64, units: Units) -> f64 {
+/// receive/delete and processor invocation, the processor's duration (its CPU, and its waits on
+/// DynamoDB shared by the batch's clients) and its DynamoDB `units`.
+pub fn inbound_message(run: ProcessorRun, units: Units) -> f64 {
     let sqs = (1.0 + 2.0 / PROCESSOR_BATCH) * SQS_REQUEST;
     let lambda_requests = (1.0 + 1.0 / PROCESSOR_BATCH) * LAMBDA_REQUEST;
-    let processor_seconds = PROCESSOR_OWN_SECONDS + DYNAMODB_ROUND_TRIP_SECONDS * requests;
-    let duration = (WEBHOOK_GB_SECONDS + PROCESSOR_GB * processor_seconds) * LAMBDA_GB_SECOND;
-    HTTP_API_REQUEST + sqs + lambda_requests + duration + dynamodb(units) + LOG_BYTES_PER_MESSAGE * LOG_BYTE
+    let processor_waits = PROCESSOR_GB * DYNAMODB_ROUND_TRIP_SECONDS * run.round_trips / CLIENTS_PER_BATCH;
+    let processor_cpu = GB_SECONDS_PER_CPU_SECOND * run.cpu_seconds;
+    let duration = (WEBHOOK_GB_SECONDS + processor_waits + processor_cpu) * LAMBDA_GB_SECOND;
+    HTTP_API_REQUEST + sqs + lambda_requests + duration + dynamodb(units) + run.log_bytes * LOG_BYTE
 }
 
 /// DynamoDB's share: the request units.

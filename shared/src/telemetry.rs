@@ -15,8 +15,18 @@ fn filter(directives: Option<&str>) -> Targets {
 
 /// For Lambda: one JSON object per line; CloudWatch adds the time.
 pub fn init_json(log_filter: Option<&str>) {
+    init_json_to(log_filter, std::io::stdout);
+}
+
+/// The Lambda format written to `writer` instead of stdout: the benches count the bytes a
+/// message costs in CloudWatch Logs with it.
+pub fn init_json_to<W>(log_filter: Option<&str>, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let format = tracing_subscriber::fmt::layer()
         .json()
+        .with_writer(writer)
         .with_current_span(false)
         .with_ansi(false)
         .without_time()

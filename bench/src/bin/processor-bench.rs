@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[path = "../aws_requests.rs"]
 mod aws_requests;
@@ -22,6 +23,7 @@ mod prices;
 
 use aws_requests::RequestCounter;
 use capacity::{CapacityMeter, Units};
+use prices::ProcessorRun;
 use processor::Processor;
 use shared::aws::DynamoStore;
 use shared::ids::{IntegrationId, StaffId};
@@ -61,8 +63,22 @@ fn picture_message(token: u64, user: &str, url: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// One scenario's figures per callback; returns (requests, units) per callback.
-fn report(scenario: &str, counts: &BTreeMap<String, u64>, units: Units, callbacks: u64) -> (f64, Units) {
+/// What `measure` saw of one scenario.
+struct Measured {
+    counts: BTreeMap<String, u64>,
+    units: Units,
+    cpu_seconds: f64,
+    log_bytes: u64,
+}
+
+/// One scenario's figures per callback; returns the processor's run and the units per callback.
+fn report(scenario: &str, measured: &Measured, callbacks: u64) -> (ProcessorRun, Units) {
+    let Measured {
+        counts,
+        units,
+        cpu_seconds,
+        log_bytes,
+    } = measured;
     let n = callbacks as f64;
     let dynamo: Vec<(&String, &u64)> = counts.iter().filter(|(op, _)| op.starts_with("DynamoDB")).collect();
     let requests = dynamo.iter().map(|(_, c)| **c).sum::<u64>() as f64 / n;
@@ -81,27 +97,78 @@ fn report(scenario: &str, counts: &BTreeMap<String, u64>, units: Units, callback
         write: units.write / n,
     };
     prices::report(scenario, "callback", requests, &detail.join(", "), per);
-    (requests, per)
+    let run = ProcessorRun {
+        // The processor's DynamoDB requests are made one after another.
+        round_trips: requests,
+        cpu_seconds: cpu_seconds / n,
+        log_bytes: *log_bytes as f64 / n,
+    };
+    println!(
+        "{:<40} processor CPU {:.0} µs/callback, {:.0} log bytes/callback at INFO",
+        "",
+        run.cpu_seconds * 1e6,
+        run.log_bytes
+    );
+    (run, per)
 }
 
-/// Runs `callbacks` through the processor, metering each.
+/// CPU time of this process so far (every thread): the processor's own work, its SDK calls and
+/// serialisation; moto runs in another process.
+fn process_cpu_seconds() -> f64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid timespec to write to; the clock id is a constant Linux knows.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
+}
+
+/// Bytes the processor logged, in the Lambda JSON format at INFO (`shared::telemetry`).
+static LOG_BYTES: AtomicU64 = AtomicU64::new(0);
+
+struct CountingWriter;
+
+impl std::io::Write for CountingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOG_BYTES.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `callbacks` through the processor, metering each (the processor's CPU and log bytes
+/// only while it runs: the meter's own reads are not counted).
 async fn measure(
     processor: &Processor,
     meter: &mut CapacityMeter,
     counter: &RequestCounter,
     bodies: Vec<String>,
-) -> Result<(BTreeMap<String, u64>, Units), String> {
+) -> Result<Measured, String> {
     meter.resync().await?;
     counter.take();
     let mut units = Units::default();
+    let mut cpu_seconds = 0.0;
+    let mut log_bytes = 0;
     for body in bodies {
+        let (cpu_before, logs_before) = (process_cpu_seconds(), LOG_BYTES.load(Ordering::Relaxed));
         processor.process(&body, 1).await.map_err(|e| e.to_string())?;
+        cpu_seconds += process_cpu_seconds() - cpu_before;
+        log_bytes += LOG_BYTES.load(Ordering::Relaxed) - logs_before;
         units += meter.settle().await?;
     }
-    Ok((counter.take(), units))
+    Ok(Measured {
+        counts: counter.take(),
+        units,
+        cpu_seconds,
+        log_bytes,
+    })
 }
 
 async fn run(callbacks: u64) -> Result<(), String> {
+    // The functions' log format and level in Lambda (`ApplicationLogLevel: INFO`).
+    shared::telemetry::init_json_to(Some("info"), || CountingWriter);
     let config = testkit::moto::sdk_config().await;
     let counter = RequestCounter::default();
     let (dynamodb, s3, _) = aws_requests::counted_clients(&config, &counter);
@@ -143,8 +210,8 @@ async fn run(callbacks: u64) -> Result<(), String> {
             .map(|(i, user)| envelope(&integration_id, &text_message(first + i as u64, user)))
             .collect()
     };
-    let (counts, units) = measure(&processor, &mut meter, &counter, bodies(1000)).await?;
-    let new_task = report("new contact's first message (new task)", &counts, units, callbacks);
+    let measured = measure(&processor, &mut meter, &counter, bodies(1000)).await?;
+    let new_task = report("new contact's first message (new task)", &measured, callbacks);
 
     // A client's next message, written after the task was opened (beyond the clock-skew margin
     // within which a message is also looked for in the contact's earlier tasks).
@@ -153,8 +220,8 @@ async fn run(callbacks: u64) -> Result<(), String> {
     ))
     .await;
     let appended = bodies(5000);
-    let (counts, units) = measure(&processor, &mut meter, &counter, appended.clone()).await?;
-    let append = report("message to an existing active task", &counts, units, callbacks);
+    let measured = measure(&processor, &mut meter, &counter, appended.clone()).await?;
+    let append = report("message to an existing active task", &measured, callbacks);
 
     let tasks = store
         .list_tasks(&TaskFilter::default(), &PageRequest::first(1))
@@ -179,11 +246,11 @@ async fn run(callbacks: u64) -> Result<(), String> {
     let receipts = (0..callbacks)
         .map(|i| envelope(&integration_id, &delivered(9000 + i, "user-0")))
         .collect();
-    let (counts, units) = measure(&processor, &mut meter, &counter, receipts).await?;
-    report("delivery receipt", &counts, units, callbacks);
+    let measured = measure(&processor, &mut meter, &counter, receipts).await?;
+    report("delivery receipt", &measured, callbacks);
 
-    let (counts, units) = measure(&processor, &mut meter, &counter, appended).await?;
-    report("redelivered message (duplicate)", &counts, units, callbacks);
+    let measured = measure(&processor, &mut meter, &counter, appended).await?;
+    report("redelivered message (duplicate)", &measured, callbacks);
 
     let media = testkit::MediaServer::start().await;
     let url = media.serve("/5/media/box.jpg", vec![7u8; 20_000], "image/jpeg");
@@ -192,8 +259,8 @@ async fn run(callbacks: u64) -> Result<(), String> {
         .enumerate()
         .map(|(i, user)| envelope(&integration_id, &picture_message(20_000 + i as u64, user, &url)))
         .collect();
-    let (counts, units) = measure(&processor, &mut meter, &counter, pictures).await?;
-    report("picture to an existing task (S3 copy)", &counts, units, callbacks);
+    let measured = measure(&processor, &mut meter, &counter, pictures).await?;
+    report("picture to an existing task (S3 copy)", &measured, callbacks);
     println!(
         "SQS requests per callback from the processor's code: 0 (receive and delete are done by the Lambda event source mapping, in batches of up to {})",
         prices::PROCESSOR_BATCH

@@ -390,3 +390,45 @@ async fn interleaved_users_each_keep_their_own_task_and_order() {
         assert_eq!(texts, [format!("{user}-first"), format!("{user}-second")]);
     }
 }
+
+/// Two clients' messages in one batch are applied side by side: each client's write waits (up to
+/// 5 s) until the other's has answered too, which only happens when they run concurrently. A
+/// client's own messages still go one after another (the test above).
+#[tokio::test]
+async fn the_clients_of_a_batch_are_applied_side_by_side() {
+    let Setup { store, .. } = setup(IntegrationOptions::default()).await;
+    let both_written = Arc::new(tokio::sync::Barrier::new(2));
+    let met = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let faulty = testkit::faulty::Faulty::new(store.clone()).then("apply_message", {
+        let (both_written, met) = (both_written.clone(), met.clone());
+        move || {
+            let (both_written, met) = (both_written.clone(), met.clone());
+            async move {
+                if tokio::time::timeout(std::time::Duration::from_secs(5), both_written.wait())
+                    .await
+                    .is_ok()
+                {
+                    met.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        }
+    });
+    let processor = Processor::new(
+        Arc::new(faulty),
+        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        processor::DEFAULT_MAX_RECEIVES,
+    )
+    .without_avatar_copies();
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        record("a1", "acme:a", text_message(20, "a", "from a")),
+        record("b1", "acme:b", text_message(21, "b", "from b")),
+    ];
+    assert!(processor.handle_batch(event).await.batch_item_failures.is_empty());
+    assert_eq!(
+        met.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the two clients' writes overlapped"
+    );
+    assert_eq!(tasks(&store).await.len(), 2);
+}
