@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{MemoryStore, Order, StoreState, page_of};
+use super::{MemoryStore, StoreState};
 use crate::ids::ContactId;
 use crate::model::{Contact, Task, TaskState};
 use crate::ports::{
@@ -24,25 +24,26 @@ impl StoreState {
         self.contacts.insert(contact.id.clone(), contact.clone());
     }
 
-    /// One page of every contact, newest created first: a range of the ordered index, so a page
-    /// costs O(log n + limit) whatever the number of contacts.
-    fn page_of_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
+    /// One page of the contacts that pass `filter`, newest created first: read in the ordered
+    /// index from the cursor on, so a page costs O(log n) plus the contacts read past (none
+    /// without a filter), as the DynamoDB adapter's Query does.
+    fn page_of_contacts(&self, filter: &ContactFilter, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
         let before = page.cursor.as_deref().map(decode_cursor).transpose()?;
         let range = match &before {
             Some(before) => self.contacts_by_creation.range::<String, _>(..before),
             None => self.contacts_by_creation.range::<String, _>(..),
         };
-        let mut entries = range.rev();
-        let listed: Vec<(&String, &ContactId)> = entries.by_ref().take(page.limit.max(1)).collect();
-        let next_cursor = match (listed.last(), entries.next()) {
+        let mut matching = range
+            .rev()
+            .filter_map(|(key, id)| Some((key, self.contacts.get(id)?)))
+            .filter(|(_, contact)| filter.matches(contact));
+        let listed: Vec<(&String, &Contact)> = matching.by_ref().take(page.limit.max(1)).collect();
+        let next_cursor = match (listed.last(), matching.next()) {
             (Some((key, _)), Some(_)) => Some(encode_cursor(key)),
             _ => None,
         };
         Ok(Page {
-            items: listed
-                .into_iter()
-                .filter_map(|(_, id)| self.contacts.get(id).cloned())
-                .collect(),
+            items: listed.into_iter().map(|(_, contact)| contact.clone()).collect(),
             next_cursor,
         })
     }
@@ -76,25 +77,15 @@ impl ContactStore for MemoryStore {
     }
 
     async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
-        self.state().page_of_contacts(page)
+        self.state().page_of_contacts(&ContactFilter::default(), page)
     }
 }
 
 #[async_trait]
 impl ContactAdmin for MemoryStore {
-    /// Newest first by creation, as the DynamoDB adapter's group and label index sorts them.
+    /// Newest first by creation, as the DynamoDB adapter's indexes sort them.
     async fn list_contacts_by(&self, filter: &ContactFilter, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
-        if filter == &ContactFilter::default() {
-            return self.list_contacts(page).await;
-        }
-        let matching = self
-            .state()
-            .contacts
-            .values()
-            .filter(|contact| filter.matches(contact))
-            .map(|contact| (recency_key(contact.created_at, contact.id.as_str()), contact.clone()))
-            .collect();
-        page_of(matching, Order::NewestFirst, page)
+        self.state().page_of_contacts(filter, page)
     }
 
     async fn update_contact(
