@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use api::Api;
 use axum::Router;
@@ -27,6 +28,7 @@ use shared::ids::{IntegrationId, StaffId};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Integration, IntegrationOptions, Role, StaffMember, TaskTemplate, webhook_url};
 use shared::ports::{BlobStore, MessageQueue, StaffStore, Store, StoreError, token_hash};
+use shared::retry::{Backoff, Retry, RetryPolicy};
 use shared::secret::AuthToken;
 use shared::time::Timestamp;
 use shared::viber::client::{ViberClient, ViberError};
@@ -62,8 +64,33 @@ pub struct Options {
     /// outside; the inbox shows initials). Tests use it.
     #[arg(long)]
     pub no_avatar_copy: bool,
+    /// Retry failed queue records after FIRST ms, doubling up to MAX ms (with jitter), instead of
+    /// the Lambdas' own back-off (processor 2 s … 60 s, sender 5 s … 5 min). Tests use it to see
+    /// a retry within a second.
+    #[arg(long, env = "VIBERDESK_RETRY_BACKOFF_MS", value_name = "FIRST:MAX", value_parser = parse_backoff)]
+    pub retry_backoff_ms: Option<Backoff>,
     #[command(flatten)]
     pub demo: demo::DemoOptions,
+}
+
+/// `FIRST:MAX` in milliseconds, e.g. `100:800`.
+fn parse_backoff(value: &str) -> Result<Backoff, String> {
+    let millis = |part: &str| {
+        part.trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("expected FIRST:MAX in milliseconds, such as 100:800, not {value:?}"))
+    };
+    let (first, max) = value
+        .split_once(':')
+        .ok_or_else(|| format!("expected FIRST:MAX in milliseconds, such as 100:800, not {value:?}"))?;
+    let (first, max) = (millis(first)?, millis(max)?);
+    if first > max {
+        return Err(format!(
+            "the first delay ({first:?}) is longer than the longest ({max:?})"
+        ));
+    }
+    Ok(Backoff { first, max })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -250,8 +277,9 @@ pub async fn run(
         // Printed once, on stdout only: it is stored as a hash and cannot be shown again.
         println!("owner token (shown once): {}", owner_token.token);
     }
-    let inbound_worker = start_processor(&backend, cache.clone(), !options.no_avatar_copy);
-    let outbound_worker = start_sender(&backend, cache.clone(), &viber_api_url);
+    let backoff = options.retry_backoff_ms;
+    let inbound_worker = start_processor(&backend, cache.clone(), !options.no_avatar_copy, backoff);
+    let outbound_worker = start_sender(&backend, cache.clone(), &viber_api_url, backoff);
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
     // as the port accepts connections finds its integration.
@@ -353,47 +381,58 @@ async fn web_request(State(state): State<AppState>, request: axum::extract::Requ
     }
 }
 
+/// A function's retry policy in the local stack: its own (`own`, as its Lambda retries), unless
+/// `--retry-backoff-ms` sets another back-off.
+fn retry_policy(own: RetryPolicy, configured: Option<Backoff>) -> RetryPolicy {
+    RetryPolicy {
+        backoff: configured.unwrap_or(own.backoff),
+        ..own
+    }
+}
+
 /// Runs the processor on the inbound queue (embedded, or SQS when the backend is AWS), as the SQS
-/// event source mapping does in AWS.
+/// event source mapping and the processor Lambda's back-off do in AWS.
 fn start_processor(
     backend: &Backend,
     integrations: Arc<IntegrationCache>,
     copy_avatars: bool,
+    backoff: Option<Backoff>,
 ) -> tokio::task::JoinHandle<()> {
-    let policy = workers::RetryPolicy::default();
-    let mut processor = processor::Processor::new(backend.store.clone(), backend.blobs.clone(), policy.max_receives)
-        .with_cache(integrations);
+    let max_receives = processor::DEFAULT_MAX_RECEIVES;
+    let mut processor =
+        processor::Processor::new(backend.store.clone(), backend.blobs.clone(), max_receives).with_cache(integrations);
     if !copy_avatars {
         processor = processor.without_avatar_copies();
     }
+    let policy = retry_policy(processor.retry_policy(), backoff);
     let processor = Arc::new(processor);
     let handler = move |event| {
         let processor = processor.clone();
-        async move { processor.handle_batch(event).await }
+        async move { processor.handle_batch_with_retries(event).await }
     };
     spawn_consumer("inbound", backend.inbound.clone(), policy, handler)
 }
 
 /// Runs the sender on the outbound queue (embedded, or SQS when the backend is AWS), as the SQS
-/// event source mapping does in AWS, with the same back-off scaled down to seconds.
+/// event source mapping and the sender Lambda's back-off do in AWS.
 fn start_sender(
     backend: &Backend,
     integrations: Arc<IntegrationCache>,
     viber_api_url: &str,
+    backoff: Option<Backoff>,
 ) -> tokio::task::JoinHandle<()> {
-    let policy = workers::RetryPolicy::default();
-    let sender = Arc::new(
-        sender::Sender::new(
-            backend.store.clone(),
-            backend.blobs.clone(),
-            ViberClient::new(viber_api_url),
-            policy.max_receives,
-        )
-        .with_cache(integrations),
-    );
+    let sender = sender::Sender::new(
+        backend.store.clone(),
+        backend.blobs.clone(),
+        ViberClient::new(viber_api_url),
+        sender::DEFAULT_MAX_RECEIVES,
+    )
+    .with_cache(integrations);
+    let policy = retry_policy(sender.retry_policy(), backoff);
+    let sender = Arc::new(sender);
     let handler = move |event| {
         let sender = sender.clone();
-        async move { sender.handle_batch(event).await }
+        async move { sender.handle_batch_with_retries(event).await }
     };
     spawn_consumer("outbound", backend.outbound.clone(), policy, handler)
 }
@@ -402,21 +441,16 @@ fn start_sender(
 fn spawn_consumer<H, F>(
     name: &'static str,
     queue: LocalQueue,
-    policy: workers::RetryPolicy,
+    policy: RetryPolicy,
     handler: H,
 ) -> tokio::task::JoinHandle<()>
 where
     H: Fn(aws_lambda_events::event::sqs::SqsEvent) -> F + Send + 'static,
-    F: Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse> + Send + 'static,
+    F: Future<Output = (aws_lambda_events::event::sqs::SqsBatchResponse, Vec<Retry>)> + Send + 'static,
 {
     match queue {
         LocalQueue::Memory(queue) => tokio::spawn(workers::consume(name, queue, policy, handler)),
-        LocalQueue::Sqs(sqs) => tokio::spawn(workers::consume_sqs(
-            name,
-            sqs.client().clone(),
-            sqs.queue_url().to_owned(),
-            handler,
-        )),
+        LocalQueue::Sqs(sqs) => tokio::spawn(workers::consume_sqs(name, sqs, policy, handler)),
     }
 }
 
@@ -561,4 +595,44 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_stack_retries_as_the_lambdas_do_unless_told_otherwise() {
+        let own = RetryPolicy {
+            backoff: processor::BACKOFF,
+            max_receives: 5,
+        };
+        assert_eq!(retry_policy(own, None), own, "no scaled-down default");
+        let short = Backoff {
+            first: Duration::from_millis(100),
+            max: Duration::from_millis(800),
+        };
+        assert_eq!(
+            retry_policy(own, Some(short)),
+            RetryPolicy {
+                backoff: short,
+                max_receives: 5
+            }
+        );
+    }
+
+    #[test]
+    fn the_retry_back_off_flag_takes_first_and_max_in_milliseconds() {
+        let options = Options::try_parse_from(["viberdesk-local", "--retry-backoff-ms", "100:800"]).unwrap();
+        assert_eq!(
+            options.retry_backoff_ms,
+            Some(Backoff {
+                first: Duration::from_millis(100),
+                max: Duration::from_millis(800),
+            })
+        );
+        for bad in ["100", "a:800", "900:800"] {
+            assert!(parse_backoff(bad).is_err(), "{bad}");
+        }
+    }
 }

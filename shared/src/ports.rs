@@ -117,6 +117,15 @@ pub trait MessageQueue: Send + Sync {
     async fn send(&self, message: QueueMessage) -> Result<(), QueueError>;
 }
 
+/// What retrying a failed record needs of its queue: SQS's `ChangeMessageVisibility`
+/// (`crate::aws::SqsQueue`), the in-memory queue's release (`crate::memory::MemoryQueue`).
+#[async_trait]
+pub trait Postpone: Send + Sync {
+    /// Makes the received record behind `receipt_handle` visible again after `delay` (at once
+    /// for zero); its message group waits with it.
+    async fn postpone(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<(), QueueError>;
+}
+
 /// SHA-256 of a bearer token, hex: what is stored and looked up instead of the token.
 pub fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};

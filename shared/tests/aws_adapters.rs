@@ -3,7 +3,7 @@
 use shared::aws::{DynamoStore, SqsQueue};
 use shared::ids::{IntegrationId, StaffId};
 use shared::model::{IntegrationOptions, TaskStatus, TaskTemplate};
-use shared::ports::{IntegrationStore, MessageQueue, QueueMessage, StaffStore, token_hash};
+use shared::ports::{IntegrationStore, MessageQueue, Postpone, QueueMessage, StaffStore, token_hash};
 use shared::time::Timestamp;
 use testkit::{build, moto};
 
@@ -102,4 +102,64 @@ async fn a_postponed_message_stays_invisible_for_the_delay() {
         .await
         .unwrap();
     assert!(receive().await.is_empty(), "hidden for the delay");
+}
+
+/// What the processor and the sender rely on: a failed record postponed, with the records of its
+/// group held back behind it released at once, keeps the group waiting for the delay (it is
+/// still in flight), then comes back first. (Releasing them after the same delay instead lets
+/// moto hand out `a2` before `a1`.)
+#[tokio::test]
+async fn a_postponed_retry_brings_its_held_back_records_back_after_it() {
+    use shared::retry::{Backoff, Retry, RetryPolicy, postpone_retries};
+    let config = moto::sdk_config().await;
+    let url = moto::fifo_queue(&config).await;
+    let queue = SqsQueue::from_config(&config, &url);
+    for body in ["a1", "a2"] {
+        let message = QueueMessage {
+            group_id: Some("contact-1".into()),
+            dedup_id: Some(body.into()),
+            body: body.into(),
+        };
+        queue.send(message).await.unwrap();
+    }
+    let receive = || async {
+        queue
+            .client()
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+    };
+    let mut batch = Vec::new();
+    for _ in 0..3 {
+        batch.extend(receive().await);
+        if batch.len() == 2 {
+            break;
+        }
+    }
+    let bodies: Vec<_> = batch.iter().map(|m| m.body.clone().unwrap()).collect();
+    assert_eq!(bodies, ["a1", "a2"]);
+    let handle = |index: usize| batch[index].receipt_handle.clone().unwrap();
+    let retry = Retry {
+        held_back: vec![handle(1)],
+        ..Retry::new(handle(0), 1)
+    };
+    let policy = RetryPolicy {
+        backoff: Backoff {
+            first: std::time::Duration::from_secs(2),
+            max: std::time::Duration::from_secs(2),
+        },
+        max_receives: 5,
+    };
+    postpone_retries(&queue, &policy, &[retry]).await;
+    assert!(receive().await.is_empty(), "a2 is visible but waits behind a1");
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let again = receive().await;
+    let bodies: Vec<_> = again.iter().map(|m| m.body.clone().unwrap()).collect();
+    assert_eq!(bodies.first().map(String::as_str), Some("a1"), "{bodies:?}");
 }

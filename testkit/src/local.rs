@@ -20,6 +20,11 @@ pub const OWNER_TOKEN: &str = "owner-token-for-tests-0123456789abcdef";
 /// How long [`LocalStack::eventually`] waits for the processor and the sender behind the queues.
 pub const EVENTUALLY: Duration = Duration::from_secs(5);
 
+/// Flags for a test that waits for retries: a failed record comes back after 0.25, 0.5, 1, 2 s
+/// (with jitter) instead of the functions' own back-off (the sender's 5 s, 10 s … would make such
+/// a test take a minute). Tests without it see the timing of the Lambdas.
+pub const SHORT_RETRIES: [&str; 2] = ["--retry-backoff-ms", "250:8000"];
+
 /// The `viberdesk-local` binary a test crate built.
 #[derive(Debug, Clone, Copy)]
 pub struct LocalBinary(pub &'static str);
@@ -45,10 +50,16 @@ impl LocalBinary {
     /// A fake Viber with the fixtures' bot, and the stack with that bot connected as integration
     /// `default` (`--viber-token`).
     pub async fn connected(self) -> (FakeViber, LocalStack) {
+        self.connected_with(&[]).await
+    }
+
+    /// As [`LocalBinary::connected`], with these extra flags (such as [`SHORT_RETRIES`]).
+    pub async fn connected_with(self, args: &[&str]) -> (FakeViber, LocalStack) {
         let viber = FakeViber::start(DOC_TOKEN).await;
-        let stack = self
-            .start(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN])
-            .await;
+        let api_url = viber.api_url();
+        let mut all = vec!["--viber-api-url", &api_url, "--viber-token", DOC_TOKEN];
+        all.extend_from_slice(args);
+        let stack = self.start(&all).await;
         (viber, stack)
     }
 

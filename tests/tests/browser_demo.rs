@@ -18,7 +18,7 @@ use fantoccini::Locator;
 use fantoccini::wd::WindowHandle;
 use serde_json::{Value, json};
 use support::LOCAL;
-use testkit::local::{LocalStack, OWNER_TOKEN};
+use testkit::local::{LocalStack, OWNER_TOKEN, SHORT_RETRIES};
 
 /// The stack in demo mode, a browser, and its two windows: the simulator and the inbox.
 struct Demo {
@@ -29,7 +29,8 @@ struct Demo {
 }
 
 async fn demo() -> Demo {
-    let stack = LOCAL.start(&["--demo"]).await;
+    // Its forced failures are retried after SHORT_RETRIES, not the sender's 5 s, 10 s.
+    let stack = LOCAL.start(&[&["--demo"], SHORT_RETRIES.as_slice()].concat()).await;
     // Bot `demo` is connected once the server answers (its webhook check needs it).
     let started = Instant::now();
     let state_url = format!("{}/simulator/api/state", stack.base_url);

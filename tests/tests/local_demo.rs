@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::LOCAL;
-use testkit::local::LocalStack;
+use testkit::local::{LocalStack, SHORT_RETRIES};
 
 async fn demo() -> LocalStack {
-    let stack = LOCAL.start(&["--demo"]).await;
+    // Its forced failures are retried after SHORT_RETRIES, not the sender's 5 s, 10 s, 20 s.
+    let stack = LOCAL.start(&[&["--demo"], SHORT_RETRIES.as_slice()].concat()).await;
     demo_bot_connected(&stack).await;
     stack
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::LOCAL;
 use testkit::fixtures;
-use testkit::local::LocalStack;
+use testkit::local::{LocalStack, SHORT_RETRIES};
 use testkit::{FakeViber, http_client};
 
 const PICTURE: &[u8] = b"\xff\xd8\xff\xe0 a small jpeg, as far as anyone here can tell";
@@ -144,13 +144,13 @@ async fn the_same_round_trip_runs_on_dynamodb_sqs_and_s3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reply_viber_keeps_refusing_ends_failed_within_seconds() {
-    let (viber, stack) = LOCAL.connected().await;
+    let (viber, stack) = LOCAL.connected_with(&SHORT_RETRIES).await;
     stack.post_signed(&fixtures::bytes("message_text")).await;
     let (tasks, _) = stack
         .eventually("/api/tasks", |t| !t["items"].as_array().unwrap().is_empty())
         .await;
     let comments = format!("/api/tasks/{}/comments", tasks["items"][0]["id"].as_str().unwrap());
-    // Every attempt the local policy allows (5 receives) gets HTTP 503.
+    // Every attempt the queue allows (5 receives, retried after SHORT_RETRIES) gets HTTP 503.
     for _ in 0..5 {
         viber.script("send_message", testkit::fake_viber::Answer::Http(503));
     }
@@ -324,7 +324,7 @@ fn receipt(event: &str, token: u64, client: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reply_shows_delivered_only_when_every_part_is() {
     use testkit::fake_viber::Answer;
-    let (viber, stack) = LOCAL.connected().await;
+    let (viber, stack) = LOCAL.connected_with(&SHORT_RETRIES).await;
     stack.post_signed(&fixtures::bytes("message_text")).await;
     let client = fixtures::json("message_text")["sender"]["id"]
         .as_str()
@@ -337,8 +337,8 @@ async fn a_reply_shows_delivered_only_when_every_part_is() {
     let picture = upload(&stack, "box.jpg", "image/jpeg", PICTURE).await;
     let file = upload(&stack, "invoice.pdf", "application/pdf", &file_bytes()).await;
 
-    // Text and picture are accepted; the file meets HTTP 500 on four attempts (the local
-    // back-off waits 0.25 + 0.5 + 1 + 2 s between them) and goes through on the fifth.
+    // Text and picture are accepted; the file meets HTTP 500 on four attempts (SHORT_RETRIES
+    // waits up to 0.25 + 0.5 + 1 + 2 s between them) and goes through on the fifth.
     for answer in [Answer::Delay(Duration::ZERO), Answer::Delay(Duration::ZERO)] {
         viber.script("send_message", answer);
     }

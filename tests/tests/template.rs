@@ -14,7 +14,8 @@
 //!   actions listed in [`EXPECTED_ACTIONS`].
 //! - **Queues.** Each SQS event source reports batch item failures, the queue's visibility
 //!   timeout is at least 6 × the consumer's timeout, its `maxReceiveCount` equals the
-//!   consumer's `*_MAX_RECEIVES`, FIFO batches are ≤ 10 without a batching window, maximum
+//!   consumer's `*_MAX_RECEIVES`, the consumer is given the queue's URL (`*_QUEUE_URL`, for the
+//!   back-off of failed records), FIFO batches are ≤ 10 without a batching window, maximum
 //!   concurrency is set, and the dead-letter queue is of the same type.
 //! - **Operations.** Every function has its own log group with a retention, JSON logs, the
 //!   runtime/architecture/build method of the issue, and error and throttle alarms; every DLQ
@@ -161,6 +162,7 @@ fn the_checker_flags_a_broken_template() {
         "processor: event Inbound must have FunctionResponseTypes [ReportBatchItemFailures]",
         "processor: Queue's VisibilityTimeout 30 is less than 6 x the function's timeout 60",
         "processor: Queue's maxReceiveCount 3 differs from INBOUND_MAX_RECEIVES 5",
+        "processor: sets no *_QUEUE_URL to !Ref Queue, whose records its back-off postpones",
         "processor: FIFO queue Queue takes no batching window",
         "processor: event Inbound has no ScalingConfig.MaximumConcurrency",
         "dead-letter queue Dlq of Queue must be FIFO like it",
@@ -449,6 +451,17 @@ fn check(template: &Value, reads: &BTreeMap<String, Vec<Variable>>) -> Vec<Strin
             if visibility < 6 * timeout {
                 problems.push(p(format!(
                     "{queue}'s VisibilityTimeout {visibility} is less than 6 x the function's timeout {timeout}"
+                )));
+            }
+            // The back-off (`shared::retry::postpone_retries`) changes the visibility of the
+            // records the function received: it is told that queue's URL.
+            let told_url = env.iter().any(|(name, value)| {
+                name.ends_with("_QUEUE_URL")
+                    && reference(value).is_some_and(|(to, attribute)| to == queue && attribute.is_none())
+            });
+            if !told_url {
+                problems.push(p(format!(
+                    "sets no *_QUEUE_URL to !Ref {queue}, whose records its back-off postpones"
                 )));
             }
             let redrive = queue_props.get("RedrivePolicy");

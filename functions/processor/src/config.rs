@@ -1,6 +1,8 @@
 //! The processor Lambda's settings, read once at INIT.
 
-use shared::config::{ATTACHMENTS_BUCKET, ConfigError, Environment, RUST_LOG, TABLE_NAME, Variable, process_env};
+use shared::config::{
+    ATTACHMENTS_BUCKET, ConfigError, Environment, INBOUND_QUEUE_URL, RUST_LOG, TABLE_NAME, Variable, process_env,
+};
 
 /// The inbound queue's `maxReceiveCount`, as its redrive policy sets it.
 pub const INBOUND_MAX_RECEIVES: Variable = Variable::optional("INBOUND_MAX_RECEIVES");
@@ -10,6 +12,8 @@ pub struct Config {
     pub table_name: String,
     /// Where clients' media files are copied.
     pub attachments_bucket: String,
+    /// The queue it consumes, for the back-off of a retried record.
+    pub inbound_queue_url: String,
     /// `INBOUND_MAX_RECEIVES`, else [`crate::DEFAULT_MAX_RECEIVES`].
     pub max_receives: u32,
     /// `RUST_LOG`, for `shared::telemetry`.
@@ -18,7 +22,13 @@ pub struct Config {
 
 impl Config {
     /// Every variable [`Config::from_lookup`] reads.
-    pub const VARIABLES: &[Variable] = &[TABLE_NAME, ATTACHMENTS_BUCKET, INBOUND_MAX_RECEIVES, RUST_LOG];
+    pub const VARIABLES: &[Variable] = &[
+        TABLE_NAME,
+        ATTACHMENTS_BUCKET,
+        INBOUND_QUEUE_URL,
+        INBOUND_MAX_RECEIVES,
+        RUST_LOG,
+    ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(process_env)
@@ -29,6 +39,7 @@ impl Config {
         Ok(Self {
             table_name: env.required(TABLE_NAME)?,
             attachments_bucket: env.required(ATTACHMENTS_BUCKET)?,
+            inbound_queue_url: env.required(INBOUND_QUEUE_URL)?,
             max_receives: env.max_receives(INBOUND_MAX_RECEIVES, crate::DEFAULT_MAX_RECEIVES)?,
             log_filter: env.log_filter(),
         })
@@ -44,6 +55,7 @@ mod tests {
     const COMPLETE: &[(&str, &str)] = &[
         ("TABLE_NAME", "viberdesk"),
         ("ATTACHMENTS_BUCKET", "attachments"),
+        ("INBOUND_QUEUE_URL", "https://sqs.example/inbound.fifo"),
         ("INBOUND_MAX_RECEIVES", "7"),
         ("RUST_LOG", "info"),
     ];
@@ -56,6 +68,7 @@ mod tests {
             Config {
                 table_name: "viberdesk".into(),
                 attachments_bucket: "attachments".into(),
+                inbound_queue_url: "https://sqs.example/inbound.fifo".into(),
                 max_receives: 7,
                 log_filter: Some("info".into()),
             }
@@ -64,13 +77,18 @@ mod tests {
 
     #[test]
     fn max_receives_defaults_and_refuses_zero() {
-        let unset = &[("TABLE_NAME", "viberdesk"), ("ATTACHMENTS_BUCKET", "attachments")];
+        let unset = &[
+            ("TABLE_NAME", "viberdesk"),
+            ("ATTACHMENTS_BUCKET", "attachments"),
+            ("INBOUND_QUEUE_URL", "https://sqs.example/inbound.fifo"),
+        ];
         let config = Config::from_lookup(lookup(unset)).unwrap();
         assert_eq!(config.max_receives, crate::DEFAULT_MAX_RECEIVES);
 
         let zero = &[
             ("TABLE_NAME", "viberdesk"),
             ("ATTACHMENTS_BUCKET", "attachments"),
+            ("INBOUND_QUEUE_URL", "https://sqs.example/inbound.fifo"),
             ("INBOUND_MAX_RECEIVES", "0"),
         ];
         assert!(matches!(

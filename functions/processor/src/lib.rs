@@ -5,6 +5,7 @@ pub mod config;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::FutureExt;
@@ -19,6 +20,7 @@ use shared::model::{
 use shared::ports::{
     BlobError, BlobStore, Conflict, MessageWrite, ProcessorStore, StoreError, TaskWrite, WriteOutcome,
 };
+use shared::retry::{Backoff, Retry, RetryPolicy};
 use shared::rules::{self, Route};
 use shared::time::Timestamp;
 use shared::viber::Callback;
@@ -34,6 +36,17 @@ const EARLIER_TASKS_LIMIT: usize = 10;
 
 /// The inbound queue's `maxReceiveCount` when `INBOUND_MAX_RECEIVES` does not say.
 pub const DEFAULT_MAX_RECEIVES: u32 = 5;
+
+/// The back-off of a failed callback (its visibility timeout is changed to it): 2 s, 4 s, 8 s,
+/// 16 s … up to a minute, with jitter; on the last receive none (the record moves on to the
+/// DLQ). With 5 receives the fifth comes 15–30 s after the first failure: long enough for a
+/// DynamoDB throttle or a hiccup of Viber's media links to pass (the SDK already retried each
+/// request), while the client's later messages, which wait behind the record in their FIFO
+/// group, are held back for well under a minute, never the queue's 540 s visibility timeout.
+pub const BACKOFF: Backoff = Backoff {
+    first: Duration::from_secs(2),
+    max: Duration::from_secs(60),
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -118,6 +131,12 @@ impl Processor {
     /// reported, and so is every later record of its message group (unprocessed), so a user's
     /// events keep their order; the other groups go on. Panics are caught per record.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_batch_with_retries(event).await.0
+    }
+
+    /// As [`Processor::handle_batch`], also returning each failed record (with the records of
+    /// its group held back behind it) for `shared::retry::postpone_retries` and [`BACKOFF`].
+    pub async fn handle_batch_with_retries(&self, event: SqsEvent) -> (SqsBatchResponse, Vec<Retry>) {
         let groups = futures::future::join_all(
             by_message_group(event.records)
                 .into_iter()
@@ -125,18 +144,35 @@ impl Processor {
         )
         .await;
         let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = groups.into_iter().flatten().collect();
-        response
+        let mut retries = Vec::new();
+        for (failures, retry) in groups {
+            response.batch_item_failures.extend(failures);
+            retries.extend(retry);
+        }
+        (response, retries)
+    }
+
+    /// How this processor's failed records come back: [`BACKOFF`], up to its queue's
+    /// `maxReceiveCount`.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            backoff: BACKOFF,
+            max_receives: self.max_receives,
+        }
     }
 
     /// One message group's records, in order, until one fails: that one and the rest are
-    /// returned as failures.
-    async fn handle_group(&self, records: Vec<SqsMessage>) -> Vec<BatchItemFailure> {
+    /// returned as failures, and the failed one as a retry holding the rest back.
+    async fn handle_group(&self, records: Vec<SqsMessage>) -> (Vec<BatchItemFailure>, Option<Retry>) {
         let mut failures = Vec::new();
+        let mut retry: Option<Retry> = None;
         for record in records {
             let id = record.message_id.clone().unwrap_or_default();
             if !failures.is_empty() {
                 failures.push(failure(id));
+                if let (Some(retry), Some(receipt_handle)) = (retry.as_mut(), record.receipt_handle) {
+                    retry.held_back.push(receipt_handle);
+                }
                 continue;
             }
             let receive_count = record
@@ -148,19 +184,28 @@ impl Processor {
             let outcome = AssertUnwindSafe(self.process(&body, receive_count))
                 .catch_unwind()
                 .await;
-            match outcome {
-                Ok(Ok(outcome)) => tracing::debug!(message_id = %id, ?outcome, "record processed"),
-                Ok(Err(error)) => {
-                    tracing::error!(message_id = %id, %error, "record failed; it will be retried");
-                    failures.push(failure(id));
+            let error = match outcome {
+                Ok(Ok(outcome)) => {
+                    tracing::debug!(message_id = %id, ?outcome, "record processed");
+                    continue;
                 }
-                Err(_) => {
-                    tracing::error!(message_id = %id, "record panicked; it will be retried");
-                    failures.push(failure(id));
-                }
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => "the record panicked".to_owned(),
+            };
+            if receive_count >= self.max_receives {
+                // The redrive policy moves it to the inbound DLQ on its next receive, and the DLQ
+                // alarm fires (docs/deploy.md "Queues, retries and dead letters").
+                let (integration_id, contact_id) = record_ids(&body);
+                tracing::error!(message_id = %id, %integration_id, %contact_id, receive_count, %error, "record failed on its last receive; it goes to the DLQ");
+            } else {
+                tracing::error!(message_id = %id, receive_count, %error, "record failed; it will be retried");
             }
+            failures.push(failure(id));
+            retry = record
+                .receipt_handle
+                .map(|receipt_handle| Retry::new(receipt_handle, receive_count));
         }
-        failures
+        (failures, retry)
     }
 
     /// Applies one queued callback, delivered for the `receive_count`-th time (SQS's
@@ -623,6 +668,24 @@ fn by_message_group(records: Vec<SqsMessage>) -> Vec<Vec<SqsMessage>> {
         }
     }
     groups
+}
+
+/// The integration and contact a queued callback is about, for the trace of a record that goes
+/// to the DLQ (empty where the body does not say).
+fn record_ids(body: &str) -> (String, String) {
+    let Ok(envelope) = serde_json::from_str::<InboundEnvelope>(body) else {
+        return (String::new(), String::new());
+    };
+    let contact_id = envelope
+        .callback()
+        .ok()
+        .and_then(|callback| {
+            callback
+                .viber_user_id()
+                .map(|user| rules::contact_id(&envelope.integration_id, user).to_string())
+        })
+        .unwrap_or_default();
+    (envelope.integration_id.to_string(), contact_id)
 }
 
 fn failure(item_identifier: String) -> BatchItemFailure {

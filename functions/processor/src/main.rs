@@ -4,7 +4,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use processor::Processor;
 use processor::config::Config;
-use shared::aws::{DynamoStore, S3BlobStore, load_sdk_config, s3_client};
+use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config, s3_client};
+use shared::retry::postpone_retries;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,10 +14,16 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let store = Arc::new(DynamoStore::from_config(&sdk, config.table_name));
     let blobs = Arc::new(S3BlobStore::new(s3_client(&sdk), config.attachments_bucket));
+    let inbound = SqsQueue::from_config(&sdk, config.inbound_queue_url);
     let processor = Processor::new(store, blobs, config.max_receives);
-    let processor = &processor;
+    let policy = processor.retry_policy();
+    let (processor, inbound, policy) = (&processor, &inbound, &policy);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(processor.handle_batch(event.payload).await)
+        let (response, retries) = processor.handle_batch_with_retries(event.payload).await;
+        // The back-off: a failed record comes back after a growing, jittered delay instead of the
+        // queue's 540 s visibility timeout, which would hold the client's later messages back.
+        postpone_retries(inbound, policy, &retries).await;
+        Ok::<_, Error>(response)
     }))
     .await
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use processor::{Outcome, Processor};
@@ -11,6 +12,7 @@ use shared::inbound::queue_message;
 use shared::memory::MemoryStore;
 use shared::model::{CommentStatus, IntegrationOptions, TaskState, TaskStatus, TaskTemplate};
 use shared::ports::{ContactStore, DeliveryStore, IntegrationStore, PageRequest, PartRef, TaskFilter, TaskStore};
+use shared::retry::Retry;
 use shared::rules::contact_id;
 use shared::time::Timestamp;
 use shared::viber::Callback;
@@ -354,6 +356,76 @@ async fn a_poison_record_fails_itself_and_the_rest_of_its_group_only() {
         .collect();
     assert_eq!(failed, ["a2", "a3"]);
     assert_eq!(tasks(&store).await.len(), 2, "a and b each got their task");
+}
+
+/// A record with what SQS adds: a receipt handle and its receive count.
+fn received(id: &str, group: &str, body: String, receive_count: u32) -> SqsMessage {
+    let mut message = record(id, group, body);
+    message.receipt_handle = Some(format!("receipt-{id}"));
+    message
+        .attributes
+        .insert("ApproximateReceiveCount".to_owned(), receive_count.to_string());
+    message
+}
+
+#[tokio::test]
+async fn a_failed_record_is_retried_with_the_rest_of_its_group_held_back_behind_it() {
+    let Setup { store, processor } = setup(IntegrationOptions::default()).await;
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        received("a1", "acme:a", text_message(1, "a", "one"), 1),
+        received("a2", "acme:a", "not an envelope".into(), 3),
+        received("b1", "acme:b", text_message(3, "b", "other user"), 1),
+        received("a3", "acme:a", text_message(4, "a", "after the poison"), 1),
+        received("a4", "acme:a", text_message(5, "a", "and another"), 1),
+    ];
+    let (response, retries) = processor.handle_batch_with_retries(event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["a2", "a3", "a4"]);
+    // Only a2 failed, on its third receive: its back-off is that of a third failure. a3 and a4
+    // were not tried; they are released at once (in flight, they would hold the group for the
+    // queue's visibility timeout) and wait behind a2, which comes back first.
+    assert_eq!(
+        retries,
+        [Retry {
+            receipt_handle: "receipt-a2".into(),
+            receive_count: 3,
+            held_back: vec!["receipt-a3".into(), "receipt-a4".into()],
+        }]
+    );
+    assert_eq!(tasks(&store).await.len(), 2, "a1 and b1 were applied");
+}
+
+#[tokio::test]
+async fn a_record_failing_on_its_last_receive_goes_on_to_the_dlq_at_once() {
+    let Setup { processor, .. } = setup(IntegrationOptions::default()).await;
+    let mut event = SqsEvent::default();
+    let last = processor::DEFAULT_MAX_RECEIVES;
+    event.records = vec![received("a1", "acme:a", "not an envelope".into(), last)];
+    let (response, retries) = processor.handle_batch_with_retries(event).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(retries, [Retry::new("receipt-a1".into(), last)]);
+    let policy = processor.retry_policy();
+    assert_eq!(policy.delay_after(last, 1.0), Duration::ZERO, "no wait before the DLQ");
+    assert_eq!(policy.max_receives, last);
+}
+
+#[test]
+fn the_processors_back_off_holds_a_client_back_for_seconds_not_minutes() {
+    // Delays after failed receives 1 to 4, at their shortest and longest (jitter).
+    let shortest: Duration = (1..5).map(|n| processor::BACKOFF.delay(n, 0.0)).sum();
+    let longest: Duration = (1..5).map(|n| processor::BACKOFF.delay(n, 1.0)).sum();
+    assert_eq!(processor::BACKOFF.delay(1, 1.0), Duration::from_secs(2));
+    assert_eq!(
+        (shortest, longest),
+        (Duration::from_secs(15), Duration::from_secs(30)),
+        "the fifth receive comes 15 to 30 s after the first failure"
+    );
+    assert_eq!(processor::BACKOFF.ceiling(30), Duration::from_secs(60));
 }
 
 #[tokio::test]

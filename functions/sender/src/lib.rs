@@ -8,6 +8,7 @@
 
 pub mod config;
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::model::{Attachment, CommentStatus, OutboundPlan};
 use shared::outbound::OutboundJob;
 use shared::ports::{BlobError, BlobStore, OutgoingReply, PartRef, SenderStore, SentPart, StoreError};
-use shared::retry::Backoff;
+use shared::retry::{Backoff, Retry, RetryPolicy};
 use shared::time::Timestamp;
 use shared::viber::client::ViberClient;
 use shared::viber::message::OutboundMessage;
@@ -86,13 +87,6 @@ pub struct Sender {
     pub max_receives: u32,
 }
 
-/// A record reported as failed, with what its back-off needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Retry {
-    pub receipt_handle: String,
-    pub receive_count: u32,
-}
-
 impl Sender {
     /// The sender of a queue with `max_receives` (its `maxReceiveCount`).
     pub fn new(store: Arc<dyn SenderStore>, blobs: Arc<dyn BlobStore>, viber: ViberClient, max_receives: u32) -> Self {
@@ -118,11 +112,13 @@ impl Sender {
         self.handle_batch_with_retries(event).await.0
     }
 
-    /// As [`Sender::handle_batch`], also returning the failed records' receipts for a back-off.
+    /// As [`Sender::handle_batch`], also returning each failed record (with the records of its
+    /// group held back behind it) for `shared::retry::postpone_retries` and [`BACKOFF`].
     pub async fn handle_batch_with_retries(&self, event: SqsEvent) -> (SqsBatchResponse, Vec<Retry>) {
         let mut response = SqsBatchResponse::default();
-        let mut retries = Vec::new();
-        let mut failed_groups: Vec<String> = Vec::new();
+        let mut retries: Vec<Retry> = Vec::new();
+        // Each failed group, with its retry's index when the record had a receipt handle.
+        let mut failed_groups: HashMap<String, Option<usize>> = HashMap::new();
         for record in event.records {
             let id = record.message_id.clone().unwrap_or_default();
             let group = record.attributes.get("MessageGroupId").cloned().unwrap_or_default();
@@ -131,8 +127,11 @@ impl Sender {
                 .get("ApproximateReceiveCount")
                 .and_then(|count| count.parse().ok())
                 .unwrap_or(1);
-            if failed_groups.contains(&group) {
+            if let Some(retry) = failed_groups.get(&group) {
                 response.batch_item_failures.push(failure(id));
+                if let (Some(index), Some(receipt_handle)) = (retry, record.receipt_handle) {
+                    retries[*index].held_back.push(receipt_handle);
+                }
                 continue;
             }
             let body = record.body.unwrap_or_default();
@@ -154,38 +153,43 @@ impl Sender {
                 .catch_unwind()
                 .await;
             let _entered = span.enter();
-            let failed = match outcome {
+            let last_receive = receive_count >= self.max_receives;
+            match outcome {
                 Ok(Ok(Outcome::GaveUp(reason))) => {
                     tracing::error!(%reason, "reply failed on the last receive; the record goes to the DLQ");
-                    response.batch_item_failures.push(failure(id));
-                    failed_groups.push(group);
-                    continue;
                 }
                 Ok(Ok(outcome)) => {
                     tracing::info!(?outcome, "reply processed");
-                    false
+                    continue;
                 }
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "reply not sent yet; it will be retried");
-                    true
+                Ok(Err(error)) if last_receive => {
+                    tracing::error!(%error, "reply not sent on the last receive; the record goes to the DLQ");
                 }
-                Err(_) => {
-                    tracing::error!("reply panicked; it will be retried");
-                    true
+                Ok(Err(error)) => tracing::warn!(%error, "reply not sent yet; it will be retried"),
+                Err(_) if last_receive => {
+                    tracing::error!("reply panicked on the last receive; the record goes to the DLQ");
                 }
-            };
-            if failed {
-                failed_groups.push(group);
-                response.batch_item_failures.push(failure(id));
-                if let Some(receipt_handle) = record.receipt_handle {
-                    retries.push(Retry {
-                        receipt_handle,
-                        receive_count,
-                    });
-                }
+                Err(_) => tracing::error!("reply panicked; it will be retried"),
             }
+            // Reported failed, and postponed (by nothing on the last receive: the record moves on
+            // to the DLQ at once and the client's later replies go on).
+            response.batch_item_failures.push(failure(id));
+            let retry = record.receipt_handle.map(|receipt_handle| {
+                retries.push(Retry::new(receipt_handle, receive_count));
+                retries.len() - 1
+            });
+            failed_groups.insert(group, retry);
         }
         (response, retries)
+    }
+
+    /// How this sender's failed records come back: [`BACKOFF`], up to its queue's
+    /// `maxReceiveCount`.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            backoff: BACKOFF,
+            max_receives: self.max_receives,
+        }
     }
 
     /// Sends one reply, delivered for the `receive_count`-th time (SQS's

@@ -5,7 +5,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sender::Sender;
 use sender::config::Config;
 use shared::aws::{DynamoStore, S3BlobStore, SqsQueue, load_sdk_config, s3_client};
-use shared::retry::random_unit;
+use shared::retry::postpone_retries;
 use shared::viber::client::ViberClient;
 
 #[tokio::main]
@@ -23,17 +23,13 @@ async fn main() -> Result<(), Error> {
         ViberClient::new(&config.viber_api_url),
         config.max_receives,
     );
-    let (sender, outbound) = (&sender, &outbound);
+    let policy = sender.retry_policy();
+    let (sender, outbound, policy) = (&sender, &outbound, &policy);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let (response, retries) = sender.handle_batch_with_retries(event.payload).await;
         // The back-off: a failed record comes back after a growing, jittered delay instead of the
-        // queue's fixed visibility timeout. If this fails, the visibility timeout still applies.
-        for retry in retries {
-            let delay = sender::BACKOFF.delay(retry.receive_count, random_unit());
-            if let Err(error) = outbound.postpone(&retry.receipt_handle, delay).await {
-                tracing::warn!(%error, "back-off not set; the record returns after the visibility timeout");
-            }
-        }
+        // queue's fixed visibility timeout.
+        postpone_retries(outbound, policy, &retries).await;
         Ok::<_, Error>(response)
     }))
     .await

@@ -14,6 +14,7 @@ use shared::outbound::OutboundJob;
 use shared::ports::{
     DeliveryStore, IntegrationStore, MessageStore, MessageWrite, PartRef, ReplyStore, StaffStore, TaskWrite,
 };
+use shared::retry::Retry;
 use shared::time::Timestamp;
 use shared::viber::client::ViberClient;
 use shared::viber::reply;
@@ -575,11 +576,19 @@ async fn an_unreachable_viber_is_retried_and_fails_the_reply_on_the_last_receive
     assert_eq!(waiting.status, CommentStatus::Queued);
     assert!(waiting.status_reason.unwrap().contains("could not be reached"));
 
-    let response = setup
-        .sender
-        .handle_batch(batch(vec![record("m1", &job, MAX_RECEIVES)]))
-        .await;
+    let mut last = record("m1", &job, MAX_RECEIVES);
+    last.receipt_handle = Some("receipt-1".into());
+    let (response, retries) = setup.sender.handle_batch_with_retries(batch(vec![last])).await;
     assert_eq!(failed_ids(&response), ["m1"], "the last receive goes on to the DLQ");
+    assert_eq!(
+        retries,
+        [Retry::new("receipt-1".into(), MAX_RECEIVES)],
+        "released at once (the policy has no delay for the last receive)"
+    );
+    assert_eq!(
+        setup.sender.retry_policy().delay_after(MAX_RECEIVES, 1.0),
+        std::time::Duration::ZERO
+    );
     let failed = comment(&setup, &job).await;
     assert_eq!(failed.status, CommentStatus::Failed);
     let reason = failed.status_reason.unwrap();
@@ -678,6 +687,7 @@ async fn a_failed_reply_holds_back_the_next_replies_to_the_same_client() {
     let mut first = record("m1", &job, 1);
     first.receipt_handle = Some("receipt-1".into());
     let mut second = record("m2", &job, 1);
+    second.receipt_handle = Some("receipt-2".into());
     let mut other_client = record("m3", &job, 1);
     for (message, group) in [(&mut first, "c1"), (&mut second, "c1"), (&mut other_client, "c2")] {
         message.attributes.insert("MessageGroupId".into(), group.into());
@@ -687,11 +697,13 @@ async fn a_failed_reply_holds_back_the_next_replies_to_the_same_client() {
         .handle_batch_with_retries(batch(vec![first, second, other_client]))
         .await;
     assert_eq!(failed_ids(&response), ["m1", "m2"]);
+    // m2 is released behind m1: left in flight it would hold the group for the visibility timeout.
     assert_eq!(
         retries,
-        [sender::Retry {
+        [Retry {
             receipt_handle: "receipt-1".into(),
-            receive_count: 1
+            receive_count: 1,
+            held_back: vec!["receipt-2".into()],
         }]
     );
     // m3 (another client) was processed: here the same comment, now sent.

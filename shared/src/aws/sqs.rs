@@ -5,7 +5,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::describe;
-use crate::ports::{MessageQueue, QueueError, QueueMessage};
+use crate::ports::{MessageQueue, Postpone, QueueError, QueueMessage};
 
 #[derive(Clone)]
 pub struct SqsQueue {
@@ -47,17 +47,20 @@ impl SqsQueue {
             tracing::warn!(error = %describe(&error), "SQS warm-up failed");
         }
     }
+}
 
-    /// Makes a received message visible again only after `delay` (SQS allows at most 12 hours):
-    /// the back-off of a record that is reported as failed.
-    pub async fn postpone(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<(), QueueError> {
+#[async_trait]
+impl Postpone for SqsQueue {
+    /// Changes the message's visibility timeout to `delay`, in whole seconds rounded up (SQS
+    /// allows at most 12 hours).
+    async fn postpone(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<(), QueueError> {
         const MAX_VISIBILITY_SECONDS: u64 = 12 * 3600;
-        let seconds = delay.as_secs().min(MAX_VISIBILITY_SECONDS) as i32;
+        let seconds = delay.as_secs_f64().ceil() as u64;
         self.client
             .change_message_visibility()
             .queue_url(&self.queue_url)
             .receipt_handle(receipt_handle)
-            .visibility_timeout(seconds)
+            .visibility_timeout(seconds.min(MAX_VISIBILITY_SECONDS) as i32)
             .send()
             .await
             .map_err(|error| QueueError::Unavailable(describe(&error)))?;

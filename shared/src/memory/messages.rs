@@ -88,24 +88,26 @@ impl MessageStore for MemoryStore {
                 if let Some(conflict) = state.contact_conflict(write) {
                     return Err(conflict.into());
                 }
-                let Some(task) = state
+                if !state
                     .tasks
-                    .get_mut(task_id)
-                    .filter(|task| takes_messages(task, *require_active))
-                else {
+                    .get(task_id)
+                    .is_some_and(|task| takes_messages(task, *require_active))
+                {
                     return Err(Conflict::TaskChanged(task_id.clone()).into());
-                };
-                task.last_message_at = *last_message_at;
-                task.updated_at = *last_message_at;
-                if last_message.is_some() {
-                    task.last_message.clone_from(last_message);
                 }
-                if requester_name.is_some() {
-                    task.requester_name.clone_from(requester_name);
-                }
-                if requester_avatar.is_some() {
-                    task.requester_avatar.clone_from(requester_avatar);
-                }
+                state.tasks.update(task_id, |task| {
+                    task.last_message_at = *last_message_at;
+                    task.updated_at = *last_message_at;
+                    if last_message.is_some() {
+                        task.last_message.clone_from(last_message);
+                    }
+                    if requester_name.is_some() {
+                        task.requester_name.clone_from(requester_name);
+                    }
+                    if requester_avatar.is_some() {
+                        task.requester_avatar.clone_from(requester_avatar);
+                    }
+                });
                 if let Some(contact) = &write.contact {
                     state.store_contact(contact);
                 }

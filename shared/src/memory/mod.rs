@@ -42,7 +42,7 @@ struct StoreState {
     /// Every contact by the recency key of its creation (which never changes): the list of all
     /// contacts, newest created first, as the DynamoDB adapter's `gsi5` list.
     contacts_by_creation: BTreeMap<String, ContactId>,
-    tasks: HashMap<TaskId, Task>,
+    tasks: tasks::Tasks,
     comments: BTreeMap<(TaskId, CommentId), Comment>,
     attachments: HashMap<AttachmentId, Attachment>,
     parts: HashMap<(IntegrationId, u64), PartRef>,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::ports::{MessageQueue, QueueError, QueueMessage};
+use crate::ports::{MessageQueue, Postpone, QueueError, QueueMessage};
 
 /// SQS FIFO drops a repeated deduplication id for five minutes.
 pub const FIFO_DEDUP_WINDOW: Duration = Duration::from_secs(300);
@@ -97,6 +97,13 @@ pub struct Received {
     pub message: QueueMessage,
     /// 1 on the first receive (SQS's `ApproximateReceiveCount`).
     pub receive_count: u32,
+}
+
+impl Received {
+    /// The message's receipt handle, as [`Postpone`] takes it: its id.
+    pub fn receipt_handle(&self) -> String {
+        self.id.to_string()
+    }
 }
 
 impl QueueState {
@@ -324,6 +331,18 @@ impl MessageQueue for MemoryQueue {
     }
 }
 
+#[async_trait]
+impl Postpone for MemoryQueue {
+    /// Releases the message whose id is `receipt_handle` ([`Received::receipt_handle`]).
+    async fn postpone(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        let id = receipt_handle
+            .parse()
+            .map_err(|_| QueueError::Rejected(format!("not a receipt handle of this queue: {receipt_handle}")))?;
+        self.release(id, delay);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,6 +396,25 @@ mod tests {
         queue.dead_letter(again[0].id);
         assert_eq!(queue.dead_letters().len(), 1);
         assert_eq!(queue.receive(10)[0].message.body, "a2");
+    }
+
+    #[tokio::test]
+    async fn postponing_by_receipt_handle_releases_the_message_after_the_delay() {
+        let queue = MemoryQueue::new();
+        queue.send(grouped("a", "a1")).await.unwrap();
+        let received = queue.receive(10);
+        let before = Instant::now();
+        queue
+            .postpone(&received[0].receipt_handle(), Duration::from_secs(3))
+            .await
+            .unwrap();
+        let visible_at = queue.next_visible_at().expect("released");
+        assert!(visible_at >= before + Duration::from_secs(3));
+        assert!(queue.receive(10).is_empty());
+        assert!(matches!(
+            queue.postpone("not-an-id", Duration::ZERO).await,
+            Err(QueueError::Rejected(_))
+        ));
     }
 
     fn bodies(received: &[Received]) -> Vec<&str> {
