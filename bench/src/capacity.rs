@@ -324,4 +324,30 @@ mod tests {
         assert_eq!(units(0, 1024), 1.0);
         assert_eq!(units(1025, 1024), 2.0);
     }
+
+    #[test]
+    fn a_keys_only_entry_is_written_when_the_item_enters_the_index_not_when_it_changes() {
+        let contact = |name: &str| -> Item {
+            [
+                ("pk", "CONTACT#c1"),
+                ("sk", "CONTACT"),
+                ("gsi5pk", "CONTACTS"),
+                ("gsi5sk", "0000000000042#c1"),
+                ("name", name),
+            ]
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), AttributeValue::S(v.to_owned())))
+            .collect()
+        };
+        assert_eq!(index_units(None, Some(&contact("Олена"))), 1.0);
+        assert_eq!(index_units(Some(&contact("Олена")), Some(&contact("Олена К."))), 0.0);
+        let mut old_style = contact("Олена");
+        old_style.insert("gsi1pk".into(), AttributeValue::S("CONTACTS".into()));
+        old_style.insert("gsi_sk".into(), AttributeValue::S("0000000000042#c1".into()));
+        assert_eq!(
+            index_units(Some(&old_style), Some(&contact("Олена"))),
+            1.0,
+            "leaving gsi1: its entry is deleted"
+        );
+    }
 }

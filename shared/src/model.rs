@@ -181,6 +181,11 @@ pub struct CurrentTask {
     /// sent before it may have gone to an earlier task (`rules::may_predate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
+    /// The contact's task before this one, set when this one is opened: a message that opened
+    /// it and was cut short before writing it finishes it with the same predecessor
+    /// (docs/data-model.md, "A client message").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<TaskId>,
 }
 
 /// A Viber user of one integration. The id is derived from (integration, Viber user id), so the

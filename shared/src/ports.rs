@@ -286,7 +286,7 @@ pub trait ContactStore: Send + Sync {
     /// Writes the contact if its stored version is still `expected_version` (`None`: absent);
     /// otherwise `StoreError::Conflict`.
     async fn put_contact(&self, contact: &Contact, expected_version: Option<u64>) -> Result<(), StoreError>;
-    /// Contacts, most recently updated first.
+    /// Every contact, newest created first (a contact never moves in this list).
     async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError>;
 }
 

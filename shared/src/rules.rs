@@ -27,6 +27,19 @@ pub fn contact_id(integration_id: &IntegrationId, viber_user_id: &str) -> Contac
     ContactId::parse(&hex::encode(&hash.finalize()[..16])).expect("hex is a valid id")
 }
 
+/// The id of the task a client message opens, if it opens one: derived from the message (Viber's
+/// time, then a hash of the integration and the message token, in the shape of generated ids),
+/// so every delivery of the message names the same task and one cut short is finished, never
+/// opened twice (docs/data-model.md, "A client message").
+pub fn inbound_task_id(integration_id: &IntegrationId, message_token: u64, sent_at: Timestamp) -> TaskId {
+    let mut hash = Sha256::new();
+    hash.update(integration_id.as_str().as_bytes());
+    hash.update(b"\ntask\n");
+    hash.update(message_token.to_string().as_bytes());
+    let millis = sent_at.millis().max(0) as u64 & 0xffff_ffff_ffff;
+    TaskId::parse(&format!("{millis:012x}{}", hex::encode(&hash.finalize()[..6]))).expect("hex is a valid id")
+}
+
 /// The contact after a callback carrying the user's profile: profile fields Viber sent replace
 /// the stored ones (a missing field keeps what was known); a shared contact card adds the phone.
 pub fn merge_profile(
@@ -96,6 +109,32 @@ pub enum Route {
     Append { task_id: TaskId, require_active: bool },
     /// Into a new task, linking the previous one if there was one.
     Create { previous: Option<TaskId> },
+    /// Into the task this very message opened: an earlier delivery wrote the contact pointing at
+    /// it and was cut short before the task or its comment; they are written now, the task with
+    /// its `previous`.
+    Finish { previous: Option<TaskId> },
+}
+
+/// Where a client message goes, `own_task` being the task id derived from it
+/// ([`inbound_task_id`]) and `missing` a task found not to exist: the contact's current task is
+/// finished when this message opened it; one that does not exist (a message that opened it
+/// never completed and was given up on) counts as deleted, a new task taking its predecessor;
+/// otherwise [`route_message`].
+pub fn route_inbound(
+    current: Option<&CurrentTask>,
+    own_task: &TaskId,
+    missing: Option<&TaskId>,
+    new_task_if_no_active: bool,
+) -> Route {
+    match current {
+        Some(current) if &current.id == own_task => Route::Finish {
+            previous: current.previous.clone(),
+        },
+        Some(current) if missing == Some(&current.id) => Route::Create {
+            previous: current.previous.clone(),
+        },
+        _ => route_message(current, new_task_if_no_active),
+    }
 }
 
 /// The first message opens a task; later ones join it. When the last task was deleted a new one
@@ -402,11 +441,58 @@ mod tests {
     }
 
     #[test]
+    fn a_messages_task_id_is_derived_from_it_and_sorts_by_its_time() {
+        let integration = IntegrationId::parse("i1").unwrap();
+        let at = Timestamp::from_millis(1_732_528_955_210);
+        let id = inbound_task_id(&integration, 42, at);
+        assert_eq!(id, inbound_task_id(&integration, 42, at));
+        assert_eq!(id.as_str().len(), 24);
+        assert!(id.as_str().starts_with("019362c5df4a"));
+        assert_ne!(id, inbound_task_id(&integration, 43, at));
+        assert_ne!(id, inbound_task_id(&IntegrationId::parse("i2").unwrap(), 42, at));
+        assert!(inbound_task_id(&integration, 1, Timestamp::from_millis(1_732_528_955_211)) > id);
+    }
+
+    #[test]
+    fn a_message_finishes_the_task_it_opened_and_a_missing_task_counts_as_deleted() {
+        let opened = CurrentTask {
+            id: task("t2"),
+            state: TaskState::Active,
+            since: None,
+            previous: Some(task("t1")),
+        };
+        assert_eq!(
+            route_inbound(Some(&opened), &task("t2"), None, true),
+            Route::Finish {
+                previous: Some(task("t1"))
+            }
+        );
+        assert_eq!(
+            route_inbound(Some(&opened), &task("t3"), Some(&task("t2")), false),
+            Route::Create {
+                previous: Some(task("t1"))
+            }
+        );
+        assert_eq!(
+            route_inbound(Some(&opened), &task("t3"), Some(&task("t9")), true),
+            Route::Append {
+                task_id: task("t2"),
+                require_active: true
+            }
+        );
+        assert_eq!(
+            route_inbound(None, &task("t3"), None, true),
+            Route::Create { previous: None }
+        );
+    }
+
+    #[test]
     fn later_messages_join_the_active_task() {
         let current = CurrentTask {
             id: task("t1"),
             state: TaskState::Active,
             since: None,
+            previous: None,
         };
         assert_eq!(
             route_message(Some(&current), true),
@@ -423,6 +509,7 @@ mod tests {
             id: task("t1"),
             state: TaskState::Inactive,
             since: None,
+            previous: None,
         };
         assert_eq!(
             route_message(Some(&current), true),
@@ -445,6 +532,7 @@ mod tests {
             id: task("t1"),
             state: TaskState::Deleted,
             since: None,
+            previous: None,
         };
         assert_eq!(
             route_message(Some(&current), true),

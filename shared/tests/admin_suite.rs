@@ -307,6 +307,7 @@ async fn open<S: MessageStore + ContactStore>(store: &S, task: &Task, contact_id
         id: task.id.clone(),
         state: TaskState::of(task.status, false),
         since: None,
+        previous: None,
     });
     let write = MessageWrite {
         earlier_tasks: Vec::new(),
@@ -375,6 +376,7 @@ where
             id: opened.id.clone(),
             state: TaskState::Inactive,
             since: None,
+            previous: None,
         })
     );
     assert!(

@@ -106,6 +106,7 @@ async fn a_contact_created_by_a_message_is_in_its_labels_lists<S: ContactAdmin +
         id: task.id.clone(),
         state: TaskState::Active,
         since: Some(task.created_at),
+        previous: None,
     });
     let write = MessageWrite {
         contact: Some(new_contact.clone()),

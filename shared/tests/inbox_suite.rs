@@ -89,6 +89,7 @@ fn contact(id: &str, name: &str, task: &Task, version: u64) -> Contact {
             id: task.id.clone(),
             state: TaskState::of(task.status, false),
             since: None,
+            previous: None,
         }),
         version,
         avatar: None,

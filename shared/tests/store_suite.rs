@@ -18,7 +18,7 @@ use testkit::build;
 
 testkit::store_suites!(
     contact_put_is_conditional_on_version,
-    contacts_list_most_recently_updated_first,
+    contacts_list_newest_created_first,
     first_message_creates_the_task_and_the_next_appends,
     a_repeated_message_changes_nothing,
     a_message_found_in_an_earlier_task_is_a_duplicate,
@@ -143,6 +143,7 @@ fn opening(task: &Task) -> MessageWrite {
         id: task.id.clone(),
         state: TaskState::of(task.status, task.deleted),
         since: None,
+        previous: None,
     });
     let first_comment = client_comment(&task.id, &format!("m-{}", task.id), task.last_message_at.millis() - T0);
     MessageWrite {
@@ -238,11 +239,22 @@ async fn contact_put_is_conditional_on_version<S: ContactStore>(store: &S) {
     assert_eq!(store.get_contact(&first.id).await.unwrap(), Some(second));
 }
 
-async fn contacts_list_most_recently_updated_first<S: ContactStore>(store: &S) {
+async fn contacts_list_newest_created_first<S: ContactStore>(store: &S) {
     let acme = integration("acme");
-    for (id, updated) in [("a", 1_000), ("b", 3_000), ("c", 2_000), ("d", 500)] {
-        store.put_contact(&contact(id, &acme, updated, 1), None).await.unwrap();
+    for (id, created) in [("a", 1_000), ("b", 3_000), ("c", 2_000), ("d", 500)] {
+        let mut client = contact(id, &acme, 4_000 - created, 1);
+        client.created_at = at(created);
+        store.put_contact(&client, None).await.unwrap();
     }
+    // A later write of a contact (a message, a subscription) does not move it in the list.
+    let mut d = store
+        .get_contact(&ContactId::parse("d").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    d.updated_at = at(9_000);
+    d.version = 2;
+    store.put_contact(&d, Some(1)).await.unwrap();
     let first = store.list_contacts(&PageRequest::first(3)).await.unwrap();
     let names: Vec<_> = first.items.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(names, ["b", "c", "a"]);
@@ -254,9 +266,11 @@ async fn contacts_list_most_recently_updated_first<S: ContactStore>(store: &S) {
         })
         .await
         .unwrap();
-    let names: Vec<_> = second.items.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(names, ["d"]);
+    assert_eq!(second.items, [d]);
     assert_eq!(second.next_cursor, None);
+    let everyone = store.list_contacts(&PageRequest::first(4)).await.unwrap();
+    assert_eq!(everyone.items.len(), 4);
+    assert_eq!(everyone.next_cursor, None);
 }
 
 // ---- Client messages ----
@@ -335,6 +349,7 @@ async fn a_message_found_in_an_earlier_task_is_a_duplicate<S: ContactStore + Mes
         id: next.id.clone(),
         state: TaskState::Active,
         since: Some(next.created_at),
+        previous: None,
     });
     let mut comment = first.comment.clone();
     comment.task_id = next.id.clone();

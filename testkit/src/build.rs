@@ -320,6 +320,7 @@ impl ContactBuilder {
             id: task.clone(),
             state: TaskState::Active,
             since: None,
+            previous: None,
         });
         self
     }

@@ -1,7 +1,8 @@
 //! `processor-bench`: AWS requests per callback made by the processor's real code (DynamoDB
 //! adapter against moto), counted by an SDK interceptor on every attempt that goes on the wire.
-//! Scenarios: a new contact's first message, a message to an existing active task, a delivery
-//! receipt, a duplicate, a picture. Prints the DynamoDB requests and capacity units per callback
+//! Scenarios: a new contact's first message (opening a task), a message to an existing active
+//! task, a delivery receipt, a duplicate, a picture, a known client's text opening a new task
+//! after staff closed the last one. Prints the DynamoDB requests and capacity units per callback
 //! (units computed from item sizes, see `capacity.rs`: moto does not report real ones) and the
 //! cost per million inbound text messages from the price table of docs/cost.md (`prices.rs`).
 //! The staff reply's figures come from `sender-bench`, in the same shape.
@@ -28,7 +29,11 @@ use processor::Processor;
 use shared::aws::DynamoStore;
 use shared::ids::{IntegrationId, StaffId};
 use shared::inbound::queue_message;
-use shared::ports::{DeliveryStore, IntegrationStore, PageRequest, PartRef, StaffStore, TaskFilter, TaskStore};
+use shared::model::TaskStatus;
+use shared::ports::{
+    ContactStore, DeliveryStore, IntegrationStore, PageRequest, PartRef, StaffStore, TaskChange, TaskFilter, TaskStore,
+    TaskWorkflow,
+};
 use shared::time::Timestamp;
 use shared::viber::Callback;
 use testkit::build;
@@ -211,7 +216,7 @@ async fn run(callbacks: u64) -> Result<(), String> {
             .collect()
     };
     let measured = measure(&processor, &mut meter, &counter, bodies(1000)).await?;
-    let new_task = report("new contact's first message (new task)", &measured, callbacks);
+    let new_contact = report("text opening a task (a new contact)", &measured, callbacks);
 
     // A client's next message, written after the task was opened (beyond the clock-skew margin
     // within which a message is also looked for in the contact's earlier tasks).
@@ -261,14 +266,47 @@ async fn run(callbacks: u64) -> Result<(), String> {
         .collect();
     let measured = measure(&processor, &mut meter, &counter, pictures).await?;
     report("picture to an existing task (S3 copy)", &measured, callbacks);
+
+    // Staff close every client's task (uncounted); each client's next text opens a new one,
+    // linked to the closed task, which it is checked against (docs/data-model.md, "A client
+    // message").
+    for user in &users {
+        let contact_id = shared::rules::contact_id(&integration_id, user);
+        let contact = store
+            .get_contact(&contact_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no contact was stored")?;
+        let current = contact.current_task.ok_or("the contact has no task")?;
+        let completed = TaskChange {
+            status: Some(TaskStatus::Completed),
+            ..TaskChange::default()
+        };
+        store
+            .update_task(&current.id, &completed, Timestamp::now())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    // The instance's copies of the integration and of the account owner are fresh again (a busy
+    // instance reads them once per TTL, not per message): one more new client, uncounted.
+    processor
+        .process(&envelope(&integration_id, &text_message(2, "warm-up-2")), 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let measured = measure(&processor, &mut meter, &counter, bodies(30_000)).await?;
+    let known_client = report("text opening a task (a known client)", &measured, callbacks);
     println!(
         "SQS requests per callback from the processor's code: 0 (receive and delete are done by the Lambda event source mapping, in batches of up to {})",
         prices::PROCESSOR_BATCH
     );
     println!(
+        "cost per million inbound text messages opening a task for a new client: ${:.2}",
+        prices::inbound_message(new_contact.0, new_contact.1) * 1e6
+    );
+    println!(
         "cost per million inbound text messages: ${:.2} (append) / ${:.2} (new task)",
         prices::inbound_message(append.0, append.1) * 1e6,
-        prices::inbound_message(new_task.0, new_task.1) * 1e6
+        prices::inbound_message(known_client.0, known_client.1) * 1e6
     );
     Ok(())
 }

@@ -233,6 +233,7 @@ impl World {
             id: task.id.clone(),
             state: TaskState::of(status, false),
             since: None,
+            previous: None,
         });
         let comment = client_comment(&task, seconds, "hello");
         self.store

@@ -17,7 +17,9 @@ use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Integration, StoredAvatar, Task,
     TaskState,
 };
-use shared::ports::{BlobError, BlobStore, MessageWrite, ProcessorStore, StoreError, TaskWrite, WriteOutcome};
+use shared::ports::{
+    BlobError, BlobStore, Conflict, MessageWrite, ProcessorStore, StoreError, TaskWrite, WriteOutcome,
+};
 use shared::retry::{Backoff, Retry, RetryPolicy};
 use shared::rules::{self, Route};
 use shared::time::Timestamp;
@@ -292,6 +294,10 @@ impl Processor {
             }
             _ => None,
         };
+        // The task this message opens, if it opens one: every delivery names the same.
+        let own_task = rules::inbound_task_id(&integration.id, event.message_token, sent_at);
+        // The contact's current task when it turned out not to exist.
+        let mut missing: Option<TaskId> = None;
         let mut avatars = AvatarCopies::default();
         for _ in 0..CONFLICT_ATTEMPTS {
             let now = Timestamp::now();
@@ -305,51 +311,68 @@ impl Processor {
             rules::message_subscribes(&mut contact, sent_at);
             contact.version = existing.as_ref().map_or(1, |c| c.version + 1);
             let current = existing.as_ref().and_then(|c| c.current_task.as_ref());
-            let (task_write, task_id, state, since, earlier_tasks) =
-                match rules::route_message(current, integration.options.new_task_if_no_active) {
-                    Route::Append {
-                        task_id,
+            let route = rules::route_inbound(
+                current,
+                &own_task,
+                missing.as_ref(),
+                integration.options.new_task_if_no_active,
+            );
+            let (task_write, current_task, earlier_tasks) = match route {
+                Route::Append {
+                    task_id,
+                    require_active,
+                } => {
+                    let (state, since) = current.map_or((TaskState::Active, None), |c| (c.state, c.since));
+                    let earlier = self.earlier_tasks(&task_id, since, sent_at).await?;
+                    let write = TaskWrite::Append {
+                        task_id: task_id.clone(),
+                        last_message_at: now,
                         require_active,
-                    } => {
-                        let (state, since) = current.map_or((TaskState::Active, None), |c| (c.state, c.since));
-                        let earlier = match current {
-                            Some(current) => self.earlier_tasks(current, sent_at).await?,
-                            None => Vec::new(),
-                        };
-                        (
-                            TaskWrite::Append {
-                                task_id: task_id.clone(),
-                                last_message_at: now,
-                                require_active,
-                                last_message: Some(rules::last_message(&event.message)),
-                                requester_name: contact.name.clone(),
-                                requester_avatar: contact.avatar.as_ref().and_then(|a| a.blob_key.clone()),
-                            },
-                            task_id,
-                            state,
-                            since,
-                            earlier,
-                        )
+                        last_message: Some(rules::last_message(&event.message)),
+                        requester_name: contact.name.clone(),
+                        requester_avatar: contact.avatar.as_ref().and_then(|a| a.blob_key.clone()),
+                    };
+                    let current_task = CurrentTask {
+                        id: task_id,
+                        state,
+                        since,
+                        previous: current.and_then(|c| c.previous.clone()),
+                    };
+                    (write, current_task, earlier)
+                }
+                Route::Create { previous } => {
+                    // An earlier delivery may have joined the task this one leaves.
+                    let mut earlier = Vec::new();
+                    if let Some(previous) = &previous {
+                        let since = current.filter(|c| &c.id == previous).and_then(|c| c.since);
+                        earlier.push(previous.clone());
+                        earlier.extend(self.earlier_tasks(previous, since, sent_at).await?);
                     }
-                    Route::Create { previous } => {
-                        // An earlier delivery may have joined the task this one leaves.
-                        let mut earlier = Vec::new();
-                        if let Some(current) = current {
-                            earlier.push(current.id.clone());
-                            earlier.extend(self.earlier_tasks(current, sent_at).await?);
-                        }
-                        let assignee = self.assignee_for_new_task(integration).await?;
-                        let mut task = new_task(integration, &contact, previous, assignee, now);
-                        task.last_message = Some(rules::last_message(&event.message));
-                        let id = task.id.clone();
-                        (TaskWrite::Create(task), id, TaskState::Active, Some(now), earlier)
-                    }
-                };
-            contact.current_task = Some(CurrentTask {
-                id: task_id.clone(),
-                state,
-                since,
-            });
+                    let assignee = self.assignee_for_new_task(integration).await?;
+                    let mut task = new_task(integration, &contact, own_task.clone(), previous.clone(), assignee, now);
+                    task.last_message = Some(rules::last_message(&event.message));
+                    let current_task = CurrentTask {
+                        id: own_task.clone(),
+                        state: TaskState::Active,
+                        since: Some(now),
+                        previous,
+                    };
+                    (TaskWrite::Create(task), current_task, earlier)
+                }
+                Route::Finish { previous } => {
+                    // An earlier delivery opened the task (the contact points at it) and was cut
+                    // short: the task and the comment are written as it would have, the contact
+                    // left pointing where it does. It found the message in no earlier task.
+                    let current_task = current.cloned().expect("a task is finished only when it is current");
+                    let since = current_task.since.unwrap_or(now);
+                    let assignee = self.assignee_for_new_task(integration).await?;
+                    let mut task = new_task(integration, &contact, own_task.clone(), previous, assignee, since);
+                    task.last_message = Some(rules::last_message(&event.message));
+                    (TaskWrite::Create(task), current_task, Vec::new())
+                }
+            };
+            let task_id = current_task.id.clone();
+            contact.current_task = Some(current_task);
             let mut comment = inbound_comment(&task_id, &contact.id, event, sent_at);
             comment.attachment_ids = attachment.iter().map(|a| a.id.clone()).collect();
             // A contact the message leaves as it was is not written (docs/cost.md).
@@ -370,6 +393,14 @@ impl Processor {
                 Ok(WriteOutcome::Duplicate) => return Ok(Outcome::Duplicate),
                 Err(StoreError::Conflict(reason)) => {
                     tracing::info!(integration_id = %integration.id, %reason, "contact or task changed; deciding again");
+                    // A current task that does not exist was opened by a message that never
+                    // completed (given up on after the queue's last receive): like a deleted
+                    // one, it gets a new task (`rules::route_inbound`).
+                    if let Conflict::TaskChanged(task_id) = &reason
+                        && self.store.get_task(task_id).await?.is_none()
+                    {
+                        missing = Some(task_id.clone());
+                    }
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -377,14 +408,19 @@ impl Processor {
         Err(ProcessError::Contended)
     }
 
-    /// The contact's tasks before `current` that an earlier delivery of a message sent at
-    /// `sent_at` may have put its comment in: back from `current` while the task reached was
-    /// created after the message (`rules::may_predate`). Usually none, without a read: the
-    /// contact knows when its current task was created.
-    async fn earlier_tasks(&self, current: &CurrentTask, sent_at: Timestamp) -> Result<Vec<TaskId>, ProcessError> {
+    /// The contact's tasks before `task` (created `since`, when known) that an earlier delivery
+    /// of a message sent at `sent_at` may have put its comment in: back from `task` while the
+    /// task reached was created after the message (`rules::may_predate`). Usually none, without
+    /// a read: the contact knows when its current task was created.
+    async fn earlier_tasks(
+        &self,
+        task: &TaskId,
+        since: Option<Timestamp>,
+        sent_at: Timestamp,
+    ) -> Result<Vec<TaskId>, ProcessError> {
         let mut earlier = Vec::new();
-        let mut task_id = current.id.clone();
-        let mut created = current.since;
+        let mut task_id = task.clone();
+        let mut created = since;
         for _ in 0..EARLIER_TASKS_LIMIT {
             if !rules::may_predate(created, sent_at) {
                 break;
@@ -670,16 +706,18 @@ fn failure(item_identifier: String) -> BatchItemFailure {
     failure
 }
 
+/// The task `id` (derived from the message opening it) opened `now`.
 fn new_task(
     integration: &Integration,
     contact: &shared::model::Contact,
+    id: TaskId,
     previous: Option<TaskId>,
     assignee_id: Option<StaffId>,
     now: Timestamp,
 ) -> Task {
     let template = &integration.template;
     Task {
-        id: TaskId::generate(),
+        id,
         integration_id: integration.id.clone(),
         title: rules::render_title(&template.task_title, contact, &integration.bot.name),
         description: rules::task_description(contact, previous.as_ref()),

@@ -32,18 +32,20 @@ pub enum IndexProjection {
     KeysOnly,
 }
 
-/// `{millis, 13 digits}#{id}`: contacts by `updated_at`, tasks by `last_message_at`.
+/// `{millis, 13 digits}#{id}`: tasks by `last_message_at`, integrations, staff and quick replies
+/// by `created_at`.
 pub const RECENCY_KEY: &str = "gsi_sk";
 
-/// Every contact (`CONTACTS`) and every task that is not deleted (`TASKS`).
+/// Every task that is not deleted (`TASKS`), integration, staff member and quick reply.
 pub const KIND_INDEX: Index = Index {
     name: "gsi1",
     partition_key: "gsi1pk",
     sort_key: RECENCY_KEY,
     projection: IndexProjection::All,
 };
-/// A client's tasks by creation: `TASKREQUESTER#{contact_id}`, keys only (the tasks are then
-/// read by key), so the messages that move a task's other lists never write this one.
+/// Lists by creation, keys only (the records are then read by key), so the messages that move a
+/// task's other lists or rewrite a contact never write this one: a client's tasks
+/// (`TASKREQUESTER#{contact_id}`) and every contact (`CONTACTS`).
 pub const REQUESTER_INDEX: Index = Index {
     name: "gsi5",
     partition_key: "gsi5pk",
@@ -64,8 +66,8 @@ pub const CONTACT_SORTING_INDEX: Index = Index {
 
 /// Three indexes: a client message moves its task in one (`gsi1`), whichever list staff read;
 /// narrower task lists (status, assignee, integration, search) filter `gsi1`'s list of every
-/// task; `gsi5` lists a client's tasks and `gsi6` sorts contacts, neither moved by a message
-/// (docs/data-model.md, docs/cost.md).
+/// task; `gsi5` lists a client's tasks and every contact and `gsi6` sorts contacts, neither
+/// moved by a message (docs/data-model.md, docs/cost.md).
 pub const INDEXES: [Index; 3] = [KIND_INDEX, REQUESTER_INDEX, CONTACT_SORTING_INDEX];
 
 fn string_attribute(name: &str) -> AttributeDefinition {

@@ -1,13 +1,15 @@
-//! A client message: the contact, the task, the comment and its attachments, all or nothing and
-//! once per message: a message whose comment exists (in its task or an earlier one the write
-//! names) is a duplicate, as in the DynamoDB adapter.
+//! A client message: the contact, the task, the comment and its attachments, once per message,
+//! with the DynamoDB adapter's outcomes: a message whose comment exists (in its task or an
+//! earlier one the write names) is a duplicate. A message joining a task is all or nothing; one
+//! opening a task follows the DynamoDB adapter's steps (docs/data-model.md, "A client message"):
+//! the contact is the commit point, and a task or comment an earlier delivery wrote is kept.
 
 use async_trait::async_trait;
 
-use super::MemoryStore;
 use super::contacts::version_matches;
+use super::{MemoryStore, StoreState};
 use crate::model::{Task, TaskState};
-use crate::ports::{Conflict, MessageStore, MessageWrite, Record, StoreError, TaskWrite, WriteOutcome};
+use crate::ports::{Conflict, MessageStore, MessageWrite, StoreError, TaskWrite, WriteOutcome};
 
 /// Whether a message may join `task`: not deleted, and active when it has to be.
 fn takes_messages(task: &Task, require_active: bool) -> bool {
@@ -18,56 +20,81 @@ fn takes_messages(task: &Task, require_active: bool) -> bool {
     }
 }
 
+impl StoreState {
+    fn contact_conflict(&self, write: &MessageWrite) -> Option<Conflict> {
+        let contact = write.contact.as_ref()?;
+        (!version_matches(self.contacts.get(&contact.id), write.expected_contact_version))
+            .then(|| Conflict::ContactChanged(contact.id.clone()))
+    }
+
+    fn store_comment_and_attachments(&mut self, write: &MessageWrite) -> WriteOutcome {
+        for attachment in &write.attachments {
+            self.attachments.insert(attachment.id.clone(), attachment.clone());
+        }
+        let key = (write.comment.task_id.clone(), write.comment.id.clone());
+        if self.comments.contains_key(&key) {
+            return WriteOutcome::Duplicate;
+        }
+        self.comments.insert(key, write.comment.clone());
+        WriteOutcome::Applied
+    }
+}
+
 #[async_trait]
 impl MessageStore for MemoryStore {
-    /// Checks every condition first, in the DynamoDB transaction's order (contact, task,
-    /// comment), so the first that fails is the conflict reported and nothing is written.
     async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
         let mut state = self.state();
         let comment_id = &write.comment.id;
         if write
             .earlier_tasks
             .iter()
-            .chain([&write.comment.task_id])
             .any(|task| state.comments.contains_key(&(task.clone(), comment_id.clone())))
         {
             return Ok(WriteOutcome::Duplicate);
         }
-        if let Some(contact) = &write.contact
-            && !version_matches(state.contacts.get(&contact.id), write.expected_contact_version)
-        {
-            return Err(Conflict::ContactChanged(contact.id.clone()).into());
-        }
-        match &write.task {
-            TaskWrite::Create(task) if state.tasks.contains_key(&task.id) => {
-                return Err(Conflict::AlreadyExists(Record::Task(task.id.clone())).into());
-            }
-            TaskWrite::Append {
-                task_id,
-                require_active,
-                ..
-            } if !state
-                .tasks
-                .get(task_id)
-                .is_some_and(|task| takes_messages(task, *require_active)) =>
-            {
-                return Err(Conflict::TaskChanged(task_id.clone()).into());
-            }
-            _ => {}
-        }
-        let comment_key = (write.comment.task_id.clone(), write.comment.id.clone());
         match &write.task {
             TaskWrite::Create(task) => {
-                state.tasks.insert(task.id.clone(), task.clone());
+                if let Some(conflict) = state.contact_conflict(write) {
+                    let applied = state.comments.contains_key(&(task.id.clone(), comment_id.clone()));
+                    return if applied {
+                        Ok(WriteOutcome::Duplicate)
+                    } else {
+                        Err(conflict.into())
+                    };
+                }
+                if let Some(contact) = &write.contact {
+                    state.store_contact(contact);
+                }
+                // Its id is derived from the message: one that exists was written by an earlier
+                // delivery of it.
+                if !state.tasks.contains_key(&task.id) {
+                    state.tasks.insert(task.id.clone(), task.clone());
+                }
+                Ok(state.store_comment_and_attachments(write))
             }
             TaskWrite::Append {
                 task_id,
                 last_message_at,
+                require_active,
                 last_message,
                 requester_name,
                 requester_avatar,
-                ..
             } => {
+                // Checked first, in the DynamoDB transaction's order (comment, contact, task), so
+                // the first that fails is the answer and nothing is written.
+                if state.comments.contains_key(&(task_id.clone(), comment_id.clone())) {
+                    return Ok(WriteOutcome::Duplicate);
+                }
+                if let Some(conflict) = state.contact_conflict(write) {
+                    return Err(conflict.into());
+                }
+                if !state
+                    .tasks
+                    .get(task_id)
+                    .is_some_and(|task| takes_messages(task, *require_active))
+                {
+                    return Err(Conflict::TaskChanged(task_id.clone()).into());
+                }
                 state.tasks.update(task_id, |task| {
                     task.last_message_at = *last_message_at;
                     task.updated_at = *last_message_at;
@@ -81,15 +108,11 @@ impl MessageStore for MemoryStore {
                         task.requester_avatar.clone_from(requester_avatar);
                     }
                 });
+                if let Some(contact) = &write.contact {
+                    state.store_contact(contact);
+                }
+                Ok(state.store_comment_and_attachments(write))
             }
         }
-        if let Some(contact) = &write.contact {
-            state.contacts.insert(contact.id.clone(), contact.clone());
-        }
-        state.comments.insert(comment_key, write.comment.clone());
-        for attachment in &write.attachments {
-            state.attachments.insert(attachment.id.clone(), attachment.clone());
-        }
-        Ok(WriteOutcome::Applied)
     }
 }

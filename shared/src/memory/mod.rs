@@ -39,6 +39,9 @@ struct StoreState {
     staff_by_token_hash: HashMap<String, StaffId>,
     account_owner: Option<StaffId>,
     contacts: HashMap<ContactId, Contact>,
+    /// Every contact by the recency key of its creation (which never changes): the list of all
+    /// contacts, newest created first, as the DynamoDB adapter's `gsi5` list.
+    contacts_by_creation: BTreeMap<String, ContactId>,
     tasks: tasks::Tasks,
     comments: BTreeMap<(TaskId, CommentId), Comment>,
     attachments: HashMap<AttachmentId, Attachment>,
@@ -72,13 +75,8 @@ trait Listed: Clone {
     fn recency_key(&self) -> String;
 }
 
-/// Contacts list by their last update, tasks by their last message, the rest by creation.
-impl Listed for Contact {
-    fn recency_key(&self) -> String {
-        recency_key(self.updated_at, self.id.as_str())
-    }
-}
-
+/// Tasks list by their last message, the rest by creation (contacts in their own index, see
+/// `contacts`).
 impl Listed for Task {
     fn recency_key(&self) -> String {
         recency_key(self.last_message_at, self.id.as_str())

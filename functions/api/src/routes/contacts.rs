@@ -3,7 +3,7 @@
 //!
 //! | route | answers |
 //! | --- | --- |
-//! | `GET /api/contacts?cursor=&limit=` | contacts, most recently updated first |
+//! | `GET /api/contacts?cursor=&limit=` | contacts, newest created first |
 //! | `GET /api/contacts?group=&label=&cursor=&limit=` | contacts in the group and/or with the label, newest first by creation (from an index) |
 //! | `GET /api/contacts/{id}` | a contact |
 //! | `PATCH /api/contacts/{id}` | `{group?, labels?, fields?}`: `group: null` takes the contact out of its group; labels and fields replace the stored ones |

@@ -7,8 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use super::keys::{Key, List, Listing, contact_id_of};
 use super::writes::{ATTEMPTS, Expression, item_absent};
-use super::{DynamoStore, Item, Order, listed_item, next_cursor, to_value};
-use crate::aws::schema::CONTACT_SORTING_INDEX;
+use super::{DynamoStore, Item, Order, next_cursor, to_item, to_value};
 use crate::ids::ContactId;
 use crate::model::{Contact, Task, TaskState};
 use crate::ports::{
@@ -17,10 +16,12 @@ use crate::ports::{
 };
 use crate::time::Timestamp;
 
-/// A contact item, listed in `gsi1` `CONTACTS` by its last update and, in a group, in `gsi6`
-/// `CONTACTGROUP#{group}` by its creation.
+/// A contact item, listed by its creation (which never changes, so no later write of the contact
+/// moves an index entry) in the keys-only `gsi5` `CONTACTS` and, in a group, in `gsi6`
+/// `CONTACTGROUP#{group}`.
 pub(super) fn contact_item(contact: &Contact) -> Result<Item, StoreError> {
-    let mut item = listed_item(Key::contact(&contact.id), contact, Listing::contact(contact))?;
+    let mut item = to_item(Key::contact(&contact.id), contact)?;
+    item.extend(Listing::contact_sorted_in(List::contacts(), contact));
     if let Some(group) = &contact.group {
         item.extend(Listing::contact_sorted_in(List::contacts_in_group(group), contact));
     }
@@ -58,8 +59,9 @@ impl DynamoStore {
             .collect()
     }
 
-    /// Contacts in one list of the sorting index, newest first by creation: the keys, then the
-    /// contacts themselves, with the filter checked on them (an index entry may lag behind).
+    /// Contacts in one keys-only list (every contact, a group's, a label's), newest first by
+    /// creation: the keys, then the contacts themselves, with the filter checked on them (an
+    /// index entry may lag behind).
     async fn contacts_in(
         &self,
         list: &List,
@@ -68,7 +70,7 @@ impl DynamoStore {
     ) -> Result<Page<Contact>, StoreError> {
         let query = self.list_query(list, Order::NewestFirst, page.cursor.as_deref())?;
         let (keys, more) = self.collect(query, None, page.limit.max(1), false).await?;
-        let next_cursor = next_cursor(&keys, more, CONTACT_SORTING_INDEX.sort_key)?;
+        let next_cursor = next_cursor(&keys, more, list.index.sort_key)?;
         let ids = keys.iter().map(contact_id_of).collect::<Result<Vec<_>, _>>()?;
         let mut contacts: Vec<Contact> = self.get_many(ids.iter().map(Key::contact).collect()).await?;
         // The batch read answers in any order: back to the index's.
@@ -133,7 +135,8 @@ impl ContactStore for DynamoStore {
     }
 
     async fn list_contacts(&self, page: &PageRequest) -> Result<Page<Contact>, StoreError> {
-        self.list(&List::contacts(), Order::NewestFirst, page).await
+        self.contacts_in(&List::contacts(), &ContactFilter::default(), page)
+            .await
     }
 }
 
@@ -267,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn a_contact_in_a_group_is_in_its_list_and_each_label_has_a_keys_only_entry() {
+    fn a_contact_is_listed_by_creation_in_a_group_too_and_each_label_has_a_keys_only_entry() {
         let mut contact: Contact = serde_json::from_value(serde_json::json!({
             "id": "c1", "integration_id": "i1", "viber_user_id": "u==", "name": null,
             "avatar_url": null, "language": null, "country": null, "api_version": null,
@@ -278,6 +281,10 @@ mod tests {
         .unwrap();
         let bare = contact_item(&contact).unwrap();
         assert_eq!(attribute(&bare, "gsi6pk"), None);
+        assert_eq!(attribute(&bare, "gsi1pk"), None, "a contact write moves no gsi1 entry");
+        assert_eq!(attribute(&bare, "gsi_sk"), None);
+        assert_eq!(attribute(&bare, "gsi5pk").as_deref(), Some("CONTACTS"));
+        assert_eq!(attribute(&bare, "gsi5sk").as_deref(), Some("0000000000042#c1"));
         contact.group = Some("Retail clients".into());
         let grouped = contact_item(&contact).unwrap();
         assert_eq!(

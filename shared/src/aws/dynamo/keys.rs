@@ -149,8 +149,12 @@ impl List {
         }
     }
 
+    /// Every contact, newest created first (keys only: read, then fetched).
     pub fn contacts() -> Self {
-        Self::every("CONTACTS")
+        Self {
+            index: REQUESTER_INDEX,
+            partition: "CONTACTS".to_owned(),
+        }
     }
 
     /// Every task that is not deleted.
@@ -269,11 +273,6 @@ impl Listing {
         }
     }
 
-    /// Contacts list by their last update.
-    pub fn contact(contact: &Contact) -> Self {
-        Self::new(vec![List::contacts()], contact.updated_at, contact.id.as_str())
-    }
-
     /// A live task is in the list of every task by its last message (and, through
     /// [`TaskSubset`] attributes, in the subsets of its status, assignee and integration); a
     /// deleted task is in none.
@@ -299,8 +298,9 @@ impl Listing {
         })
     }
 
-    /// A contact's place in the list of its group or of one of its labels: by creation, which
-    /// never changes, so the keys-only index is written only when the group or labels change.
+    /// A contact's place in the list of every contact, of its group or of one of its labels: by
+    /// creation, which never changes, so the keys-only index is written when the contact is
+    /// created and when its group or labels change, never by the processor's writes.
     pub fn contact_sorted_in(list: List, contact: &Contact) -> [(String, AttributeValue); 2] {
         [
             (list.index.partition_key.to_owned(), AttributeValue::S(list.partition)),
@@ -429,7 +429,7 @@ mod tests {
     #[test]
     fn lists_are_index_partitions() {
         let list = |list: List| (list.index.name, list.partition);
-        assert_eq!(list(List::contacts()), ("gsi1", "CONTACTS".to_owned()));
+        assert_eq!(list(List::contacts()), ("gsi5", "CONTACTS".to_owned()));
         assert_eq!(list(List::tasks()), ("gsi1", "TASKS".to_owned()));
         assert_eq!(list(List::integrations()), ("gsi1", "INTEGRATIONS".to_owned()));
         assert_eq!(list(List::staff()), ("gsi1", "STAFF".to_owned()));

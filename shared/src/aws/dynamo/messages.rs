@@ -7,9 +7,12 @@
 //! taking messages and on no client message as new being applied to it yet ([`LAST_INBOUND`]),
 //! then the comment, conditional on its absence. A re-delivery finds the task's mark and goes the
 //! transactional way, which tells a duplicate (the comment exists) from a write cut short between
-//! the two (it does not). Everything else (a new task, a changed contact, an attachment, earlier
-//! tasks to check) is one `TransactWriteItems`.
-
+//! the two (it does not). A message joining a task otherwise (a changed contact, an attachment,
+//! earlier tasks to check) is one `TransactWriteItems`.
+//!
+//! A message opening a task is single-item writes too, in an order that makes every prefix of
+//! them safe to resume: the task's id is derived from the message, and the contact's write,
+//! pointing at it, is the commit point (see [`DynamoStore::open_task`]).
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
@@ -20,7 +23,10 @@ use super::keys::Key;
 use super::tasks::{AppendShown, LAST_INBOUND, task_item};
 use super::writes::item_absent;
 use crate::ids::CommentId;
-use crate::ports::{Conflict, MessageStore, MessageWrite, Record, StoreError, TaskWrite, WriteOutcome};
+use crate::model::Task;
+use crate::ports::{
+    AttachmentStore, Conflict, ContactStore, MessageStore, MessageWrite, StoreError, TaskWrite, WriteOutcome,
+};
 
 /// What a refusal of a transaction item's condition means.
 enum Refusal {
@@ -33,9 +39,10 @@ enum Refusal {
 }
 
 impl DynamoStore {
-    /// The transaction's items, each with what a refusal of its condition means (attachments
-    /// have none), in the order refusals are read. With `newest`, the task append also requires and records the comment as the
-    /// task's newest client message.
+    /// The transaction of a message joining a task: its items, each with what a refusal of its
+    /// condition means (attachments have none), in the order refusals are read. With `newest`,
+    /// the task append also requires and records the comment as the task's newest client
+    /// message.
     fn message_items(
         &self,
         write: &MessageWrite,
@@ -63,34 +70,18 @@ impl DynamoStore {
                     Some(&contact_version_is(write.expected_contact_version)),
                 ),
             ));
-            // A new contact's labels (from its bot's contact template) are indexed with it; a
-            // known contact's entries are left as they are (docs/data-model.md, "A client message").
-            if write.expected_contact_version.is_none() {
-                for op in self.label_entry_ops(contact, &contact.labels) {
-                    items.push((None, op));
-                }
-            }
+            // A known contact (a new one opens a task): its label entries are left as they are
+            // (docs/data-model.md, "A client message").
         }
-        items.push(match &write.task {
-            TaskWrite::Create(task) => {
-                let mut item = task_item(task)?;
-                item.insert(LAST_INBOUND.to_owned(), AttributeValue::S(write.comment.id.to_string()));
-                (
-                    Some(Refusal::Conflict(Conflict::AlreadyExists(Record::Task(
-                        task.id.clone(),
-                    )))),
-                    self.put_op(item, Some(&absent)),
-                )
-            }
-            TaskWrite::Append { task_id, .. } => {
-                let (update, expression) =
-                    append_update(write, newest.then_some(&write.comment.id)).expect("the task write is an append");
-                (
-                    Some(Refusal::Append),
-                    self.update_op(Key::task(task_id), &update, &expression),
-                )
-            }
-        });
+        let (update, expression) =
+            append_update(write, newest.then_some(&write.comment.id)).expect("the task write is an append");
+        let TaskWrite::Append { task_id, .. } = &write.task else {
+            unreachable!("a message opening a task is no transaction");
+        };
+        items.push((
+            Some(Refusal::Append),
+            self.update_op(Key::task(task_id), &update, &expression),
+        ));
         // A Viber message carries at most one media file, far from the 100-item limit; the
         // comment text (≤ 7000 characters) keeps the request far below 4 MB.
         for attachment in &write.attachments {
@@ -126,6 +117,59 @@ impl DynamoStore {
             unreachable!("only an append is refused as one");
         };
         Err(Conflict::TaskChanged(task_id.clone()).into())
+    }
+
+    /// A message opening `task`, whose id is derived from the message, in single-item writes
+    /// (docs/data-model.md, "A client message", has the table):
+    /// 0. the duplicate checks, a strongly consistent read of the comment's key in each earlier
+    ///    task: found, the message was applied there;
+    /// 1. the attachments (their ids derived from the message too: writing one again changes
+    ///    nothing);
+    /// 2. the commit point: the contact, pointing at the new task, under its optimistic lock
+    ///    (with a new contact's label entries, as `put_contact` does); refused, it changed
+    ///    since it was read and the message is decided again (unless its comment exists: a
+    ///    duplicate). A delivery resuming a message cut short after this write usually has no
+    ///    contact change to make;
+    /// 3. the task, if absent: present, an earlier delivery of this message wrote it;
+    /// 4. the comment, if absent: present, the message was applied before.
+    ///
+    /// A crash between any two leaves the contact either as it was (nothing seen: the next
+    /// delivery decides afresh) or pointing at a task derived from this message, which its next
+    /// delivery finishes (`rules::route_inbound`); no other message writes the client's task
+    /// meanwhile, its queue group waiting for this one.
+    async fn open_task(&self, write: &MessageWrite, task: &Task) -> Result<WriteOutcome, StoreError> {
+        for task_id in &write.earlier_tasks {
+            if self.get_item(Key::comment(task_id, &write.comment.id)).await?.is_some() {
+                return Ok(WriteOutcome::Duplicate);
+            }
+        }
+        for attachment in &write.attachments {
+            self.put_attachment(attachment).await?;
+        }
+        if let Some(contact) = &write.contact
+            && let Err(refused) = self.put_contact(contact, write.expected_contact_version).await
+        {
+            // The same message applied before (the same write again) is a duplicate whatever
+            // else changed since; refused otherwise, the contact changed.
+            let applied = matches!(refused, StoreError::Conflict(_))
+                && self
+                    .get_item(Key::comment(&task.id, &write.comment.id))
+                    .await?
+                    .is_some();
+            return if applied {
+                Ok(WriteOutcome::Duplicate)
+            } else {
+                Err(refused)
+            };
+        }
+        let mut item = task_item(task)?;
+        item.insert(LAST_INBOUND.to_owned(), AttributeValue::S(write.comment.id.to_string()));
+        self.put_if(item, &item_absent()).await?;
+        if self.put_if(comment_item(&write.comment)?, &item_absent()).await? {
+            Ok(WriteOutcome::Applied)
+        } else {
+            Ok(WriteOutcome::Duplicate)
+        }
     }
 
     /// The common case without a transaction: the task's append as the newest client message,
@@ -177,6 +221,7 @@ impl MessageStore for DynamoStore {
     /// changed since they were read; anything else: retry later.
     async fn apply_message(&self, write: &MessageWrite) -> Result<WriteOutcome, StoreError> {
         match &write.task {
+            TaskWrite::Create(task) => self.open_task(write, task).await,
             TaskWrite::Append { task_id, .. }
                 if write.contact.is_none() && write.earlier_tasks.is_empty() && write.attachments.is_empty() =>
             {
