@@ -506,7 +506,8 @@ fn justified(reply: &Reply, error: &ReplyError) -> Result<(), TestCaseError> {
             !reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
         }),
         ReplyError::MessageTooLarge { bytes } => {
-            // Only what is not text can make a message too large: the text is split further.
+            // Only what is not text can make a message too large: the text is split further,
+            // down to one character per message, which may still not fit.
             let empty = json_len(&OutboundMessage {
                 receiver: Some(reply.receiver.clone()),
                 min_api_version: Some(1),
@@ -520,7 +521,16 @@ fn justified(reply: &Reply, error: &ReplyError) -> Result<(), TestCaseError> {
                 .map(|(a, url)| serde_json::to_string(url).map_or(0, |u| u.len()) + 4 * a.file_name.len() + 100)
                 .max()
                 .unwrap_or(0);
-            *bytes > REQUEST_MAX_BYTES && empty + largest_link > REQUEST_MAX_BYTES
+            let widest_character = reply
+                .text
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .map(|c| serde_json::to_string(&c).map_or(0, |json| json.len() - 2))
+                .max()
+                .unwrap_or(0);
+            *bytes > REQUEST_MAX_BYTES
+                && (empty + widest_character > REQUEST_MAX_BYTES || empty + largest_link > REQUEST_MAX_BYTES)
         }
     };
     prop_assert!(ok, "refused without reason: {:?}", error);
