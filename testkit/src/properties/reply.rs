@@ -122,7 +122,9 @@ fn file_name_and_type() -> impl Strategy<Value = (String, String)> {
             let name = if with_extension || content_type.is_empty() || content_type.contains("octet") {
                 format!("{letter}{stem}.{ext}")
             } else {
-                format!("{letter}{stem}")
+                // Without a dot, so that the stem does not bring an extension of its own (such as
+                // a forbidden `.ipa`, which property-bench once generated).
+                format!("{letter}{}", stem.replace('.', ""))
             };
             (name, content_type.to_owned())
         })
