@@ -1,6 +1,7 @@
 //! Test support shared by every crate's tests: Viber's fixtures and signatures, a fake Viber API
 //! on loopback, the moto harness for the AWS adapters, `viberdesk-local` as a process with its
-//! HTTP helpers, a store with faults on purpose, and the check of a typed `Config`.
+//! HTTP helpers, a store with faults on purpose, the check of a typed `Config`, and the property
+//! tests' generators and checks.
 
 pub mod build;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod fixtures;
 pub mod local;
 pub mod media_server;
 pub mod moto;
+pub mod properties;
 
 pub use fake_viber::FakeViber;
 pub use media_server::MediaServer;

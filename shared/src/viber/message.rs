@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{SENDER_NAME_MAX_CHARS, truncate_chars};
+use super::SENDER_NAME_MAX_CHARS;
+use super::reply::fitting_prefix;
 
 /// Who a message shows as from (its `sender` field): a name and an avatar, per message, so a
 /// reply can carry the staff member's name. Not to be confused with the sender Lambda.
@@ -15,10 +16,11 @@ pub struct SenderIdentity {
 }
 
 impl SenderIdentity {
-    /// A sender whose name is cut to Viber's 28 characters.
+    /// A sender whose name is cut to Viber's 28 characters, counted as UTF-16 units like every
+    /// length viberdesk sends (docs/viber-api.md §6.1), so an emoji counts twice.
     pub fn new(name: &str, avatar: Option<String>) -> Self {
         Self {
-            name: truncate_chars(name, SENDER_NAME_MAX_CHARS).to_owned(),
+            name: name[..fitting_prefix(name, SENDER_NAME_MAX_CHARS)].to_owned(),
             avatar,
         }
     }
@@ -95,5 +97,15 @@ mod tests {
     #[test]
     fn sender_name_is_cut_to_28_characters() {
         assert_eq!(SenderIdentity::new(&"я".repeat(40), None).name.chars().count(), 28);
+    }
+
+    /// Found by the property tests: the name was cut to 28 characters, so 28 emoji were 56
+    /// UTF-16 units, which Viber may refuse (every message of the reply, permanently).
+    #[test]
+    fn sender_name_counts_emoji_as_two() {
+        let name = SenderIdentity::new(&"Support 😀".repeat(5), None).name;
+        assert_eq!(name, "Support 😀Support 😀Support ");
+        assert_eq!(name.encode_utf16().count(), 28);
+        assert_eq!(SenderIdentity::new(&"😀".repeat(20), None).name, "😀".repeat(14));
     }
 }

@@ -11,28 +11,5 @@ pub mod signature;
 
 pub use callback::{Callback, Message, MessageToken, UserProfile};
 
-/// Viber's limit on `sender.name`, in characters.
+/// Viber's limit on `sender.name`, in characters, counted as UTF-16 units (docs/viber-api.md §6.1).
 pub const SENDER_NAME_MAX_CHARS: usize = 28;
-
-/// Cuts `text` to at most `max` characters (not bytes), so it never splits a character.
-pub fn truncate_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((byte_index, _)) => &text[..byte_index],
-        None => text,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncates_by_characters_not_bytes() {
-        assert_eq!(
-            truncate_chars("Служба підтримки Acme Support International", 28),
-            "Служба підтримки Acme Suppor"
-        );
-        assert_eq!(truncate_chars("short", 28), "short");
-        assert_eq!(truncate_chars("", 28), "");
-    }
-}
