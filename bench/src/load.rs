@@ -194,11 +194,15 @@ impl Run {
 async fn run_once(binary: &Path, options: &Options, connections: usize) -> Result<Run, Error> {
     let viber = FakeViber::start(DOC_TOKEN).await;
     let log_path = workspace::target_dir().join("load-bench-local.log");
-    let mut command = Command::new("taskset");
-    command
-        .args(["-c", &options.cpu.to_string()])
-        .arg(binary)
-        .stderr(File::create(&log_path)?);
+    let log = File::create(&log_path)?;
+    let command = || {
+        let mut command = Command::new("taskset");
+        command
+            .args(["-c", &options.cpu.to_string()])
+            .arg(binary)
+            .stderr(log.try_clone().expect("clone the log file's handle"));
+        command
+    };
     let api_url = viber.api_url();
     let stack = LocalStack::start_command(
         command,

@@ -12,9 +12,11 @@ pub mod local;
 pub mod media_server;
 pub mod moto;
 pub mod properties;
+pub mod proxy;
 
 pub use fake_viber::FakeViber;
 pub use media_server::MediaServer;
+pub use proxy::CuttableProxy;
 
 /// A plain HTTP client for tests (installs the process's TLS crypto provider first).
 pub fn http_client() -> reqwest::Client {

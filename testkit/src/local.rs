@@ -82,45 +82,69 @@ pub struct LocalStack {
 impl LocalStack {
     /// Starts `binary` with these extra flags and environment, waiting until it answers.
     pub async fn start(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> LocalStack {
-        let mut command = Command::new(binary);
-        command.stderr(Stdio::inherit());
+        let command = || {
+            let mut command = Command::new(binary);
+            command.stderr(Stdio::inherit());
+            command
+        };
         Self::start_command(command, args, env).await
     }
 
-    /// As [`LocalStack::start`], with `command` running the binary: a wrapper such as
-    /// `taskset -c 0 viberdesk-local`, or its log sent elsewhere (the stack's flags follow the
-    /// command's own arguments).
-    pub async fn start_command(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> LocalStack {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let listen = format!("127.0.0.1:{port}");
-        command
-            .args(["--listen", &listen, "--owner-token", OWNER_TOKEN])
-            // The fixtures' avatars are on Viber's CDN: tests fetch nothing from outside.
-            .arg("--no-avatar-copy")
-            .args(args)
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("TABLE_NAME")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
+    /// As [`LocalStack::start`], with `command` making the command that runs the binary: a
+    /// wrapper such as `taskset -c 0 viberdesk-local`, or its log sent elsewhere (the stack's
+    /// flags follow the command's own arguments). It is called again for each attempt.
+    ///
+    /// The port is found by binding port 0 and releasing it, so another test can take it before
+    /// the stack binds it; a stack that exits before it answers is started again on a new port.
+    pub async fn start_command(
+        mut command: impl FnMut() -> Command,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> LocalStack {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let listen = format!("127.0.0.1:{port}");
+            let mut command = command();
+            command
+                .args(["--listen", &listen, "--owner-token", OWNER_TOKEN])
+                // The fixtures' avatars are on Viber's CDN: tests fetch nothing from outside.
+                .arg("--no-avatar-copy")
+                .args(args)
+                .env_remove("AWS_ENDPOINT_URL")
+                .env_remove("TABLE_NAME")
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null());
+            for (key, value) in env {
+                command.env(key, value);
+            }
+            let child = command.spawn().expect("start viberdesk-local");
+            let mut stack = LocalStack {
+                base_url: format!("http://{listen}"),
+                child,
+            };
+            match stack.wait_until_ready().await {
+                Ok(()) => return stack,
+                Err(status) if attempt < ATTEMPTS => {
+                    eprintln!("viberdesk-local exited before it answered on {listen} ({status}); starting it again");
+                }
+                Err(status) => panic!("viberdesk-local exited before it answered, {ATTEMPTS} times: {status}"),
+            }
         }
-        let child = command.spawn().expect("start viberdesk-local");
-        let stack = LocalStack {
-            base_url: format!("http://{listen}"),
-            child,
-        };
-        stack.wait_until_ready().await;
-        stack
+        unreachable!("the last attempt returns or panics")
     }
 
-    async fn wait_until_ready(&self) {
+    /// Waits until the stack answers `/health`; the child's status if it exits first.
+    async fn wait_until_ready(&mut self) -> Result<(), ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Err(status);
+            }
             if let Ok(response) = http_client().get(self.url("/health")).send().await
                 && response.status().is_success()
             {
-                return;
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
