@@ -39,8 +39,8 @@ impl LocalBinary {
         LocalStack::start(self.path(), args, &[]).await
     }
 
-    /// The stack with these extra flags, on fresh moto resources (table, both FIFO queues,
-    /// bucket; `VIBERDESK_MOTO_ENDPOINT`).
+    /// The stack with these extra flags, on fresh moto resources ([`moto_environment`];
+    /// `VIBERDESK_MOTO_ENDPOINT`).
     pub async fn start_on_moto(self, args: &[&str]) -> LocalStack {
         let env = moto_environment().await;
         let env: Vec<(&str, &str)> = env.iter().map(|(key, value)| (*key, value.as_str())).collect();
@@ -299,8 +299,8 @@ async fn answer(response: Response) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Fresh moto resources for one stack (table, both FIFO queues, bucket) and the environment that
-/// points `viberdesk-local` at them.
+/// Fresh moto resources for one stack (table, both FIFO queues, the standard media queue, bucket)
+/// and the environment that points `viberdesk-local` at them.
 pub async fn moto_environment() -> Vec<(&'static str, String)> {
     let config = crate::moto::sdk_config().await;
     vec![
@@ -311,6 +311,7 @@ pub async fn moto_environment() -> Vec<(&'static str, String)> {
         ("TABLE_NAME", crate::moto::table(&config).await),
         ("INBOUND_QUEUE_URL", crate::moto::fifo_queue(&config).await),
         ("OUTBOUND_QUEUE_URL", crate::moto::fifo_queue(&config).await),
+        ("MEDIA_QUEUE_URL", crate::moto::standard_queue(&config).await),
         ("ATTACHMENTS_BUCKET", crate::moto::bucket(&config).await),
     ]
 }

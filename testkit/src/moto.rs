@@ -62,6 +62,18 @@ pub async fn fifo_queue(config: &SdkConfig) -> String {
     output.queue_url.expect("queue url")
 }
 
+/// A fresh standard queue like the media one.
+pub async fn standard_queue(config: &SdkConfig) -> String {
+    let client = aws_sdk_sqs::Client::new(config);
+    let output = client
+        .create_queue()
+        .queue_name(unique("media"))
+        .send()
+        .await
+        .expect("create queue");
+    output.queue_url.expect("queue url")
+}
+
 /// A received SQS message with the attributes the tests check.
 #[derive(Debug)]
 pub struct Received {
