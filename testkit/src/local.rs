@@ -65,10 +65,16 @@ impl LocalBinary {
 
     /// As [`LocalBinary::connected`], on fresh moto resources.
     pub async fn connected_on_moto(self) -> (FakeViber, LocalStack) {
+        self.connected_on_moto_with(&[]).await
+    }
+
+    /// As [`LocalBinary::connected_on_moto`], with these extra flags.
+    pub async fn connected_on_moto_with(self, args: &[&str]) -> (FakeViber, LocalStack) {
         let viber = FakeViber::start(DOC_TOKEN).await;
-        let stack = self
-            .start_on_moto(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN])
-            .await;
+        let api_url = viber.api_url();
+        let mut all = vec!["--viber-api-url", &api_url, "--viber-token", DOC_TOKEN];
+        all.extend_from_slice(args);
+        let stack = self.start_on_moto(&all).await;
         (viber, stack)
     }
 }
@@ -299,6 +305,10 @@ async fn answer(response: Response) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// The media queue's `maxReceiveCount` in the template (`MEDIA_MAX_RECEIVES`), which
+/// [`moto_environment`]'s media queue mirrors.
+pub const MEDIA_MAX_RECEIVES: u32 = 5;
+
 /// Fresh moto resources for one stack (table, both FIFO queues, the standard media queue, bucket)
 /// and the environment that points `viberdesk-local` at them.
 pub async fn moto_environment() -> Vec<(&'static str, String)> {
@@ -311,7 +321,7 @@ pub async fn moto_environment() -> Vec<(&'static str, String)> {
         ("TABLE_NAME", crate::moto::table(&config).await),
         ("INBOUND_QUEUE_URL", crate::moto::fifo_queue(&config).await),
         ("OUTBOUND_QUEUE_URL", crate::moto::fifo_queue(&config).await),
-        ("MEDIA_QUEUE_URL", crate::moto::standard_queue(&config).await),
+        ("MEDIA_QUEUE_URL", crate::moto::standard_queue(&config, MEDIA_MAX_RECEIVES).await),
         ("ATTACHMENTS_BUCKET", crate::moto::bucket(&config).await),
     ]
 }
