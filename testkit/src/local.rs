@@ -321,7 +321,10 @@ pub async fn moto_environment() -> Vec<(&'static str, String)> {
         ("TABLE_NAME", crate::moto::table(&config).await),
         ("INBOUND_QUEUE_URL", crate::moto::fifo_queue(&config).await),
         ("OUTBOUND_QUEUE_URL", crate::moto::fifo_queue(&config).await),
-        ("MEDIA_QUEUE_URL", crate::moto::standard_queue(&config, MEDIA_MAX_RECEIVES).await),
+        (
+            "MEDIA_QUEUE_URL",
+            crate::moto::standard_queue(&config, MEDIA_MAX_RECEIVES).await,
+        ),
         ("ATTACHMENTS_BUCKET", crate::moto::bucket(&config).await),
     ]
 }

@@ -50,14 +50,22 @@ async fn a_crash_mid_batch_holds_text_messages_back_for_the_visibility_timeout_o
     aws_sdk_sqs::Client::new(&config)
         .set_queue_attributes()
         .queue_url(inbound)
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, visibility.to_string())
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            visibility.to_string(),
+        )
         .send()
         .await
         .unwrap();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let viber = testkit::FakeViber::start(fixtures::DOC_TOKEN).await;
     let api_url = viber.api_url();
-    let args = ["--viber-api-url", api_url.as_str(), "--viber-token", fixtures::DOC_TOKEN];
+    let args = [
+        "--viber-api-url",
+        api_url.as_str(),
+        "--viber-token",
+        fixtures::DOC_TOKEN,
+    ];
 
     let stack = LocalStack::start(LOCAL.path(), &args, &env).await;
     let posted = std::time::Instant::now();

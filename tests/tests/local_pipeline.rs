@@ -108,7 +108,9 @@ async fn a_picture_is_stored_at_once_then_copied_and_downloadable_through_the_ap
         ),
     );
     let url = media.url("/5/media/photo.jpg");
-    stack.post_signed(picture_message(6031875017251897349, &url).as_bytes()).await;
+    stack
+        .post_signed(picture_message(6031875017251897349, &url).as_bytes())
+        .await;
     let (comments, _) = comments_when(&stack, Duration::from_secs(5), |v| {
         v["items"].as_array().is_some_and(|i| !i.is_empty())
     })
@@ -161,7 +163,10 @@ async fn a_slow_download_holds_back_no_message(stack: &LocalStack) {
         v["items"].as_array().is_some_and(|i| i.len() == 2)
     })
     .await;
-    assert!(took < Duration::from_secs(3), "the text waited for the download: {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "the text waited for the download: {took:?}"
+    );
     assert_eq!(comments["items"][1]["text"], "Ви отримали фото?");
     assert_eq!(first_attachment(&comments)["available"], false);
     assert_eq!(media.hits("/slow.jpg"), 1, "the copy is under way");
@@ -183,7 +188,9 @@ async fn a_slow_download_holds_back_no_message_on_moto() {
 /// receive, then shown unavailable with the reason; the text of its message is there all along.
 async fn a_failing_download_ends_unavailable_with_its_reason(stack: &LocalStack, media: &MediaServer) {
     let url = media.fail("/gone.jpg", 503);
-    stack.post_signed(picture_message(6031875017251897352, &url).as_bytes()).await;
+    stack
+        .post_signed(picture_message(6031875017251897352, &url).as_bytes())
+        .await;
     let (comments, _) = comments_when(stack, Duration::from_secs(40), |v| {
         v["items"][0]["attachments"][0]["unavailable_reason"]
             .as_str()

@@ -204,7 +204,10 @@ fn the_checker_flags_a_broken_template() {
 #[test]
 fn a_function_names_a_binary_its_crate_builds() {
     assert!(has_binary("functions/processor", "processor"), "src/main.rs");
-    assert!(has_binary("functions/processor", "media-worker"), "src/bin/media-worker.rs");
+    assert!(
+        has_binary("functions/processor", "media-worker"),
+        "src/bin/media-worker.rs"
+    );
     assert!(!has_binary("functions/processor", "sender"));
     assert!(!has_binary("functions/sender", "media-worker"));
 }
@@ -262,7 +265,11 @@ fn functions(template: &Value) -> BTreeMap<String, Function> {
         let metadata = resource.get("Metadata").cloned().unwrap_or(Value::Null);
         let name = str_at(&metadata, &["BuildProperties", "Binary"])
             .map(str::to_owned)
-            .or_else(|| Path::new(&crate_dir).file_name().map(|n| n.to_string_lossy().into_owned()))
+            .or_else(|| {
+                Path::new(&crate_dir)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
             .unwrap_or_else(|| logical_id.clone());
         functions.insert(
             name,
