@@ -3,8 +3,8 @@
 //! fallback, such as `--viber-api-url` / `VIBER_API_URL`, are read by clap.)
 
 use shared::config::{
-    ATTACHMENTS_BUCKET, ConfigError, Environment, INBOUND_QUEUE_URL, OUTBOUND_QUEUE_URL, TABLE_NAME, Variable,
-    process_env,
+    ATTACHMENTS_BUCKET, ConfigError, Environment, INBOUND_QUEUE_URL, MEDIA_QUEUE_URL, OUTBOUND_QUEUE_URL, TABLE_NAME,
+    Variable, process_env,
 };
 
 /// The AWS SDK's endpoint override (the SDK reads it too): set, with `TABLE_NAME`, the stack runs
@@ -32,6 +32,7 @@ pub struct AwsResources {
     pub attachments_bucket: String,
     pub inbound_queue_url: String,
     pub outbound_queue_url: String,
+    pub media_queue_url: String,
 }
 
 impl Config {
@@ -47,6 +48,7 @@ impl Config {
                 attachments_bucket: env.required(ATTACHMENTS_BUCKET)?,
                 inbound_queue_url: env.required(INBOUND_QUEUE_URL)?,
                 outbound_queue_url: env.required(OUTBOUND_QUEUE_URL)?,
+                media_queue_url: env.required(MEDIA_QUEUE_URL)?,
             }),
             _ => BackendConfig::Memory,
         };
@@ -69,6 +71,7 @@ mod tests {
         ("ATTACHMENTS_BUCKET", "attachments"),
         ("INBOUND_QUEUE_URL", "http://127.0.0.1:5000/inbound.fifo"),
         ("OUTBOUND_QUEUE_URL", "http://127.0.0.1:5000/outbound"),
+        ("MEDIA_QUEUE_URL", "http://127.0.0.1:5000/media"),
         ("RUST_LOG", "debug"),
     ];
 
@@ -87,10 +90,16 @@ mod tests {
                     attachments_bucket: "attachments".into(),
                     inbound_queue_url: "http://127.0.0.1:5000/inbound.fifo".into(),
                     outbound_queue_url: "http://127.0.0.1:5000/outbound".into(),
+                    media_queue_url: "http://127.0.0.1:5000/media".into(),
                 }),
             })
         );
-        for required in ["ATTACHMENTS_BUCKET", "INBOUND_QUEUE_URL", "OUTBOUND_QUEUE_URL"] {
+        for required in [
+            "ATTACHMENTS_BUCKET",
+            "INBOUND_QUEUE_URL",
+            "OUTBOUND_QUEUE_URL",
+            "MEDIA_QUEUE_URL",
+        ] {
             assert_eq!(
                 Config::from_lookup(lookup(&without(required))),
                 Err(ConfigError::Missing(required))

@@ -42,7 +42,7 @@ pub const DEFAULT_INTEGRATION: &str = "default";
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "viberdesk-local",
-    about = "viberdesk's webhook, API, processor and sender in one process"
+    about = "viberdesk's webhook, API, processor, media worker and sender in one process"
 )]
 pub struct Options {
     /// Address to listen on.
@@ -65,8 +65,8 @@ pub struct Options {
     #[arg(long)]
     pub no_avatar_copy: bool,
     /// Retry failed queue records after FIRST ms, doubling up to MAX ms (with jitter), instead of
-    /// the Lambdas' own back-off (processor 2 s … 60 s, sender 5 s … 5 min). Tests use it to see
-    /// a retry within a second.
+    /// the Lambdas' own back-off (processor 2 s … 60 s, media worker 10 s … 5 min, sender 5 s …
+    /// 5 min). Tests use it to see a retry within a second.
     #[arg(long, env = "VIBERDESK_RETRY_BACKOFF_MS", value_name = "FIRST:MAX", value_parser = parse_backoff)]
     pub retry_backoff_ms: Option<Backoff>,
     #[command(flatten)]
@@ -125,6 +125,8 @@ struct Backend {
     inbound: LocalQueue,
     /// Staff replies for the local sender.
     outbound: LocalQueue,
+    /// Media copies (a client's file, a contact's avatar) for the local media worker.
+    media: LocalQueue,
 }
 
 /// A queue of the local stack: embedded, or SQS (AWS or an emulator).
@@ -151,6 +153,7 @@ impl Backend {
         blobs: Arc<dyn BlobStore>,
         inbound: LocalQueue,
         outbound: LocalQueue,
+        media: LocalQueue,
     ) -> Self {
         Self {
             kind,
@@ -160,6 +163,7 @@ impl Backend {
             blob_origin: None,
             inbound,
             outbound,
+            media,
         }
     }
 
@@ -169,6 +173,7 @@ impl Backend {
             "in-memory",
             Arc::new(MemoryStore::new()),
             blobs.clone(),
+            LocalQueue::Memory(Arc::new(MemoryQueue::new())),
             LocalQueue::Memory(Arc::new(MemoryQueue::new())),
             LocalQueue::Memory(Arc::new(MemoryQueue::new())),
         );
@@ -188,6 +193,7 @@ impl Backend {
             blobs,
             LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.inbound_queue_url)),
             LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.outbound_queue_url)),
+            LocalQueue::Sqs(SqsQueue::from_config(&sdk, resources.media_queue_url)),
         );
         Ok(Self {
             blob_origin: Some(blob_origin),
@@ -280,6 +286,7 @@ pub async fn run(
     let backoff = options.retry_backoff_ms;
     let inbound_worker = start_processor(&backend, cache.clone(), !options.no_avatar_copy, backoff);
     let outbound_worker = start_sender(&backend, cache.clone(), &viber_api_url, backoff);
+    let media_worker = start_media_worker(&backend, backoff);
 
     // The bot is stored before the server answers anything, so a callback that arrives as soon
     // as the port accepts connections finds its integration.
@@ -333,14 +340,14 @@ pub async fn run(
             .await;
         if let Err(error) = started {
             server.abort();
-            for worker in [inbound_worker, outbound_worker] {
+            for worker in [inbound_worker, outbound_worker, media_worker] {
                 worker.abort();
             }
             return Err(error.into());
         }
     }
     let outcome = server.await.unwrap_or(Ok(()));
-    for worker in [inbound_worker, outbound_worker] {
+    for worker in [inbound_worker, outbound_worker, media_worker] {
         worker.abort();
     }
     tracing::info!("viberdesk-local stopped");
@@ -400,7 +407,7 @@ fn start_processor(
 ) -> tokio::task::JoinHandle<()> {
     let max_receives = processor::DEFAULT_MAX_RECEIVES;
     let mut processor =
-        processor::Processor::new(backend.store.clone(), backend.blobs.clone(), max_receives).with_cache(integrations);
+        processor::Processor::new(backend.store.clone(), backend.media.port(), max_receives).with_cache(integrations);
     if !copy_avatars {
         processor = processor.without_avatar_copies();
     }
@@ -411,6 +418,23 @@ fn start_processor(
         async move { processor.handle_batch_with_retries(event).await }
     };
     spawn_consumer("inbound", backend.inbound.clone(), policy, handler)
+}
+
+/// Runs the media worker on the media queue (embedded, or SQS when the backend is AWS), as the
+/// SQS event source mapping and the media worker Lambda's back-off do in AWS.
+fn start_media_worker(backend: &Backend, backoff: Option<Backoff>) -> tokio::task::JoinHandle<()> {
+    let worker = processor::media::MediaWorker::new(
+        backend.store.clone(),
+        backend.blobs.clone(),
+        processor::media::DEFAULT_MAX_RECEIVES,
+    );
+    let policy = retry_policy(worker.retry_policy(), backoff);
+    let worker = Arc::new(worker);
+    let handler = move |event| {
+        let worker = worker.clone();
+        async move { worker.handle_batch_with_retries(event).await }
+    };
+    spawn_consumer("media", backend.media.clone(), policy, handler)
 }
 
 /// Runs the sender on the outbound queue (embedded, or SQS when the backend is AWS), as the SQS

@@ -15,6 +15,8 @@ pub const TABLE_NAME: Variable = Variable::required("TABLE_NAME");
 pub const INBOUND_QUEUE_URL: Variable = Variable::required("INBOUND_QUEUE_URL");
 /// The outbound queue (staff API → sender).
 pub const OUTBOUND_QUEUE_URL: Variable = Variable::required("OUTBOUND_QUEUE_URL");
+/// The media queue (SQS standard): the processor queues media copies, the media worker consumes them.
+pub const MEDIA_QUEUE_URL: Variable = Variable::required("MEDIA_QUEUE_URL");
 /// The S3 bucket of attachments.
 pub const ATTACHMENTS_BUCKET: Variable = Variable::required("ATTACHMENTS_BUCKET");
 /// Viber's Bot API base URL; [`DEFAULT_VIBER_API_URL`] when unset.

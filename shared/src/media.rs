@@ -193,6 +193,42 @@ pub fn inbound_attachment_id(integration_id: &IntegrationId, message_token: u64)
     AttachmentId::parse(&hex::encode(&hash.finalize()[..16])).expect("hex is a valid id")
 }
 
+/// A copy for the media worker, queued by the processor on the media queue (SQS standard: the
+/// order of copies does not matter, and each is idempotent, so a job delivered twice changes
+/// nothing). The processor stores a message at once and leaves the download to the worker, so
+/// a 50 MB file never holds back the client's next message (docs/deploy.md, "Queues, retries
+/// and dead letters").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MediaJob {
+    /// The file of a client's picture, video or file message, stored with the message as
+    /// attachment `attachment_id`, not yet available.
+    Attachment {
+        attachment_id: AttachmentId,
+        /// Viber's link to the file.
+        url: String,
+        /// The message type (`picture`, `video`, `file`): names a file Viber sent without one.
+        message_type: String,
+        /// The name and size Viber gave, if any.
+        file_name: Option<String>,
+        size: Option<u64>,
+    },
+    /// A contact's avatar (its profile's URL), copied so the staff inbox shows it from its
+    /// own origin.
+    Avatar { contact_id: ContactId, source_url: String },
+}
+
+impl MediaJob {
+    /// The job as a media queue message (a standard queue: no group, no deduplication id).
+    pub fn queue_message(&self) -> crate::ports::QueueMessage {
+        crate::ports::QueueMessage {
+            group_id: None,
+            dedup_id: None,
+            body: serde_json::to_string(self).expect("a media job always serialises"),
+        }
+    }
+}
+
 /// The largest contact avatar copied: Viber's profile pictures are small JPEGs (720 px).
 pub const AVATAR_MAX_BYTES: u64 = 2_000_000;
 
@@ -206,6 +242,36 @@ pub fn avatar_key(contact_id: &ContactId, source_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_media_job_round_trips_through_its_queue_message() {
+        let jobs = [
+            MediaJob::Attachment {
+                attachment_id: AttachmentId::parse("a1").unwrap(),
+                url: "https://dl-media.viber.com/5/media/2/short/any/sig/image/0x0/7c1e/3f9a.jpg".into(),
+                message_type: "picture".into(),
+                file_name: Some("Рахунок.pdf".into()),
+                size: Some(183_912),
+            },
+            MediaJob::Avatar {
+                contact_id: ContactId::parse("c1").unwrap(),
+                source_url: "https://media.example/a.jpg".into(),
+            },
+        ];
+        for job in jobs {
+            let message = job.queue_message();
+            assert_eq!((message.group_id.as_deref(), message.dedup_id.as_deref()), (None, None));
+            assert_eq!(serde_json::from_str::<MediaJob>(&message.body).unwrap(), job);
+        }
+        let avatar = MediaJob::Avatar {
+            contact_id: ContactId::parse("c1").unwrap(),
+            source_url: "u".into(),
+        };
+        assert_eq!(
+            avatar.queue_message().body,
+            r#"{"kind":"avatar","contact_id":"c1","source_url":"u"}"#
+        );
+    }
 
     #[test]
     fn an_avatar_copy_is_keyed_by_contact_and_source() {

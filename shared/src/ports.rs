@@ -133,12 +133,12 @@ pub fn token_hash(token: &str) -> String {
 }
 
 pub mod consumers;
-pub use consumers::{ApiStore, ProcessorStore, SenderStore, Store, WebhookStore};
+pub use consumers::{ApiStore, MediaWorkerStore, ProcessorStore, SenderStore, Store, WebhookStore};
 
 // ---- Contacts, tasks, comments (the processor's writes and the staff API's reads) ----
 
 use crate::ids::{AttachmentId, CommentId, ContactId, QuickReplyId, TaskId};
-use crate::model::{Attachment, Comment, CommentStatus, Contact, QuickReply, Task, TaskStatus};
+use crate::model::{Attachment, Comment, CommentStatus, Contact, QuickReply, StoredAvatar, Task, TaskStatus};
 use crate::time::Timestamp;
 
 /// Pagination: `limit` items after the opaque `cursor` a previous page returned.
@@ -449,6 +449,23 @@ pub trait BlobStore: Send + Sync {
     ) -> Result<String, BlobError>;
     /// The stored object's size in bytes; `None` when nothing is stored under `key`.
     async fn stat(&self, key: &str) -> Result<Option<u64>, BlobError>;
+}
+
+/// The media worker's writes (`processor::media`): how a client's file copy ended, and a
+/// contact's avatar copied. Both are idempotent, since a media job may be delivered more than once.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// Records how copying a client's file from Viber ended: `attachment` as the copy left it,
+    /// available (copied) or not (given up on, with its `unavailable_reason`). The attachment must
+    /// have been stored with its message (else `Conflict::UnknownAttachment`). A copy given up on
+    /// never replaces an available one (another delivery of the job copied the file): `Ok(false)`
+    /// then, and nothing changes.
+    async fn record_media_copy(&self, attachment: &Attachment) -> Result<bool, StoreError>;
+    /// Records the copy of a contact's avatar: sets `avatar` on the contact (moving its version
+    /// on, so a processor write racing it decides again) and, when it was copied, on the
+    /// contact's current task as its `requester_avatar`, in one write. `Ok(false)` (nothing
+    /// written) when there is no such contact or its picture is no longer `avatar.source_url`.
+    async fn record_avatar_copy(&self, contact: &ContactId, avatar: &StoredAvatar) -> Result<bool, StoreError>;
 }
 
 // ---- Sending staff replies (the sender's reads and writes) ----

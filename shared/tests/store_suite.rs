@@ -4,12 +4,13 @@
 
 use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, OutboundPlan, QuickReply, Task,
-    TaskState, TaskStatus,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, OutboundPlan, QuickReply,
+    StoredAvatar, Task, TaskState, TaskStatus,
 };
 use shared::ports::{
-    AttachmentStore, CommentStore, ContactStore, DeliveryStore, MessageStore, MessageWrite, Page, PageRequest, PartRef,
-    QuickReplyStore, ReplyStore, SentPart, StoreError, TaskFilter, TaskStore, TaskWrite, WriteOutcome,
+    AttachmentStore, CommentStore, Conflict, ContactStore, DeliveryStore, MediaStore, MessageStore, MessageWrite, Page,
+    PageRequest, PartRef, QuickReplyStore, ReplyStore, SentPart, StoreError, TaskFilter, TaskStore, TaskWrite,
+    WriteOutcome,
 };
 use shared::rules::effective_status;
 use shared::time::Timestamp;
@@ -33,6 +34,8 @@ testkit::store_suites!(
     filtered_pages_read_on_past_sparse_matches,
     comments_list_oldest_first_in_pages,
     attachments_are_stored_with_their_message,
+    a_media_copy_is_recorded_and_never_undone_by_a_give_up,
+    an_avatar_copy_is_recorded_on_the_contact_and_its_task,
     parts_are_found_by_integration_and_token,
     part_statuses_never_move_backwards_and_failed_is_final,
     advancing_a_part_of_an_unknown_comment_conflicts,
@@ -718,6 +721,130 @@ async fn attachments_are_stored_with_their_message<S: MessageStore + TaskStore>(
     let unknown = AttachmentId::parse("a3").unwrap();
     assert_eq!(store.get_attachment(&unknown).await.unwrap(), None);
     assert_eq!(all_comments(store, &write.comment.task_id).await, [write.comment]);
+}
+
+async fn a_media_copy_is_recorded_and_never_undone_by_a_give_up<S: MessageStore + TaskStore + MediaStore>(store: &S) {
+    let mut write = opening(&task("t1", &integration("acme"), TaskStatus::New, None, 1_000));
+    let pending = Attachment {
+        available: false,
+        unavailable_reason: Some("The file is being copied from Viber.".into()),
+        size: 0,
+        ..attachment("a1")
+    };
+    write.comment.attachment_ids = vec![pending.id.clone()];
+    write.attachments = vec![pending.clone()];
+    store.apply_message(&write).await.unwrap();
+    assert_eq!(store.get_attachment(&pending.id).await.unwrap(), Some(pending.clone()));
+
+    // A failed attempt's reason, then the copy.
+    let given_up = Attachment {
+        unavailable_reason: Some("gave up".into()),
+        ..pending.clone()
+    };
+    assert!(store.record_media_copy(&given_up).await.unwrap());
+    assert_eq!(store.get_attachment(&pending.id).await.unwrap(), Some(given_up.clone()));
+    let copied = Attachment {
+        file_name: "box.jpg".into(),
+        blob_key: "attachments/a1/box.jpg".into(),
+        ..attachment("a1")
+    };
+    assert!(store.record_media_copy(&copied).await.unwrap());
+    assert_eq!(store.get_attachment(&pending.id).await.unwrap(), Some(copied.clone()));
+    // A late give-up (a duplicate job) never replaces the copy; the copy again changes nothing.
+    assert!(!store.record_media_copy(&given_up).await.unwrap());
+    assert!(store.record_media_copy(&copied).await.unwrap());
+    assert_eq!(store.get_attachment(&pending.id).await.unwrap(), Some(copied));
+
+    let unknown = Attachment {
+        available: false,
+        ..attachment("a9")
+    };
+    for record in [unknown.clone(), attachment("a9")] {
+        let refused = store.record_media_copy(&record).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Conflict(Conflict::UnknownAttachment(id))) if id == &unknown.id),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(
+        store.get_attachment(&unknown.id).await.unwrap(),
+        None,
+        "nothing created"
+    );
+}
+
+async fn an_avatar_copy_is_recorded_on_the_contact_and_its_task<
+    S: ContactStore + MessageStore + TaskStore + MediaStore,
+>(
+    store: &S,
+) {
+    let url = "https://media.example/olena.jpg";
+    let mut write = opening(&task("t1", &integration("acme"), TaskStatus::New, None, 1_000));
+    write.contact.as_mut().unwrap().avatar_url = Some(url.into());
+    store.apply_message(&write).await.unwrap();
+    let contact_id = written(&write).id.clone();
+    let read = store.get_contact(&contact_id).await.unwrap().unwrap();
+
+    // A copy of another picture (the contact changed it since) records nothing.
+    let outdated = StoredAvatar {
+        source_url: "https://media.example/old.jpg".into(),
+        blob_key: Some("avatars/c-t1/old".into()),
+    };
+    assert!(!store.record_avatar_copy(&contact_id, &outdated).await.unwrap());
+    assert_eq!(store.get_contact(&contact_id).await.unwrap(), Some(read.clone()));
+
+    let copied = StoredAvatar {
+        source_url: url.into(),
+        blob_key: Some("avatars/c-t1/0123".into()),
+    };
+    assert!(store.record_avatar_copy(&contact_id, &copied).await.unwrap());
+    let recorded = store.get_contact(&contact_id).await.unwrap().unwrap();
+    assert_eq!(recorded.avatar, Some(copied.clone()));
+    assert_eq!(
+        recorded.version,
+        read.version + 1,
+        "a processor write racing it decides again"
+    );
+    let listed = store.get_task(&task_id("t1")).await.unwrap().unwrap();
+    assert_eq!(listed.requester_avatar.as_deref(), Some("avatars/c-t1/0123"));
+    // The processor's lock sees the change.
+    assert_conflict(store.put_contact(&read, Some(read.version)).await);
+
+    // Unknown contact: nothing.
+    let nobody = ContactId::parse("c-nobody").unwrap();
+    assert!(!store.record_avatar_copy(&nobody, &copied).await.unwrap());
+    assert_eq!(store.get_contact(&nobody).await.unwrap(), None);
+
+    // A contact whose current task was never written (its opening was given up on): the
+    // contact alone; and a copy that failed for good records no key and leaves the task as is.
+    let mut stranded = contact("c-stranded", &integration("acme"), 0, 1);
+    stranded.avatar_url = Some(url.into());
+    stranded.current_task = Some(CurrentTask {
+        id: task_id("t-never"),
+        state: TaskState::Active,
+        since: None,
+        previous: None,
+    });
+    store.put_contact(&stranded, None).await.unwrap();
+    assert!(store.record_avatar_copy(&stranded.id, &copied).await.unwrap());
+    let read = store.get_contact(&stranded.id).await.unwrap().unwrap();
+    assert_eq!(read.avatar, Some(copied));
+    assert_eq!(
+        store.get_task(&task_id("t-never")).await.unwrap(),
+        None,
+        "no task made up"
+    );
+    let failed = StoredAvatar {
+        source_url: url.into(),
+        blob_key: None,
+    };
+    assert!(store.record_avatar_copy(&contact_id, &failed).await.unwrap());
+    assert_eq!(
+        store.get_contact(&contact_id).await.unwrap().unwrap().avatar,
+        Some(failed)
+    );
+    let listed = store.get_task(&task_id("t1")).await.unwrap().unwrap();
+    assert_eq!(listed.requester_avatar.as_deref(), Some("avatars/c-t1/0123"));
 }
 
 // ---- Delivery of staff replies ----

@@ -12,12 +12,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use shared::ids::{AttachmentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
-use shared::model::{Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, Task};
+use shared::model::{
+    Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, StoredAvatar, Task,
+};
 use shared::ports::{
     AttachmentStore, ChangedTasks, CommentStore, ContactAdmin, ContactChange, ContactFilter, ContactStore,
-    DeliveryStore, IntegrationAdmin, IntegrationStore, MessageStore, MessageWrite, OutgoingReply, Page, PageRequest,
-    PartRef, QuickReplyStore, ReadMarkerStore, ReplyStore, SentPart, StaffAdmin, StaffChange, StaffOutcome, StaffStore,
-    StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, WriteOutcome,
+    DeliveryStore, IntegrationAdmin, IntegrationStore, MediaStore, MessageStore, MessageWrite, OutgoingReply, Page,
+    PageRequest, PartRef, QuickReplyStore, ReadMarkerStore, ReplyStore, SentPart, StaffAdmin, StaffChange,
+    StaffOutcome, StaffStore, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, WriteOutcome,
 };
 use shared::time::Timestamp;
 
@@ -390,6 +392,27 @@ impl<S: AttachmentStore> AttachmentStore for Faulty<S> {
             "AttachmentStore",
             "put_attachment",
             self.inner.put_attachment(attachment),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl<S: MediaStore> MediaStore for Faulty<S> {
+    async fn record_media_copy(&self, attachment: &Attachment) -> Result<bool, StoreError> {
+        self.call(
+            "MediaStore",
+            "record_media_copy",
+            self.inner.record_media_copy(attachment),
+        )
+        .await
+    }
+
+    async fn record_avatar_copy(&self, contact: &ContactId, avatar: &StoredAvatar) -> Result<bool, StoreError> {
+        self.call(
+            "MediaStore",
+            "record_avatar_copy",
+            self.inner.record_avatar_copy(contact, avatar),
         )
         .await
     }

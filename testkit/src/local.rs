@@ -39,8 +39,8 @@ impl LocalBinary {
         LocalStack::start(self.path(), args, &[]).await
     }
 
-    /// The stack with these extra flags, on fresh moto resources (table, both FIFO queues,
-    /// bucket; `VIBERDESK_MOTO_ENDPOINT`).
+    /// The stack with these extra flags, on fresh moto resources ([`moto_environment`];
+    /// `VIBERDESK_MOTO_ENDPOINT`).
     pub async fn start_on_moto(self, args: &[&str]) -> LocalStack {
         let env = moto_environment().await;
         let env: Vec<(&str, &str)> = env.iter().map(|(key, value)| (*key, value.as_str())).collect();
@@ -65,10 +65,16 @@ impl LocalBinary {
 
     /// As [`LocalBinary::connected`], on fresh moto resources.
     pub async fn connected_on_moto(self) -> (FakeViber, LocalStack) {
+        self.connected_on_moto_with(&[]).await
+    }
+
+    /// As [`LocalBinary::connected_on_moto`], with these extra flags.
+    pub async fn connected_on_moto_with(self, args: &[&str]) -> (FakeViber, LocalStack) {
         let viber = FakeViber::start(DOC_TOKEN).await;
-        let stack = self
-            .start_on_moto(&["--viber-api-url", &viber.api_url(), "--viber-token", DOC_TOKEN])
-            .await;
+        let api_url = viber.api_url();
+        let mut all = vec!["--viber-api-url", &api_url, "--viber-token", DOC_TOKEN];
+        all.extend_from_slice(args);
+        let stack = self.start_on_moto(&all).await;
         (viber, stack)
     }
 }
@@ -299,8 +305,12 @@ async fn answer(response: Response) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Fresh moto resources for one stack (table, both FIFO queues, bucket) and the environment that
-/// points `viberdesk-local` at them.
+/// The media queue's `maxReceiveCount` in the template (`MEDIA_MAX_RECEIVES`), which
+/// [`moto_environment`]'s media queue mirrors.
+pub const MEDIA_MAX_RECEIVES: u32 = 5;
+
+/// Fresh moto resources for one stack (table, both FIFO queues, the standard media queue, bucket)
+/// and the environment that points `viberdesk-local` at them.
 pub async fn moto_environment() -> Vec<(&'static str, String)> {
     let config = crate::moto::sdk_config().await;
     vec![
@@ -311,6 +321,10 @@ pub async fn moto_environment() -> Vec<(&'static str, String)> {
         ("TABLE_NAME", crate::moto::table(&config).await),
         ("INBOUND_QUEUE_URL", crate::moto::fifo_queue(&config).await),
         ("OUTBOUND_QUEUE_URL", crate::moto::fifo_queue(&config).await),
+        (
+            "MEDIA_QUEUE_URL",
+            crate::moto::standard_queue(&config, MEDIA_MAX_RECEIVES).await,
+        ),
         ("ATTACHMENTS_BUCKET", crate::moto::bucket(&config).await),
     ]
 }

@@ -62,6 +62,39 @@ pub async fn fifo_queue(config: &SdkConfig) -> String {
     output.queue_url.expect("queue url")
 }
 
+/// A fresh standard queue like the media one: its redrive policy moves a message to a fresh
+/// dead-letter queue after `max_receives` receives, as the template's does.
+pub async fn standard_queue(config: &SdkConfig, max_receives: u32) -> String {
+    let client = aws_sdk_sqs::Client::new(config);
+    let dead_letters = client
+        .create_queue()
+        .queue_name(unique("media-dlq"))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url");
+    let dead_letters_arn = client
+        .get_queue_attributes()
+        .queue_url(&dead_letters)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("queue arn");
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dead_letters_arn}","maxReceiveCount":{max_receives}}}"#);
+    let output = client
+        .create_queue()
+        .queue_name(unique("media"))
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .expect("create queue");
+    output.queue_url.expect("queue url")
+}
+
 /// A received SQS message with the attributes the tests check.
 #[derive(Debug)]
 pub struct Received {

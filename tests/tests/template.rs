@@ -2,9 +2,11 @@
 //! cfn-lint and checkov cannot know (they run in `scripts/check-infra`):
 //!
 //! - **Environment.** Every variable a function's code reads is set in that function's
-//!   `Environment` (with `Globals`). "What the code reads" is its crate's `Config::VARIABLES`
-//!   (`functions/<f>/src/config.rs`): `main` reads nothing but its `Config`, and each crate's
-//!   unit test checks that `Config::from_lookup` reads exactly the variables it declares.
+//!   `Environment` (with `Globals`). "What the code reads" is its binary's `Config::VARIABLES`
+//!   (`functions/<f>/src/config.rs`; the media worker's `functions/processor/src/media/config.rs`):
+//!   `main` reads nothing but its `Config`, and each crate's unit test checks that
+//!   `Config::from_lookup` reads exactly the variables it declares. Functions are named by their
+//!   binary (`Metadata.BuildProperties.Binary`), which their crate (`CodeUri`) must have.
 //!   Variables with a default in the code (`VIBER_API_URL`, `PUBLIC_BASE_URL`, `*_MAX_RECEIVES`,
 //!   `RUST_LOG`) must be set too: the template states every setting. Only `AWS_*` (set by Lambda
 //!   itself, read by the SDK) is exempt. Variables set but not read are printed, not refused.
@@ -32,11 +34,12 @@ use serde_yaml::Value;
 use shared::aws::schema::{EXPIRES_AT, INDEXES, IndexProjection, PARTITION_KEY, SORT_KEY};
 use shared::config::{INBOUND_QUEUE_URL, RUST_LOG, TABLE_NAME, Variable};
 
-/// Each function's variables, by crate name, as its `Config` declares them.
+/// Each function's variables, by binary name, as its `Config` declares them.
 fn declared_variables() -> BTreeMap<String, Vec<Variable>> {
     [
         ("api", api::config::Config::VARIABLES),
         ("processor", processor::config::Config::VARIABLES),
+        ("media-worker", processor::media::config::Config::VARIABLES),
         ("sender", sender::config::Config::VARIABLES),
         ("webhook", webhook::config::Config::VARIABLES),
     ]
@@ -62,6 +65,19 @@ const EXPECTED_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:DeleteItem",
             "dynamodb:ConditionCheckItem",
             "dynamodb:Query",
+            "sqs:SendMessage",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ChangeMessageVisibility",
+        ],
+    ),
+    (
+        "media-worker",
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
             "s3:PutObject",
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",
@@ -111,8 +127,8 @@ fn the_template_matches_the_code() {
     let functions = functions(&template);
     assert_eq!(
         functions.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["api", "processor", "sender", "webhook"],
-        "the template's functions (by crate)"
+        ["api", "media-worker", "processor", "sender", "webhook"],
+        "the template's functions (by binary)"
     );
     let reads = declared_variables();
     for (name, function) in &functions {
@@ -185,6 +201,17 @@ fn the_checker_flags_a_broken_template() {
     }
 }
 
+#[test]
+fn a_function_names_a_binary_its_crate_builds() {
+    assert!(has_binary("functions/processor", "processor"), "src/main.rs");
+    assert!(
+        has_binary("functions/processor", "media-worker"),
+        "src/bin/media-worker.rs"
+    );
+    assert!(!has_binary("functions/processor", "sender"));
+    assert!(!has_binary("functions/sender", "media-worker"));
+}
+
 /// What the first test relies on: a function reads its environment through its `Config` only, so
 /// `Config::VARIABLES` is everything it reads. `shared::config::process_env` is the one read.
 #[test]
@@ -218,11 +245,14 @@ fn nothing_but_shared_config_reads_the_environment() {
 struct Function {
     /// The resource's logical id.
     logical_id: String,
+    /// `functions/x`, from `CodeUri`.
+    crate_dir: String,
     properties: Value,
     metadata: Value,
 }
 
-/// The template's `AWS::Serverless::Function`s by crate name (the last part of `CodeUri`).
+/// The template's `AWS::Serverless::Function`s by binary name (`Metadata.BuildProperties.Binary`,
+/// else the last part of `CodeUri`: a crate's main binary is named after it).
 fn functions(template: &Value) -> BTreeMap<String, Function> {
     let mut functions = BTreeMap::new();
     for (logical_id, resource) in &resources(template) {
@@ -232,20 +262,34 @@ fn functions(template: &Value) -> BTreeMap<String, Function> {
         let properties = resource.get("Properties").cloned().unwrap_or(Value::Null);
         let code_uri = str_at(&properties, &["CodeUri"]).unwrap_or_default();
         let crate_dir = normalize(Path::new("infra").join(code_uri));
-        let name = Path::new(&crate_dir)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+        let metadata = resource.get("Metadata").cloned().unwrap_or(Value::Null);
+        let name = str_at(&metadata, &["BuildProperties", "Binary"])
+            .map(str::to_owned)
+            .or_else(|| {
+                Path::new(&crate_dir)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
             .unwrap_or_else(|| logical_id.clone());
         functions.insert(
             name,
             Function {
                 logical_id: logical_id.clone(),
+                crate_dir,
                 properties,
-                metadata: resource.get("Metadata").cloned().unwrap_or(Value::Null),
+                metadata,
             },
         );
     }
     functions
+}
+
+/// Whether the crate at `crate_dir` builds the binary `name`: its `src/main.rs` when named after
+/// the crate, else `src/bin/{name}.rs`.
+fn has_binary(crate_dir: &str, name: &str) -> bool {
+    let dir = root().join(crate_dir);
+    let main = dir.file_name().is_some_and(|n| n == name) && dir.join("src/main.rs").is_file();
+    main || dir.join("src/bin").join(format!("{name}.rs")).is_file()
 }
 
 /// `infra/../functions/x` → `functions/x`.
@@ -337,8 +381,10 @@ fn check(template: &Value, reads: &BTreeMap<String, Vec<Variable>>) -> Vec<Strin
         if str_at(&function.metadata, &["BuildMethod"]) != Some("rust-cargolambda") {
             problems.push(p("Metadata.BuildMethod must be rust-cargolambda".into()));
         }
-        if str_at(&function.metadata, &["BuildProperties", "Binary"]) != Some(name.as_str()) {
-            problems.push(p(format!("Metadata.BuildProperties.Binary must be {name}")));
+        if str_at(&function.metadata, &["BuildProperties", "Binary"]).is_none() {
+            problems.push(p("Metadata.BuildProperties.Binary must name the binary".into()));
+        } else if !has_binary(&function.crate_dir, name) {
+            problems.push(p(format!("{} has no binary {name}", function.crate_dir)));
         }
         let timeout = property(template, function, "Timeout")
             .and_then(Value::as_u64)

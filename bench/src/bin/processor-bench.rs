@@ -158,7 +158,7 @@ async fn measure(
     let mut log_bytes = 0;
     for body in bodies {
         let (cpu_before, logs_before) = (process_cpu_seconds(), LOG_BYTES.load(Ordering::Relaxed));
-        processor.process(&body, 1).await.map_err(|e| e.to_string())?;
+        processor.process(&body).await.map_err(|e| e.to_string())?;
         cpu_seconds += process_cpu_seconds() - cpu_before;
         log_bytes += LOG_BYTES.load(Ordering::Relaxed) - logs_before;
         units += meter.settle().await?;
@@ -176,7 +176,7 @@ async fn run(callbacks: u64) -> Result<(), String> {
     shared::telemetry::init_json_to(Some("info"), || CountingWriter);
     let config = testkit::moto::sdk_config().await;
     let counter = RequestCounter::default();
-    let (dynamodb, s3, _) = aws_requests::counted_clients(&config, &counter);
+    let (dynamodb, _, _) = aws_requests::counted_clients(&config, &counter);
     let table = testkit::moto::table(&config).await;
     let store = Arc::new(DynamoStore::new(dynamodb, table.clone()));
     let mut meter = CapacityMeter::new(aws_sdk_dynamodb::Client::new(&config), &table, &counter);
@@ -192,14 +192,15 @@ async fn run(callbacks: u64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let processor = Processor::new(
         store.clone(),
-        Arc::new(shared::aws::S3BlobStore::new(s3, testkit::moto::bucket(&config).await)),
+        // Text messages only: no media copy is queued.
+        Arc::new(shared::memory::MemoryQueue::new()),
         processor::DEFAULT_MAX_RECEIVES,
     )
     // The fixtures' avatars are on Viber's CDN: nothing is fetched from outside here.
     .without_avatar_copies();
     // The integration is cached per instance: one read, paid once, not per callback.
     processor
-        .process(&envelope(&integration_id, &text_message(1, "warm-up")), 1)
+        .process(&envelope(&integration_id, &text_message(1, "warm-up")))
         .await
         .map_err(|e| e.to_string())?;
     counter.take();
@@ -290,7 +291,7 @@ async fn run(callbacks: u64) -> Result<(), String> {
     // The instance's copies of the integration and of the account owner are fresh again (a busy
     // instance reads them once per TTL, not per message): one more new client, uncounted.
     processor
-        .process(&envelope(&integration_id, &text_message(2, "warm-up-2")), 1)
+        .process(&envelope(&integration_id, &text_message(2, "warm-up-2")))
         .await
         .map_err(|e| e.to_string())?;
     let measured = measure(&processor, &mut meter, &counter, bodies(30_000)).await?;

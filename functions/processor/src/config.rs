@@ -1,7 +1,7 @@
 //! The processor Lambda's settings, read once at INIT.
 
 use shared::config::{
-    ATTACHMENTS_BUCKET, ConfigError, Environment, INBOUND_QUEUE_URL, RUST_LOG, TABLE_NAME, Variable, process_env,
+    ConfigError, Environment, INBOUND_QUEUE_URL, MEDIA_QUEUE_URL, RUST_LOG, TABLE_NAME, Variable, process_env,
 };
 
 /// The inbound queue's `maxReceiveCount`, as its redrive policy sets it.
@@ -10,8 +10,8 @@ pub const INBOUND_MAX_RECEIVES: Variable = Variable::optional("INBOUND_MAX_RECEI
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table_name: String,
-    /// Where clients' media files are copied.
-    pub attachments_bucket: String,
+    /// Where it queues the copies of clients' media files and avatars (the media worker's queue).
+    pub media_queue_url: String,
     /// The queue it consumes, for the back-off of a retried record.
     pub inbound_queue_url: String,
     /// `INBOUND_MAX_RECEIVES`, else [`crate::DEFAULT_MAX_RECEIVES`].
@@ -24,7 +24,7 @@ impl Config {
     /// Every variable [`Config::from_lookup`] reads.
     pub const VARIABLES: &[Variable] = &[
         TABLE_NAME,
-        ATTACHMENTS_BUCKET,
+        MEDIA_QUEUE_URL,
         INBOUND_QUEUE_URL,
         INBOUND_MAX_RECEIVES,
         RUST_LOG,
@@ -38,7 +38,7 @@ impl Config {
         let env = Environment::new(lookup);
         Ok(Self {
             table_name: env.required(TABLE_NAME)?,
-            attachments_bucket: env.required(ATTACHMENTS_BUCKET)?,
+            media_queue_url: env.required(MEDIA_QUEUE_URL)?,
             inbound_queue_url: env.required(INBOUND_QUEUE_URL)?,
             max_receives: env.max_receives(INBOUND_MAX_RECEIVES, crate::DEFAULT_MAX_RECEIVES)?,
             log_filter: env.log_filter(),
@@ -54,7 +54,7 @@ mod tests {
 
     const COMPLETE: &[(&str, &str)] = &[
         ("TABLE_NAME", "viberdesk"),
-        ("ATTACHMENTS_BUCKET", "attachments"),
+        ("MEDIA_QUEUE_URL", "https://sqs.example/media"),
         ("INBOUND_QUEUE_URL", "https://sqs.example/inbound.fifo"),
         ("INBOUND_MAX_RECEIVES", "7"),
         ("RUST_LOG", "info"),
@@ -67,7 +67,7 @@ mod tests {
             config,
             Config {
                 table_name: "viberdesk".into(),
-                attachments_bucket: "attachments".into(),
+                media_queue_url: "https://sqs.example/media".into(),
                 inbound_queue_url: "https://sqs.example/inbound.fifo".into(),
                 max_receives: 7,
                 log_filter: Some("info".into()),
@@ -79,7 +79,7 @@ mod tests {
     fn max_receives_defaults_and_refuses_zero() {
         let unset = &[
             ("TABLE_NAME", "viberdesk"),
-            ("ATTACHMENTS_BUCKET", "attachments"),
+            ("MEDIA_QUEUE_URL", "https://sqs.example/media"),
             ("INBOUND_QUEUE_URL", "https://sqs.example/inbound.fifo"),
         ];
         let config = Config::from_lookup(lookup(unset)).unwrap();
@@ -87,7 +87,7 @@ mod tests {
 
         let zero = &[
             ("TABLE_NAME", "viberdesk"),
-            ("ATTACHMENTS_BUCKET", "attachments"),
+            ("MEDIA_QUEUE_URL", "https://sqs.example/media"),
             ("INBOUND_QUEUE_URL", "https://sqs.example/inbound.fifo"),
             ("INBOUND_MAX_RECEIVES", "0"),
         ];

@@ -1,7 +1,12 @@
 //! The processor Lambda's handler: applies queued Viber callbacks to contacts, tasks and
-//! comments, exactly once in effect however often a callback arrives.
+//! comments, exactly once in effect however often a callback arrives. It makes DynamoDB requests
+//! only, so its timeout fits a text message (seconds) and a crash holds a client's messages back
+//! for the inbound queue's short visibility timeout: a client's media file and a contact's avatar
+//! are stored as pending and copied by the media worker ([`media`], its own Lambda function on
+//! the media queue).
 
 pub mod config;
+pub mod media;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -12,13 +17,12 @@ use futures::FutureExt;
 use shared::cache::{DEFAULT_TTL, IntegrationCache};
 use shared::ids::{CommentId, StaffId, TaskId};
 use shared::inbound::InboundEnvelope;
-use shared::media::{self, MediaError, MediaFetcher};
+use shared::media::{MediaJob, inbound_attachment_id};
 use shared::model::{
-    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Integration, StoredAvatar, Task,
-    TaskState,
+    Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, Integration, Task, TaskState,
 };
 use shared::ports::{
-    BlobError, BlobStore, Conflict, MessageWrite, ProcessorStore, StoreError, TaskWrite, WriteOutcome,
+    Conflict, MessageQueue, MessageWrite, ProcessorStore, QueueError, StoreError, TaskWrite, WriteOutcome,
 };
 use shared::retry::{Backoff, Retry, RetryPolicy};
 use shared::rules::{self, Route};
@@ -40,9 +44,9 @@ pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 /// The back-off of a failed callback (its visibility timeout is changed to it): 2 s, 4 s, 8 s,
 /// 16 s … up to a minute, with jitter; on the last receive none (the record moves on to the
 /// DLQ). With 5 receives the fifth comes 15–30 s after the first failure: long enough for a
-/// DynamoDB throttle or a hiccup of Viber's media links to pass (the SDK already retried each
-/// request), while the client's later messages, which wait behind the record in their FIFO
-/// group, are held back for well under a minute, never the queue's 540 s visibility timeout.
+/// DynamoDB throttle to pass (the SDK already retried each request), while the client's later
+/// messages, which wait behind the record in their FIFO group, are held back for well under a
+/// minute. (A crashed invocation's records come back after the queue's 30 s visibility timeout.)
 pub const BACKOFF: Backoff = Backoff {
     first: Duration::from_secs(2),
     max: Duration::from_secs(60),
@@ -56,13 +60,15 @@ pub enum ProcessError {
     Store(#[from] StoreError),
     #[error("the contact kept changing while the message was applied")]
     Contended,
-    /// Copying a media file failed in a way a later attempt may not (and this was not the last
-    /// receive): the record is retried.
-    #[error("media not copied yet: {0}")]
-    Media(#[from] MediaError),
-    #[error("media not stored yet: {0}")]
-    Blob(#[from] BlobError),
+    /// The copy of a stored message's file could not be queued: the record is retried, and
+    /// its next delivery (a duplicate) queues it again.
+    #[error("media copy not queued: {0}")]
+    MediaJob(#[from] QueueError),
 }
+
+/// Why a client's file is not available while the media worker copies it (the staff API shows
+/// `unavailable_reason` with `available: false`).
+pub const COPY_PENDING: &str = "The file is being copied from Viber.";
 
 /// What became of one callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,16 +83,11 @@ pub struct Processor {
     store: Arc<dyn ProcessorStore>,
     /// The integrations, read through the store.
     integrations: Arc<IntegrationCache>,
-    /// The attachments bucket: a client's picture, video or file is copied here before the
-    /// message is stored, since Viber's link to it lives one hour.
-    blobs: Arc<dyn BlobStore>,
-    /// Downloads media from Viber's links.
-    pub media: MediaFetcher,
-    /// The inbound queue's `maxReceiveCount`. On that receive a media download that failed no
-    /// longer fails the record: the message is stored with the attachment marked unavailable.
+    /// The media queue: a client's file and a contact's new avatar are copied by the media
+    /// worker ([`media::MediaWorker`]), off this function's path.
+    media_jobs: Arc<dyn MessageQueue>,
+    /// The inbound queue's `maxReceiveCount`.
     pub max_receives: u32,
-    /// The largest media file copied (`shared::media::MAX_MEDIA_BYTES`).
-    pub max_media_bytes: u64,
     /// Whether contacts' avatars are copied from Viber into the bucket (the staff inbox shows
     /// only copies). Off only where nothing may be fetched from outside (tests).
     pub copy_avatars: bool,
@@ -97,23 +98,21 @@ pub struct Processor {
 }
 
 impl Processor {
-    /// The processor of a queue with `max_receives` (its `maxReceiveCount`), copying media of up
-    /// to `shared::media::MAX_MEDIA_BYTES`.
-    pub fn new(store: Arc<dyn ProcessorStore>, blobs: Arc<dyn BlobStore>, max_receives: u32) -> Self {
+    /// The processor of a queue with `max_receives` (its `maxReceiveCount`), queueing media
+    /// copies on `media_jobs`.
+    pub fn new(store: Arc<dyn ProcessorStore>, media_jobs: Arc<dyn MessageQueue>, max_receives: u32) -> Self {
         Self {
             integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
             store,
-            blobs,
-            media: MediaFetcher::new(),
+            media_jobs,
             max_receives,
-            max_media_bytes: media::MAX_MEDIA_BYTES,
             copy_avatars: true,
             owner: std::sync::Mutex::new(None),
         }
     }
 
-    /// Copies no avatar: nothing is fetched from outside but the messages' media (tests, whose
-    /// fixtures name Viber's CDN).
+    /// Queues no avatar copy: nothing is fetched from outside but the messages' media (tests,
+    /// whose fixtures name Viber's CDN).
     pub fn without_avatar_copies(mut self) -> Self {
         self.copy_avatars = false;
         self
@@ -187,9 +186,7 @@ impl Processor {
                 .and_then(|count| count.parse().ok())
                 .unwrap_or(1);
             let body = record.body.unwrap_or_default();
-            let outcome = AssertUnwindSafe(self.process(&body, receive_count))
-                .catch_unwind()
-                .await;
+            let outcome = AssertUnwindSafe(self.process(&body)).catch_unwind().await;
             let error = match outcome {
                 Ok(Ok(outcome)) => {
                     tracing::debug!(message_id = %id, ?outcome, "record processed");
@@ -220,9 +217,8 @@ impl Processor {
         (failures, retries)
     }
 
-    /// Applies one queued callback, delivered for the `receive_count`-th time (SQS's
-    /// `ApproximateReceiveCount`, from 1).
-    pub async fn process(&self, body: &str, receive_count: u32) -> Result<Outcome, ProcessError> {
+    /// Applies one queued callback.
+    pub async fn process(&self, body: &str) -> Result<Outcome, ProcessError> {
         let envelope: InboundEnvelope = serde_json::from_str(body).map_err(ProcessError::Envelope)?;
         let callback = envelope.callback().map_err(ProcessError::Envelope)?;
         let Some(lookup) = self.integrations.get(&envelope.integration_id).await? else {
@@ -231,7 +227,7 @@ impl Processor {
         };
         let integration = lookup.integration;
         match &callback {
-            Callback::Message(message) => self.apply_message(&integration, message, receive_count).await,
+            Callback::Message(message) => self.apply_message(&integration, message).await,
             Callback::Subscribed(event) => {
                 self.record_subscription(&integration, &event.user, Some(true), event.timestamp)
                     .await
@@ -274,31 +270,26 @@ impl Processor {
         }
     }
 
-    async fn apply_message(
-        &self,
-        integration: &Integration,
-        event: &MessageReceived,
-        receive_count: u32,
-    ) -> Result<Outcome, ProcessError> {
+    async fn apply_message(&self, integration: &Integration, event: &MessageReceived) -> Result<Outcome, ProcessError> {
         let contact_id = rules::contact_id(&integration.id, &event.sender.id);
         let sent_at = Timestamp::from_millis(event.timestamp);
         let phone = match &event.message {
             Message::Contact(card) => card.contact.phone_number.as_deref(),
             _ => None,
         };
-        // The media first: a message is stored only with its file copied, or given up on.
-        let attachment = match &event.message {
+        // The file is stored as pending with the message and copied by the media worker, queued
+        // once the message is stored (a later delivery of the message queues it again).
+        let media = match &event.message {
             Message::Picture(media) | Message::Video(media) | Message::File(media) => {
-                let kind = event.message.kind();
-                Some(self.copy_media(integration, event, kind, media, receive_count).await?)
+                Some(pending_attachment(integration, event, media))
             }
             _ => None,
         };
+        let attachment = media.as_ref().map(|(attachment, _)| attachment);
         // The task this message opens, if it opens one: every delivery names the same.
         let own_task = rules::inbound_task_id(&integration.id, event.message_token, sent_at);
         // The contact's current task when it turned out not to exist.
         let mut missing: Option<TaskId> = None;
-        let mut avatars = AvatarCopies::default();
         for _ in 0..CONFLICT_ATTEMPTS {
             let now = Timestamp::now();
             let existing = self.store.get_contact(&contact_id).await?;
@@ -306,7 +297,7 @@ impl Processor {
             if existing.is_none() {
                 rules::apply_contact_template(&mut contact, &integration.contact_template);
             }
-            self.keep_avatar(&mut contact, &mut avatars).await;
+            let avatar_job = self.avatar_job(&contact);
             // Viber subscribes a user by their first message, without a `subscribed` callback.
             rules::message_subscribes(&mut contact, sent_at);
             contact.version = existing.as_ref().map_or(1, |c| c.version + 1);
@@ -385,12 +376,12 @@ impl Processor {
                 comment,
                 contact,
                 task: task_write,
-                attachments: attachment.iter().cloned().collect(),
+                attachments: attachment.iter().cloned().cloned().collect(),
                 earlier_tasks,
             };
-            match self.store.apply_message(&write).await {
-                Ok(WriteOutcome::Applied) => return Ok(Outcome::Applied),
-                Ok(WriteOutcome::Duplicate) => return Ok(Outcome::Duplicate),
+            let outcome = match self.store.apply_message(&write).await {
+                Ok(WriteOutcome::Applied) => Outcome::Applied,
+                Ok(WriteOutcome::Duplicate) => Outcome::Duplicate,
                 Err(StoreError::Conflict(reason)) => {
                     tracing::info!(integration_id = %integration.id, %reason, "contact or task changed; deciding again");
                     // A current task that does not exist was opened by a message that never
@@ -401,9 +392,15 @@ impl Processor {
                     {
                         missing = Some(task_id.clone());
                     }
+                    continue;
                 }
                 Err(other) => return Err(other.into()),
+            };
+            if let Some((_, job)) = &media {
+                self.media_jobs.send(job.queue_message()).await?;
             }
+            self.queue_avatar_copy(avatar_job).await;
+            return Ok(outcome);
         }
         Err(ProcessError::Contended)
     }
@@ -441,144 +438,27 @@ impl Processor {
         Ok(earlier)
     }
 
-    /// Copies a client's media file into the attachments bucket under a key derived from the
-    /// message, so every attempt writes the same object. A failure that may pass fails the record
-    /// (the queue retries it) until its last receive; then, and at once for one that cannot pass
-    /// (expired link, file over the limit), the attachment is recorded as unavailable with the
-    /// reason, so the message itself is never lost.
-    async fn copy_media(
-        &self,
-        integration: &Integration,
-        event: &MessageReceived,
-        kind: &str,
-        media: &Media,
-        receive_count: u32,
-    ) -> Result<Attachment, ProcessError> {
-        let id = media::inbound_attachment_id(&integration.id, event.message_token);
-        let created_at = Timestamp::from_millis(event.timestamp);
-        let url_extension =
-            attachments::url_file_name(&media.media).and_then(|name| attachments::extension(&name).map(str::to_owned));
-        let error = match self.download(media).await {
-            Ok(fetched) => {
-                let file_name = attachments::display_file_name(
-                    media.file_name.as_deref(),
-                    &media.media,
-                    kind,
-                    fetched.content_type.as_deref(),
-                );
-                let content_type = fetched
-                    .content_type
-                    .filter(|t| !attachments::is_generic_content_type(t))
-                    .unwrap_or_else(|| attachments::guess_content_type(&file_name).to_owned());
-                let blob_key = attachments::attachment_key(&id, &file_name, url_extension.as_deref());
-                let size = fetched.bytes.len() as u64;
-                match self.blobs.put(&blob_key, fetched.bytes, &content_type).await {
-                    Ok(()) => {
-                        return Ok(Attachment {
-                            id,
-                            file_name,
-                            content_type,
-                            size,
-                            available: true,
-                            unavailable_reason: None,
-                            awaiting_upload: false,
-                            blob_key,
-                            created_at,
-                        });
-                    }
-                    Err(error) => ProcessError::Blob(error),
-                }
-            }
-            Err(error) => ProcessError::Media(error),
-        };
-        let retryable = match &error {
-            ProcessError::Media(error) => error.is_retryable(),
-            _ => true,
-        };
-        let last_receive = receive_count >= self.max_receives;
-        if retryable && !last_receive {
-            tracing::warn!(integration_id = %integration.id, attachment_id = %id, receive_count, %error, "media not copied; the record will be retried");
-            return Err(error);
-        }
-        let reason = match &error {
-            ProcessError::Media(error) if !retryable => format!("The file could not be copied from Viber: {error}."),
-            ProcessError::Media(error) => {
-                format!("The file could not be copied from Viber after {receive_count} attempts: {error}.")
-            }
-            ProcessError::Blob(error) => {
-                format!("The file could not be stored after {receive_count} attempts: {error}.")
-            }
-            other => format!("The file could not be copied: {other}."),
-        };
-        tracing::error!(integration_id = %integration.id, attachment_id = %id, receive_count, %error, "media given up on; the message is stored without it");
-        let file_name = attachments::display_file_name(media.file_name.as_deref(), &media.media, kind, None);
-        Ok(Attachment {
-            content_type: attachments::guess_content_type(&file_name).to_owned(),
-            blob_key: attachments::attachment_key(&id, &file_name, url_extension.as_deref()),
-            id,
-            file_name,
-            size: media.size.unwrap_or(0),
-            available: false,
-            unavailable_reason: Some(reason),
-            awaiting_upload: false,
-            created_at,
+    /// The copy of the contact's avatar to queue, when its Viber picture is not copied yet (a
+    /// new contact, or a new picture) and copies are on. Queued after each message or
+    /// subscription until the worker records the copy, which makes a repeated job a no-op.
+    fn avatar_job(&self, contact: &Contact) -> Option<MediaJob> {
+        let source_url = contact.avatar_url.clone()?;
+        let copied = contact.avatar.as_ref().is_some_and(|a| a.source_url == source_url);
+        (self.copy_avatars && !copied).then(|| MediaJob::Avatar {
+            contact_id: contact.id.clone(),
+            source_url,
         })
     }
 
-    /// Copies the contact's Viber avatar into the bucket when its URL is new (a new contact, or a
-    /// new picture), so the staff inbox can show it from its own origin. A copy that fails is no
-    /// reason to hold back the client's message: a failure that may pass leaves the avatar as
-    /// it was (the next callback with the profile tries again), one that cannot (an expired
-    /// link, a file over the limit) is recorded, and the inbox shows initials.
-    async fn keep_avatar(&self, contact: &mut Contact, copies: &mut AvatarCopies) {
-        let Some(source_url) = contact.avatar_url.clone() else {
+    /// Queues an avatar copy. A failure is no reason to hold back the client's message: the
+    /// next callback with the profile queues it again, and the inbox shows initials meanwhile.
+    async fn queue_avatar_copy(&self, job: Option<MediaJob>) {
+        let Some(job) = job else {
             return;
         };
-        let copied = contact.avatar.as_ref().is_some_and(|a| a.source_url == source_url);
-        if copied || !self.copy_avatars {
-            return;
+        if let Err(error) = self.media_jobs.send(job.queue_message()).await {
+            tracing::warn!(%error, "avatar copy not queued; queued again with the next profile");
         }
-        if let Some(stored) = copies.get(&source_url) {
-            contact.avatar = Some(stored.clone());
-            return;
-        }
-        let blob_key = media::avatar_key(&contact.id, &source_url);
-        let stored = match self.media.fetch(&source_url, media::AVATAR_MAX_BYTES).await {
-            Ok(fetched) => {
-                let content_type = fetched.content_type.unwrap_or_else(|| "image/jpeg".to_owned());
-                match self.blobs.put(&blob_key, fetched.bytes, &content_type).await {
-                    Ok(()) => Some(Some(blob_key)),
-                    Err(error) => {
-                        tracing::warn!(contact_id = %contact.id, %error, "avatar not stored; tried again with the next profile");
-                        None
-                    }
-                }
-            }
-            Err(error) if error.is_retryable() => {
-                tracing::warn!(contact_id = %contact.id, %error, "avatar not copied; tried again with the next profile");
-                None
-            }
-            Err(error) => {
-                tracing::info!(contact_id = %contact.id, %error, "avatar cannot be copied; the inbox shows initials");
-                Some(None)
-            }
-        };
-        if let Some(blob_key) = stored {
-            let avatar = StoredAvatar { source_url, blob_key };
-            copies.insert(avatar.source_url.clone(), avatar.clone());
-            contact.avatar = Some(avatar);
-        }
-    }
-
-    /// Refuses without a request a file Viber says is over the limit.
-    async fn download(&self, media: &Media) -> Result<media::Fetched, MediaError> {
-        if let Some(size) = media.size.filter(|size| *size > self.max_media_bytes) {
-            return Err(MediaError::TooLarge {
-                limit: self.max_media_bytes,
-                size: Some(size),
-            });
-        }
-        self.media.fetch(&media.media, self.max_media_bytes).await
     }
 
     /// Template assignee, else the account owner, else whoever connected the integration; the
@@ -619,14 +499,13 @@ impl Processor {
         timestamp: i64,
     ) -> Result<Outcome, ProcessError> {
         let contact_id = rules::contact_id(&integration.id, &user.id);
-        let mut avatars = AvatarCopies::default();
         for _ in 0..CONFLICT_ATTEMPTS {
             let existing = self.store.get_contact(&contact_id).await?;
             let mut contact = rules::merge_profile(existing.as_ref(), &integration.id, user, None, Timestamp::now());
             if existing.is_none() {
                 rules::apply_contact_template(&mut contact, &integration.contact_template);
             }
-            self.keep_avatar(&mut contact, &mut avatars).await;
+            let avatar_job = self.avatar_job(&contact);
             if let Some(subscribed) = subscribed {
                 rules::apply_subscription(&mut contact, subscribed, Timestamp::from_millis(timestamp));
             }
@@ -636,7 +515,10 @@ impl Processor {
                 .put_contact(&contact, existing.as_ref().map(|c| c.version))
                 .await
             {
-                Ok(()) => return Ok(Outcome::Applied),
+                Ok(()) => {
+                    self.queue_avatar_copy(avatar_job).await;
+                    return Ok(Outcome::Applied);
+                }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(other) => return Err(other.into()),
             }
@@ -660,9 +542,36 @@ impl Processor {
     }
 }
 
-/// The avatars copied while one callback is applied: its decision may be taken again (the
-/// contact changed meanwhile), the copy is not.
-type AvatarCopies = std::collections::HashMap<String, StoredAvatar>;
+/// A client's media file as stored with its message, not yet available, and the job that
+/// copies it. Its id (so its object in the bucket) is derived from the message: every delivery
+/// names the same attachment. Name and type are guessed from what Viber said until the copy
+/// knows better.
+fn pending_attachment(integration: &Integration, event: &MessageReceived, media: &Media) -> (Attachment, MediaJob) {
+    let id = inbound_attachment_id(&integration.id, event.message_token);
+    let kind = event.message.kind();
+    let url_extension =
+        attachments::url_file_name(&media.media).and_then(|name| attachments::extension(&name).map(str::to_owned));
+    let file_name = attachments::display_file_name(media.file_name.as_deref(), &media.media, kind, None);
+    let attachment = Attachment {
+        content_type: attachments::guess_content_type(&file_name).to_owned(),
+        blob_key: attachments::attachment_key(&id, &file_name, url_extension.as_deref()),
+        id: id.clone(),
+        file_name,
+        size: media.size.unwrap_or(0),
+        available: false,
+        unavailable_reason: Some(COPY_PENDING.to_owned()),
+        awaiting_upload: false,
+        created_at: Timestamp::from_millis(event.timestamp),
+    };
+    let job = MediaJob::Attachment {
+        attachment_id: id,
+        url: media.media.clone(),
+        message_type: kind.to_owned(),
+        file_name: media.file_name.clone(),
+        size: media.size,
+    };
+    (attachment, job)
+}
 
 /// A batch's records by message group, each group's in the batch's order (which is the queue's
 /// order within a group), the groups in the order they first appear.

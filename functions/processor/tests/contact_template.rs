@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use processor::{Outcome, Processor};
-use shared::blobs::MemoryBlobStore;
 use shared::ids::IntegrationId;
 use shared::inbound::queue_message;
-use shared::memory::MemoryStore;
+use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Contact, ContactTemplate, Integration};
 use shared::ports::{ContactAdmin, ContactFilter, ContactStore, IntegrationStore, PageRequest};
 use shared::rules::contact_id;
@@ -35,7 +34,7 @@ fn acme(template: ContactTemplate) -> Integration {
 fn processor_on(store: &Arc<MemoryStore>) -> Processor {
     Processor::new(
         store.clone(),
-        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        Arc::new(MemoryQueue::new()),
         processor::DEFAULT_MAX_RECEIVES,
     )
     .without_avatar_copies()
@@ -77,7 +76,7 @@ async fn contact_of(store: &MemoryStore, user: &str) -> Contact {
 async fn a_new_client_gets_the_template_and_a_template_change_never_rewrites_them() {
     let (store, processor) = setup(retail()).await;
     assert_eq!(
-        processor.process(&text_message(1, "u1"), 1).await.unwrap(),
+        processor.process(&text_message(1, "u1")).await.unwrap(),
         Outcome::Applied
     );
     let first = contact_of(&store, "u1").await;
@@ -94,14 +93,14 @@ async fn a_new_client_gets_the_template_and_a_template_change_never_rewrites_the
         .await
         .unwrap();
     let processor = processor_on(&store);
-    processor.process(&text_message(2, "u1"), 1).await.unwrap();
+    processor.process(&text_message(2, "u1")).await.unwrap();
     let again = contact_of(&store, "u1").await;
     assert_eq!(
         (again.group, again.labels, again.fields),
         (first.group, first.labels, first.fields),
         "an existing contact keeps what it had"
     );
-    processor.process(&text_message(3, "u2"), 1).await.unwrap();
+    processor.process(&text_message(3, "u2")).await.unwrap();
     let second = contact_of(&store, "u2").await;
     assert_eq!(second.group.as_deref(), Some("Wholesale"));
     assert_eq!(second.labels, ["b2b"]);
@@ -124,7 +123,7 @@ async fn a_new_client_gets_the_template_and_a_template_change_never_rewrites_the
 async fn a_contact_created_by_a_conversation_start_gets_the_template_too() {
     let (store, processor) = setup(retail()).await;
     processor
-        .process(&queued(&fixtures::bytes("conversation_started")), 1)
+        .process(&queued(&fixtures::bytes("conversation_started")))
         .await
         .unwrap();
     let contact = contact_of(&store, USER).await;
@@ -135,7 +134,7 @@ async fn a_contact_created_by_a_conversation_start_gets_the_template_too() {
 #[tokio::test]
 async fn a_bot_without_a_template_creates_bare_contacts() {
     let (store, processor) = setup(ContactTemplate::default()).await;
-    processor.process(&text_message(1, "u1"), 1).await.unwrap();
+    processor.process(&text_message(1, "u1")).await.unwrap();
     let contact = contact_of(&store, "u1").await;
     assert!(contact.group.is_none() && contact.labels.is_empty() && contact.fields.is_empty());
 }

@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use processor::Processor;
 use serde_json::json;
-use shared::blobs::MemoryBlobStore;
 use shared::ids::IntegrationId;
 use shared::inbound::queue_message;
-use shared::memory::MemoryStore;
+use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{BotProfile, Integration, IntegrationOptions, LastMessage, MessageDetails, Task, TaskTemplate};
 use shared::ports::{IntegrationStore, PageRequest, TaskFilter, TaskStore};
 use shared::secret::AuthToken;
@@ -38,8 +37,7 @@ async fn processor() -> (Arc<MemoryStore>, Processor) {
         })
         .await
         .unwrap();
-    let processor =
-        Processor::new(store.clone(), Arc::new(MemoryBlobStore::new("http://blobs.test")), 5).without_avatar_copies();
+    let processor = Processor::new(store.clone(), Arc::new(MemoryQueue::new()), 5).without_avatar_copies();
     (store, processor)
 }
 
@@ -81,10 +79,11 @@ async fn only_task(store: &MemoryStore) -> Task {
 async fn a_task_keeps_the_clients_name_and_last_message() {
     let (store, processor) = processor().await;
     processor
-        .process(
-            &from_olena(1, "Олена", json!({"type": "text", "text": "Де моє замовлення?"})),
+        .process(&from_olena(
             1,
-        )
+            "Олена",
+            json!({"type": "text", "text": "Де моє замовлення?"}),
+        ))
         .await
         .unwrap();
     let task = only_task(&store).await;
@@ -98,10 +97,11 @@ async fn a_task_keeps_the_clients_name_and_last_message() {
     );
     // The next message is a sticker, from a renamed profile.
     processor
-        .process(
-            &from_olena(2, "Олена К.", json!({"type": "sticker", "sticker_id": 46105})),
-            1,
-        )
+        .process(&from_olena(
+            2,
+            "Олена К.",
+            json!({"type": "sticker", "sticker_id": 46105}),
+        ))
         .await
         .unwrap();
     let task = only_task(&store).await;
@@ -113,7 +113,7 @@ async fn a_task_keeps_the_clients_name_and_last_message() {
 async fn locations_contacts_and_stickers_keep_their_details() {
     let (store, processor) = processor().await;
     for fixture in ["message_location", "message_contact", "message_sticker"] {
-        processor.process(&queued(&fixtures::bytes(fixture)), 1).await.unwrap();
+        processor.process(&queued(&fixtures::bytes(fixture))).await.unwrap();
     }
     let task = only_task(&store).await;
     let comments = store

@@ -1,20 +1,23 @@
-//! Client media (picture, video, file) copied from a stand-in for Viber's media server into the
-//! blob store before the message is stored: bytes, names and types kept, failures retried until
-//! the last receive, oversized files refused, redeliveries overwriting the same attachment.
+//! Client media (picture, video, file): the processor stores the message at once with its file
+//! pending and queues a copy; the media worker copies the file from a stand-in for Viber's media
+//! server into the blob store: bytes, names and types kept, failures retried until the last
+//! receive (then recorded unavailable with the reason), oversized files refused, repeated jobs
+//! changing nothing, and the client's later messages never waiting for a download.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use bytes::Bytes;
-use processor::{Outcome, ProcessError, Processor};
+use processor::media::{CopyError, CopyOutcome, MediaWorker};
+use processor::{COPY_PENDING, Outcome, Processor};
 use serde_json::json;
 use shared::blobs::MemoryBlobStore;
 use shared::ids::IntegrationId;
 use shared::inbound::queue_message;
 use shared::media::{MediaError, MediaFetcher, inbound_attachment_id};
-use shared::memory::MemoryStore;
+use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Attachment, Comment};
 use shared::ports::{BlobStore, IntegrationStore, PageRequest, TaskFilter, TaskStore};
 use shared::time::Timestamp;
@@ -31,14 +34,17 @@ struct Setup {
     store: Arc<MemoryStore>,
     blobs: Arc<MemoryBlobStore>,
     server: MediaServer,
+    /// The media queue the processor sends its copies to.
+    jobs: Arc<MemoryQueue>,
     processor: Processor,
+    worker: MediaWorker,
 }
 
 async fn setup() -> Setup {
     setup_with(|store| store).await
 }
 
-/// `faults` may make the store fail (writes, say).
+/// `faults` may make the store fail (writes, say), for the processor and the worker.
 async fn setup_with(faults: impl FnOnce(Faulty<MemoryStore>) -> Faulty<MemoryStore>) -> Setup {
     let store = Arc::new(MemoryStore::new());
     store
@@ -47,12 +53,39 @@ async fn setup_with(faults: impl FnOnce(Faulty<MemoryStore>) -> Faulty<MemorySto
         .unwrap();
     let blobs = Arc::new(MemoryBlobStore::new("http://blobs.test"));
     let faulty = Arc::new(faults(Faulty::new(store.clone())));
-    let processor = Processor::new(faulty, blobs.clone(), 5).without_avatar_copies();
+    let jobs = Arc::new(MemoryQueue::new());
+    let processor = Processor::new(faulty.clone(), jobs.clone(), 5).without_avatar_copies();
+    let worker = MediaWorker::new(faulty, blobs.clone(), 5);
     Setup {
         store,
         blobs,
         server: MediaServer::start().await,
+        jobs,
         processor,
+        worker,
+    }
+}
+
+impl Setup {
+    /// The copies queued so far (taken off the queue).
+    fn queued_jobs(&self) -> Vec<String> {
+        self.jobs.drain().into_iter().map(|message| message.body).collect()
+    }
+
+    /// The one copy queued so far.
+    fn only_job(&self) -> String {
+        let mut jobs = self.queued_jobs();
+        assert_eq!(jobs.len(), 1, "one copy queued: {jobs:?}");
+        jobs.remove(0)
+    }
+
+    /// Runs every queued copy once, as its first receive: their outcomes.
+    async fn run_jobs(&self) -> Vec<CopyOutcome> {
+        let mut outcomes = Vec::new();
+        for job in self.queued_jobs() {
+            outcomes.push(self.worker.copy(&job, 1).await.unwrap());
+        }
+        outcomes
     }
 }
 
@@ -112,6 +145,16 @@ impl<'a> Sent<'a> {
     }
 }
 
+fn text(token: u64, text: &str) -> String {
+    queued(
+        format!(
+            r#"{{"event":"message","timestamp":{},"message_token":{token},"sender":{{"id":"{USER}"}},"message":{{"type":"text","text":"{text}"}}}}"#,
+            1_732_529_012_480_i64 + token as i64
+        )
+        .as_bytes(),
+    )
+}
+
 fn attachment_id(token: u64) -> shared::ids::AttachmentId {
     inbound_attachment_id(&IntegrationId::parse("acme").unwrap(), token)
 }
@@ -158,6 +201,7 @@ fn picture_bytes() -> Vec<u8> {
 fn record(id: &str, body: String, receive_count: u32) -> SqsMessage {
     let mut message = SqsMessage::default();
     message.message_id = Some(id.to_owned());
+    message.receipt_handle = Some(format!("receipt-{id}"));
     message.body = Some(body);
     message.attributes = HashMap::from([
         ("MessageGroupId".to_owned(), format!("acme:{USER}")),
@@ -173,58 +217,71 @@ fn batch(records: Vec<SqsMessage>) -> SqsEvent {
 }
 
 #[tokio::test]
-async fn a_picture_is_copied_with_its_bytes_type_and_name() {
-    let Setup {
-        store,
-        blobs,
-        server,
-        processor,
-    } = setup().await;
+async fn a_picture_is_stored_at_once_pending_then_copied_with_its_bytes_type_and_name() {
+    let setup = setup().await;
     let bytes = picture_bytes();
-    let url = server.serve("/media/image/7c1e/3f9a.jpg", bytes.clone(), "image/jpeg");
+    let url = setup
+        .server
+        .serve("/media/image/7c1e/3f9a.jpg", bytes.clone(), "image/jpeg");
     let url = format!("{url}?Expires=9999999999&Signature=abc&Key-Pair-Id=K");
     let mut sent = Sent::new(101, "picture", &url);
     sent.file_name = Some("1732529009871234.jpg");
     sent.size = Some(bytes.len() as u64);
     sent.caption = Some("Ось фото пошкодженої коробки");
-    assert_eq!(processor.process(&sent.body(), 1).await.unwrap(), Outcome::Applied);
+    assert_eq!(setup.processor.process(&sent.body()).await.unwrap(), Outcome::Applied);
 
-    let (comment, attachment) = only_attachment(&store).await;
+    // Stored at once, before any download: the file is pending.
+    let (comment, pending) = only_attachment(&setup.store).await;
     assert_eq!(comment.text.as_deref(), Some("Ось фото пошкодженої коробки"));
-    assert_eq!(comment.attachment_ids, std::slice::from_ref(&attachment.id));
+    assert_eq!(comment.attachment_ids, std::slice::from_ref(&pending.id));
+    assert_eq!(pending.id, attachment_id(101));
+    assert!(!pending.available);
+    assert_eq!(pending.unavailable_reason.as_deref(), Some(COPY_PENDING));
+    assert_eq!(pending.file_name, "1732529009871234.jpg");
+    assert_eq!(
+        setup.server.hits("/media/image/7c1e/3f9a.jpg"),
+        0,
+        "nothing fetched yet"
+    );
+
+    // The media worker copies it.
+    assert_eq!(setup.run_jobs().await, [CopyOutcome::Copied]);
+    let (_, attachment) = only_attachment(&setup.store).await;
     assert_eq!(attachment.id, attachment_id(101));
     assert!(attachment.available);
     assert_eq!(attachment.unavailable_reason, None);
     assert_eq!(attachment.file_name, "1732529009871234.jpg");
     assert_eq!(attachment.content_type, "image/jpeg");
     assert_eq!(attachment.size, bytes.len() as u64);
+    assert_eq!(attachment.created_at, pending.created_at);
     assert_eq!(
         attachment.blob_key,
         format!("attachments/{}/1732529009871234.jpg", attachment.id)
     );
-    let object = blobs.object(&attachment.blob_key).expect("copied into the blob store");
+    let object = setup
+        .blobs
+        .object(&attachment.blob_key)
+        .expect("copied into the blob store");
     assert_eq!(object.bytes, Bytes::from(bytes));
     assert_eq!(object.content_type, "image/jpeg");
-    assert_eq!(server.hits("/media/image/7c1e/3f9a.jpg"), 1);
+    assert_eq!(setup.server.hits("/media/image/7c1e/3f9a.jpg"), 1);
 }
 
 #[tokio::test]
 async fn a_file_keeps_its_cyrillic_name_and_downloads_under_it() {
-    let Setup {
-        store,
-        blobs,
-        server,
-        processor,
-    } = setup().await;
+    let setup = setup().await;
     let pdf = b"%PDF-1.7 invoice".repeat(100);
     // CDNs often say nothing useful about the type: the extension decides then.
-    let url = server.serve("/media/file/5b2e/0f1e.pdf", pdf.clone(), "application/octet-stream");
+    let url = setup
+        .server
+        .serve("/media/file/5b2e/0f1e.pdf", pdf.clone(), "application/octet-stream");
     let mut sent = Sent::new(102, "file", &url);
     sent.file_name = Some("Рахунок_48213.pdf");
     sent.size = Some(pdf.len() as u64);
-    processor.process(&sent.body(), 1).await.unwrap();
+    setup.processor.process(&sent.body()).await.unwrap();
+    assert_eq!(setup.run_jobs().await, [CopyOutcome::Copied]);
 
-    let (comment, attachment) = only_attachment(&store).await;
+    let (comment, attachment) = only_attachment(&setup.store).await;
     assert_eq!(comment.text, None, "a file without a caption has no text");
     assert_eq!(attachment.file_name, "Рахунок_48213.pdf");
     assert_eq!(attachment.content_type, "application/pdf");
@@ -235,7 +292,8 @@ async fn a_file_keeps_its_cyrillic_name_and_downloads_under_it() {
     );
 
     // Staff download it under the same name.
-    let url = blobs
+    let url = setup
+        .blobs
         .presign_get(
             &attachment.blob_key,
             &attachment.file_name,
@@ -248,7 +306,8 @@ async fn a_file_keeps_its_cyrillic_name_and_downloads_under_it() {
         .unwrap()
         .split_once('?')
         .unwrap();
-    let served = blobs
+    let served = setup
+        .blobs
         .serve_get(&urlencoded_path(path), query)
         .expect("a signed URL is served");
     assert_eq!(served.bytes, Bytes::from(pdf));
@@ -281,84 +340,75 @@ fn urlencoded_path(path: &str) -> String {
 
 #[tokio::test]
 async fn media_without_a_name_or_type_is_named_after_its_link() {
-    let Setup {
-        store,
-        blobs,
-        server,
-        processor,
-    } = setup().await;
-    server.route(
+    let setup = setup().await;
+    setup.server.route(
         "/media/video/a41d/9e8d.mp4",
         MediaReply::Bytes {
             body: Bytes::from_static(b"\0\0\0\x18ftypmp42"),
             content_type: None,
         },
     );
-    let url = server.url("/media/video/a41d/9e8d.mp4");
+    let url = setup.server.url("/media/video/a41d/9e8d.mp4");
     let mut sent = Sent::new(103, "video", &url);
     sent.file_name = Some("null"); // Viber once sent this string
-    processor.process(&sent.body(), 1).await.unwrap();
-    let (_, attachment) = only_attachment(&store).await;
+    setup.processor.process(&sent.body()).await.unwrap();
+    assert_eq!(setup.run_jobs().await, [CopyOutcome::Copied]);
+    let (_, attachment) = only_attachment(&setup.store).await;
     assert!(attachment.available);
     assert_eq!(attachment.file_name, "9e8d.mp4");
     assert_eq!(attachment.content_type, "video/mp4");
     assert_eq!(attachment.size, 12);
-    assert!(blobs.object(&attachment.blob_key).is_some());
+    assert!(setup.blobs.object(&attachment.blob_key).is_some());
 }
 
 #[tokio::test]
-async fn a_failed_download_fails_the_record_until_its_last_receive() {
-    let Setup {
-        store,
-        blobs,
-        server,
-        processor,
-    } = setup().await;
-    let url = server.fail("/media/image/gone.jpg", 503);
+async fn a_failing_download_holds_nothing_back_and_is_given_up_on_at_its_last_receive() {
+    let setup = setup().await;
+    let url = setup.server.fail("/media/image/gone.jpg", 503);
     let mut sent = Sent::new(104, "picture", &url);
     sent.caption = Some("the box");
     sent.size = Some(2048);
-    let later_text = queued(
-        format!(
-            r#"{{"event":"message","timestamp":1732529099999,"message_token":105,"sender":{{"id":"{USER}"}},"message":{{"type":"text","text":"and?"}}}}"#
-        )
-        .as_bytes(),
-    );
 
-    for receive in 1..5 {
-        let response = processor
-            .handle_batch(batch(vec![
-                record("m1", sent.body(), receive),
-                record("m2", later_text.clone(), receive),
-            ]))
-            .await;
-        let failed: Vec<_> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(
-            failed,
-            ["m1", "m2"],
-            "receive {receive}: the record and the rest of its group"
-        );
-        assert!(
-            comments(&store).await.is_empty(),
-            "nothing stored before the last receive"
-        );
-    }
-    assert_eq!(server.hits("/media/image/gone.jpg"), 4);
-
-    let response = processor
+    // The message and the client's next one are stored on their first receive.
+    let response = setup
+        .processor
         .handle_batch(batch(vec![
-            record("m1", sent.body(), 5),
-            record("m2", later_text.clone(), 1),
+            record("m1", sent.body(), 1),
+            record("m2", text(105, "and?"), 1),
         ]))
         .await;
     assert!(response.batch_item_failures.is_empty());
-    let all = comments(&store).await;
+    let all = comments(&setup.store).await;
     assert_eq!(all.len(), 2, "the message and the one after it");
-    let (comment, attachments) = &all[0];
+    assert_eq!(all[0].0.text.as_deref(), Some("the box"));
+    assert_eq!(all[1].0.text.as_deref(), Some("and?"));
+    assert_eq!(setup.server.hits("/media/image/gone.jpg"), 0);
+
+    // The copy fails and is retried (the job fails) until its last receive.
+    let job = setup.only_job();
+    for receive in 1..5 {
+        let error = setup.worker.copy(&job, receive).await.unwrap_err();
+        assert!(matches!(error, CopyError::Media(MediaError::Status(503))), "{error}");
+        let (_, attachment) = &comments(&setup.store).await[0];
+        assert_eq!(
+            attachment[0].unavailable_reason.as_deref(),
+            Some(COPY_PENDING),
+            "receive {receive}"
+        );
+    }
+    let last = setup
+        .worker
+        .handle_batch(batch(vec![record("j1", job.clone(), 5)]))
+        .await;
+    let failed: Vec<&str> = last
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["j1"], "the job fails on its last receive: it goes to the DLQ");
+    assert_eq!(setup.server.hits("/media/image/gone.jpg"), 5);
+
+    let (comment, attachments) = &comments(&setup.store).await[0];
     assert_eq!(comment.text.as_deref(), Some("the box"), "no text is lost");
     let attachment = &attachments[0];
     assert_eq!(attachment.id, attachment_id(104));
@@ -368,23 +418,51 @@ async fn a_failed_download_fails_the_record_until_its_last_receive() {
     assert_eq!(attachment.file_name, "gone.jpg");
     assert_eq!(attachment.content_type, "image/jpeg");
     assert_eq!(attachment.size, 2048, "the size Viber announced");
-    assert!(blobs.keys().is_empty());
+    assert!(setup.blobs.keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_slow_download_does_not_hold_back_the_clients_next_message() {
+    let setup = setup().await;
+    setup.server.route(
+        "/slow.jpg",
+        MediaReply::Delayed(
+            Duration::from_secs(3),
+            Box::new(MediaReply::Bytes {
+                body: Bytes::from(picture_bytes()),
+                content_type: Some("image/jpeg".into()),
+            }),
+        ),
+    );
+    let picture = Sent::new(108, "picture", &setup.server.url("/slow.jpg")).body();
+    let started = Instant::now();
+    let response = setup
+        .processor
+        .handle_batch(batch(vec![
+            record("m1", picture, 1),
+            record("m2", text(109, "hello?"), 1),
+        ]))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "no download on the way: {took:?}");
+    assert_eq!(comments(&setup.store).await.len(), 2);
+
+    // The copy takes its time, behind nothing.
+    let copied = setup.run_jobs().await;
+    assert_eq!(copied, [CopyOutcome::Copied]);
+    assert!(comments(&setup.store).await[0].1[0].available, "the picture is copied");
 }
 
 #[tokio::test]
 async fn timeouts_and_broken_downloads_are_retried() {
-    let Setup {
-        store,
-        server,
-        mut processor,
-        ..
-    } = setup().await;
-    processor.media = MediaFetcher::with_timeouts(
+    let mut setup = setup().await;
+    setup.worker.fetcher = MediaFetcher::with_timeouts(
         Duration::from_secs(1),
         Duration::from_millis(300),
         Duration::from_secs(2),
     );
-    server.route(
+    setup.server.route(
         "/slow.jpg",
         MediaReply::Delayed(
             Duration::from_secs(3),
@@ -394,42 +472,41 @@ async fn timeouts_and_broken_downloads_are_retried() {
             }),
         ),
     );
-    let error = processor
-        .process(&Sent::new(106, "picture", &server.url("/slow.jpg")).body(), 1)
+    setup
+        .processor
+        .process(&Sent::new(106, "picture", &setup.server.url("/slow.jpg")).body())
         .await
-        .unwrap_err();
-    assert!(matches!(error, ProcessError::Media(MediaError::Timeout)), "{error}");
+        .unwrap();
+    let error = setup.worker.copy(&setup.only_job(), 1).await.unwrap_err();
+    assert!(matches!(error, CopyError::Media(MediaError::Timeout)), "{error}");
 
-    server.route(
+    setup.server.route(
         "/cut.jpg",
         MediaReply::Truncated {
             body: Bytes::from(picture_bytes()),
             sent: 1000,
         },
     );
-    let error = processor
-        .process(&Sent::new(107, "picture", &server.url("/cut.jpg")).body(), 1)
+    setup
+        .processor
+        .process(&Sent::new(107, "picture", &setup.server.url("/cut.jpg")).body())
         .await
-        .unwrap_err();
-    assert!(matches!(&error, ProcessError::Media(e) if e.is_retryable()), "{error}");
-    assert!(comments(&store).await.is_empty());
+        .unwrap();
+    let error = setup.worker.copy(&setup.only_job(), 1).await.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    assert!(comments(&setup.store).await.iter().all(|(_, a)| !a[0].available));
 }
 
 #[tokio::test]
 async fn files_over_the_limit_are_refused_at_once_without_retrying() {
-    let Setup {
-        store,
-        blobs,
-        server,
-        mut processor,
-    } = setup().await;
-    processor.max_media_bytes = 16 * 1024;
+    let mut setup = setup().await;
+    setup.worker.max_media_bytes = 16 * 1024;
     let big = Bytes::from(vec![7u8; 100 * 1024]);
 
     // The server announces the size.
-    let announced = server.serve("/announced.pdf", big.clone(), "application/pdf");
+    let announced = setup.server.serve("/announced.pdf", big.clone(), "application/pdf");
     // The server streams without announcing it.
-    server.route(
+    setup.server.route(
         "/streamed.pdf",
         MediaReply::Chunked {
             body: big.clone(),
@@ -437,9 +514,9 @@ async fn files_over_the_limit_are_refused_at_once_without_retrying() {
             chunk: 4096,
         },
     );
-    let streamed = server.url("/streamed.pdf");
+    let streamed = setup.server.url("/streamed.pdf");
     // Viber announces it: not even requested.
-    let declared = server.serve("/declared.pdf", big.clone(), "application/pdf");
+    let declared = setup.server.serve("/declared.pdf", big.clone(), "application/pdf");
 
     let mut sends = vec![
         Sent::new(201, "file", &announced),
@@ -448,13 +525,14 @@ async fn files_over_the_limit_are_refused_at_once_without_retrying() {
     ];
     sends[2].size = Some(100 * 1024);
     for sent in &sends {
-        assert_eq!(
-            processor.process(&sent.body(), 1).await.unwrap(),
-            Outcome::Applied,
-            "stored on the first receive: retrying cannot help"
-        );
+        assert_eq!(setup.processor.process(&sent.body()).await.unwrap(), Outcome::Applied);
     }
-    let all = comments(&store).await;
+    assert_eq!(
+        setup.run_jobs().await,
+        [CopyOutcome::GivenUp, CopyOutcome::GivenUp, CopyOutcome::GivenUp],
+        "given up on the first receive: retrying cannot help"
+    );
+    let all = comments(&setup.store).await;
     assert_eq!(all.len(), 3);
     for (_, attachments) in &all {
         let attachment = &attachments[0];
@@ -462,76 +540,125 @@ async fn files_over_the_limit_are_refused_at_once_without_retrying() {
         let reason = attachment.unavailable_reason.as_deref().unwrap();
         assert!(reason.contains("larger than the 16384 bytes limit"), "{reason}");
     }
-    assert!(blobs.keys().is_empty());
-    assert_eq!(server.hits("/declared.pdf"), 0);
-    assert_eq!(server.hits("/announced.pdf"), 1);
-    assert_eq!(server.hits("/streamed.pdf"), 1);
+    assert!(setup.blobs.keys().is_empty());
+    assert_eq!(setup.server.hits("/declared.pdf"), 0);
+    assert_eq!(setup.server.hits("/announced.pdf"), 1);
+    assert_eq!(setup.server.hits("/streamed.pdf"), 1);
 }
 
 #[tokio::test]
-async fn a_redelivered_message_overwrites_the_same_attachment() {
-    let Setup {
-        store,
-        blobs,
-        server,
-        processor,
-    } = setup().await;
-    let url = server.serve("/media/image/a.jpg", picture_bytes(), "image/jpeg");
+async fn a_redelivered_message_queues_its_copy_again_which_changes_nothing() {
+    let setup = setup().await;
+    let url = setup.server.serve("/media/image/a.jpg", picture_bytes(), "image/jpeg");
     let body = Sent::new(301, "picture", &url).body();
-    assert_eq!(processor.process(&body, 1).await.unwrap(), Outcome::Applied);
-    assert_eq!(processor.process(&body, 2).await.unwrap(), Outcome::Duplicate);
-    let (_, attachment) = only_attachment(&store).await;
+    assert_eq!(setup.processor.process(&body).await.unwrap(), Outcome::Applied);
+    assert_eq!(setup.processor.process(&body).await.unwrap(), Outcome::Duplicate);
+    let jobs = setup.queued_jobs();
+    assert_eq!(jobs.len(), 2, "each delivery queues the copy: {jobs:?}");
+    assert_eq!(jobs[0], jobs[1]);
+
+    assert_eq!(setup.worker.copy(&jobs[0], 1).await.unwrap(), CopyOutcome::Copied);
+    let (_, copied) = only_attachment(&setup.store).await;
+    // The same job again (and again, as SQS may deliver it): nothing fetched, nothing changed.
+    for job in [&jobs[1], &jobs[0]] {
+        assert_eq!(setup.worker.copy(job, 1).await.unwrap(), CopyOutcome::AlreadyCopied);
+    }
+    let (_, attachment) = only_attachment(&setup.store).await;
+    assert_eq!(attachment, copied);
     assert_eq!(attachment.id, attachment_id(301));
-    assert_eq!(
-        blobs.keys(),
-        std::slice::from_ref(&attachment.blob_key),
-        "one object, overwritten"
-    );
+    assert_eq!(setup.blobs.keys(), std::slice::from_ref(&attachment.blob_key));
+    assert_eq!(setup.server.hits("/media/image/a.jpg"), 1);
 }
 
 #[tokio::test]
-async fn a_retry_after_a_failed_write_copies_into_the_same_object() {
-    let Setup {
-        store,
-        blobs,
-        server,
-        processor,
-    } = setup_with(|store| store.failing("apply_message", 1)).await; // as after a copy that succeeded and a write that did not
-    let url = server.serve("/media/file/doc.pdf", b"%PDF".to_vec(), "application/pdf");
+async fn a_copy_given_up_on_never_replaces_one_that_succeeded() {
+    let setup = setup().await;
+    let url = setup.server.serve("/media/image/b.jpg", picture_bytes(), "image/jpeg");
+    setup
+        .processor
+        .process(&Sent::new(303, "picture", &url).body())
+        .await
+        .unwrap();
+    let job = setup.only_job();
+    assert_eq!(setup.worker.copy(&job, 1).await.unwrap(), CopyOutcome::Copied);
+    // A late duplicate of the job finds the file copied before it even tries.
+    setup.server.fail("/media/image/b.jpg", 503);
+    assert_eq!(setup.worker.copy(&job, 5).await.unwrap(), CopyOutcome::AlreadyCopied);
+    assert!(only_attachment(&setup.store).await.1.available);
+}
+
+#[tokio::test]
+async fn a_failed_write_queues_no_copy_and_its_retry_does() {
+    // As after a store that failed: the record is retried, and the copy follows its write.
+    let setup = setup_with(|store| store.failing("apply_message", 1)).await;
+    let url = setup
+        .server
+        .serve("/media/file/doc.pdf", b"%PDF".to_vec(), "application/pdf");
     let body = Sent::new(302, "file", &url).body();
-    let response = processor.handle_batch(batch(vec![record("m1", body.clone(), 1)])).await;
+    let response = setup
+        .processor
+        .handle_batch(batch(vec![record("m1", body.clone(), 1)]))
+        .await;
     assert_eq!(response.batch_item_failures.len(), 1, "the write failed: retried");
-    assert_eq!(blobs.keys().len(), 1, "the copy was made before the write");
-    let response = processor.handle_batch(batch(vec![record("m1", body, 2)])).await;
+    assert!(setup.queued_jobs().is_empty(), "no copy for a message not stored");
+    let response = setup.processor.handle_batch(batch(vec![record("m1", body, 2)])).await;
     assert!(response.batch_item_failures.is_empty());
-    let (comment, attachment) = only_attachment(&store).await;
+    assert_eq!(setup.run_jobs().await, [CopyOutcome::Copied]);
+    let (comment, attachment) = only_attachment(&setup.store).await;
     assert_eq!(comment.attachment_ids, [attachment_id(302)]);
+    assert!(attachment.available);
+    assert_eq!(setup.blobs.keys(), std::slice::from_ref(&attachment.blob_key));
+    assert_eq!(setup.server.hits("/media/file/doc.pdf"), 1);
+}
+
+#[tokio::test]
+async fn a_copy_not_recorded_is_retried_into_the_same_object() {
+    let setup = setup_with(|store| store.failing("record_media_copy", 1)).await;
+    let url = setup
+        .server
+        .serve("/media/file/doc.pdf", b"%PDF".to_vec(), "application/pdf");
+    setup
+        .processor
+        .process(&Sent::new(304, "file", &url).body())
+        .await
+        .unwrap();
+    let job = setup.only_job();
+    let error = setup.worker.copy(&job, 1).await.unwrap_err();
+    assert!(matches!(error, CopyError::Store(_)) && error.is_retryable(), "{error}");
+    assert_eq!(setup.blobs.keys().len(), 1, "the copy was made before the write");
+    assert_eq!(setup.worker.copy(&job, 2).await.unwrap(), CopyOutcome::Copied);
+    let (_, attachment) = only_attachment(&setup.store).await;
+    assert!(attachment.available);
     assert_eq!(
-        blobs.keys(),
+        setup.blobs.keys(),
         std::slice::from_ref(&attachment.blob_key),
         "no second object"
     );
-    assert_eq!(server.hits("/media/file/doc.pdf"), 2);
+    assert_eq!(setup.server.hits("/media/file/doc.pdf"), 2);
 }
 
 #[tokio::test]
-async fn viber_fixtures_with_expired_links_are_stored_at_once_without_their_files() {
-    let Setup {
-        store,
-        blobs,
-        processor,
-        ..
-    } = setup().await;
+async fn viber_fixtures_with_expired_links_are_stored_at_once_and_their_files_given_up_on() {
+    let setup = setup().await;
     for name in ["message_picture", "message_video", "message_file"] {
         let body = queued(&fixtures::bytes(name));
-        assert_eq!(processor.process(&body, 1).await.unwrap(), Outcome::Applied, "{name}");
+        assert_eq!(
+            setup.processor.process(&body).await.unwrap(),
+            Outcome::Applied,
+            "{name}"
+        );
     }
-    let all = comments(&store).await;
+    let all = comments(&setup.store).await;
     let names: Vec<_> = all.iter().map(|(_, a)| a[0].file_name.clone()).collect();
     assert_eq!(
         names,
         ["1732529009871234.jpg", "1732529066112907.mp4", "Рахунок_48213.pdf"]
     );
+    assert_eq!(
+        setup.run_jobs().await,
+        [CopyOutcome::GivenUp, CopyOutcome::GivenUp, CopyOutcome::GivenUp]
+    );
+    let all = comments(&setup.store).await;
     for (_, attachments) in &all {
         let reason = attachments[0].unavailable_reason.as_deref().unwrap();
         assert!(reason.contains("expired"), "{reason}");
@@ -539,25 +666,41 @@ async fn viber_fixtures_with_expired_links_are_stored_at_once_without_their_file
     assert_eq!(all[0].0.text.as_deref(), Some("Ось фото пошкодженої коробки"));
     assert_eq!(all[2].1[0].size, 183_912);
     assert_eq!(all[2].1[0].content_type, "application/pdf");
-    assert!(blobs.keys().is_empty());
+    assert!(setup.blobs.keys().is_empty());
 }
 
 #[tokio::test]
 async fn stickers_are_not_copied() {
-    let Setup {
-        store,
-        blobs,
-        processor,
-        ..
-    } = setup().await;
-    processor
-        .process(&queued(&fixtures::bytes("message_sticker")), 1)
+    let setup = setup().await;
+    setup
+        .processor
+        .process(&queued(&fixtures::bytes("message_sticker")))
         .await
         .unwrap();
-    let all = comments(&store).await;
+    let all = comments(&setup.store).await;
     assert_eq!(all.len(), 1);
     assert!(all[0].1.is_empty());
-    assert!(blobs.keys().is_empty());
+    assert!(setup.queued_jobs().is_empty());
+    assert!(setup.blobs.keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_that_is_no_job_fails_and_one_for_an_unknown_attachment_is_dropped() {
+    let setup = setup().await;
+    let error = setup.worker.copy("{\"kind\":\"nonsense\"}", 1).await.unwrap_err();
+    assert!(matches!(error, CopyError::Job(_)) && !error.is_retryable(), "{error}");
+    let orphan = shared::media::MediaJob::Attachment {
+        attachment_id: attachment_id(999),
+        url: setup.server.url("/never.jpg"),
+        message_type: "picture".into(),
+        file_name: None,
+        size: None,
+    };
+    assert_eq!(
+        setup.worker.copy(&orphan.queue_message().body, 1).await.unwrap(),
+        CopyOutcome::Ignored("unknown attachment")
+    );
+    assert_eq!(setup.server.hits("/never.jpg"), 0);
 }
 
 // ---- The fetcher on its own ----

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use processor::{Outcome, Processor};
-use shared::blobs::MemoryBlobStore;
 use shared::ids::{CommentId, IntegrationId, StaffId, TaskId};
 use shared::inbound::queue_message;
-use shared::memory::MemoryStore;
+use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{CommentStatus, IntegrationOptions, TaskState, TaskStatus, TaskTemplate};
 use shared::ports::{ContactStore, DeliveryStore, IntegrationStore, PageRequest, PartRef, TaskFilter, TaskStore};
 use shared::retry::Retry;
@@ -45,7 +44,7 @@ async fn setup(options: IntegrationOptions) -> Setup {
         .unwrap();
     let processor = Processor::new(
         store.clone(),
-        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        Arc::new(MemoryQueue::new()),
         processor::DEFAULT_MAX_RECEIVES,
     )
     .without_avatar_copies();
@@ -88,7 +87,7 @@ async fn tasks(store: &MemoryStore) -> Vec<shared::model::Task> {
 async fn the_first_message_creates_a_task_from_the_template() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
     assert_eq!(
-        processor.process(&fixture("message_text"), 1).await.unwrap(),
+        processor.process(&fixture("message_text")).await.unwrap(),
         Outcome::Applied
     );
     let tasks = tasks(&store).await;
@@ -118,7 +117,7 @@ async fn the_first_message_creates_a_task_from_the_template() {
 async fn later_messages_are_appended_oldest_first() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
     for name in ["message_text", "message_location", "message_url", "message_sticker"] {
-        processor.process(&fixture(name), 1).await.unwrap();
+        processor.process(&fixture(name)).await.unwrap();
     }
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 1);
@@ -135,10 +134,10 @@ async fn later_messages_are_appended_oldest_first() {
 async fn a_redelivered_callback_changes_nothing() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
     let body = fixture("message_text");
-    assert_eq!(processor.process(&body, 1).await.unwrap(), Outcome::Applied);
+    assert_eq!(processor.process(&body).await.unwrap(), Outcome::Applied);
     let contact_id = contact_id(&IntegrationId::parse("acme").unwrap(), USER);
     let before = store.get_contact(&contact_id).await.unwrap();
-    assert_eq!(processor.process(&body, 1).await.unwrap(), Outcome::Duplicate);
+    assert_eq!(processor.process(&body).await.unwrap(), Outcome::Duplicate);
     assert_eq!(store.get_contact(&contact_id).await.unwrap(), before);
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 1);
@@ -157,11 +156,11 @@ async fn a_redelivered_callback_changes_nothing() {
 async fn a_message_re_sent_after_a_new_task_opened_is_found_in_the_earlier_task() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
     let first = text_message(1, "u1", "first");
-    processor.process(&first, 1).await.unwrap();
+    processor.process(&first).await.unwrap();
     let closed = close_current_task(&store, TaskState::Inactive).await;
-    processor.process(&text_message(2, "u1", "second"), 1).await.unwrap();
+    processor.process(&text_message(2, "u1", "second")).await.unwrap();
     // Viber re-sends the first message within its hour: the contact is on the new task now.
-    assert_eq!(processor.process(&first, 1).await.unwrap(), Outcome::Duplicate);
+    assert_eq!(processor.process(&first).await.unwrap(), Outcome::Duplicate);
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 2);
     for task in &tasks {
@@ -177,10 +176,10 @@ async fn a_message_re_sent_after_a_new_task_opened_is_found_in_the_earlier_task(
 #[tokio::test]
 async fn a_subscribed_clients_next_message_leaves_the_contact_unwritten() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&text_message(1, "u1", "first"), 1).await.unwrap();
+    processor.process(&text_message(1, "u1", "first")).await.unwrap();
     let id = contact_id(&IntegrationId::parse("acme").unwrap(), "u1");
     let before = store.get_contact(&id).await.unwrap();
-    processor.process(&text_message(2, "u1", "second"), 1).await.unwrap();
+    processor.process(&text_message(2, "u1", "second")).await.unwrap();
     assert_eq!(store.get_contact(&id).await.unwrap(), before);
     let tasks = tasks(&store).await;
     let comments = store
@@ -194,7 +193,7 @@ async fn a_subscribed_clients_next_message_leaves_the_contact_unwritten() {
 #[tokio::test]
 async fn a_shared_contact_card_records_the_phone() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&fixture("message_contact"), 1).await.unwrap();
+    processor.process(&fixture("message_contact")).await.unwrap();
     let contact = store
         .get_contact(&contact_id(&IntegrationId::parse("acme").unwrap(), USER))
         .await
@@ -218,9 +217,9 @@ async fn close_current_task(store: &MemoryStore, state: TaskState) -> TaskId {
 #[tokio::test]
 async fn after_a_completed_task_a_new_one_links_it_when_the_option_is_on() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&text_message(1, "u1", "first"), 1).await.unwrap();
+    processor.process(&text_message(1, "u1", "first")).await.unwrap();
     let first = close_current_task(&store, TaskState::Inactive).await;
-    processor.process(&text_message(2, "u1", "again"), 1).await.unwrap();
+    processor.process(&text_message(2, "u1", "again")).await.unwrap();
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 2);
     let newest = tasks.iter().find(|t| t.id != first).unwrap();
@@ -235,9 +234,9 @@ async fn after_a_completed_task_messages_go_on_into_it_when_the_option_is_off() 
         ..IntegrationOptions::default()
     };
     let Setup { store, processor } = setup(options).await;
-    processor.process(&text_message(1, "u1", "first"), 1).await.unwrap();
+    processor.process(&text_message(1, "u1", "first")).await.unwrap();
     let first = close_current_task(&store, TaskState::Inactive).await;
-    processor.process(&text_message(2, "u1", "again"), 1).await.unwrap();
+    processor.process(&text_message(2, "u1", "again")).await.unwrap();
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 1);
     assert_eq!(
@@ -258,9 +257,9 @@ async fn after_a_deleted_task_a_new_one_is_created_even_with_the_option_off() {
         ..IntegrationOptions::default()
     };
     let Setup { store, processor } = setup(options).await;
-    processor.process(&text_message(1, "u1", "first"), 1).await.unwrap();
+    processor.process(&text_message(1, "u1", "first")).await.unwrap();
     let first = close_current_task(&store, TaskState::Deleted).await;
-    processor.process(&text_message(2, "u1", "again"), 1).await.unwrap();
+    processor.process(&text_message(2, "u1", "again")).await.unwrap();
     let tasks = tasks(&store).await;
     assert_eq!(tasks.len(), 2);
     let newest = tasks.iter().find(|t| t.id != first).unwrap();
@@ -270,17 +269,17 @@ async fn after_a_deleted_task_a_new_one_is_created_even_with_the_option_off() {
 #[tokio::test]
 async fn subscription_events_are_recorded_on_the_contact() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&fixture("subscribed"), 1).await.unwrap();
+    processor.process(&fixture("subscribed")).await.unwrap();
     let id = contact_id(&IntegrationId::parse("acme").unwrap(), "tXn4R0pYk2cVb8mHq1LzeA==");
     let contact = store.get_contact(&id).await.unwrap().unwrap();
     assert!(contact.subscribed);
     assert_eq!(contact.name.as_deref(), Some("Subscriber"));
-    processor.process(&fixture("unsubscribed"), 1).await.unwrap();
+    processor.process(&fixture("unsubscribed")).await.unwrap();
     assert!(!store.get_contact(&id).await.unwrap().unwrap().subscribed);
     // The late redelivery of the earlier `subscribed` does not undo the unsubscription.
-    processor.process(&fixture("subscribed"), 1).await.unwrap();
+    processor.process(&fixture("subscribed")).await.unwrap();
     assert!(!store.get_contact(&id).await.unwrap().unwrap().subscribed);
-    processor.process(&fixture("conversation_started"), 1).await.unwrap();
+    processor.process(&fixture("conversation_started")).await.unwrap();
     let started = store
         .get_contact(&contact_id(&IntegrationId::parse("acme").unwrap(), USER))
         .await
@@ -293,7 +292,7 @@ async fn subscription_events_are_recorded_on_the_contact() {
 #[tokio::test]
 async fn receipts_advance_the_part_they_name_and_unknown_tokens_are_ignored() {
     let Setup { store, processor } = setup(IntegrationOptions::default()).await;
-    processor.process(&text_message(1, USER, "hello"), 1).await.unwrap();
+    processor.process(&text_message(1, USER, "hello")).await.unwrap();
     let task = tasks(&store).await.remove(0);
     let comment = store
         .list_comments(&task.id, &PageRequest::first(1))
@@ -311,11 +310,11 @@ async fn receipts_advance_the_part_they_name_and_unknown_tokens_are_ignored() {
         .await
         .unwrap();
     assert_eq!(
-        processor.process(&fixture("failed"), 1).await.unwrap(),
+        processor.process(&fixture("failed")).await.unwrap(),
         Outcome::Ignored("receipt for an unknown message token")
     );
     assert_eq!(
-        processor.process(&fixture("delivered"), 1).await.unwrap(),
+        processor.process(&fixture("delivered")).await.unwrap(),
         Outcome::Applied
     );
     let parts =
@@ -465,7 +464,7 @@ fn the_processors_back_off_holds_a_client_back_for_seconds_not_minutes() {
 async fn unknown_events_are_acknowledged() {
     let Setup { processor, .. } = setup(IntegrationOptions::default()).await;
     assert_eq!(
-        processor.process(&fixture("client_status"), 1).await.unwrap(),
+        processor.process(&fixture("client_status")).await.unwrap(),
         Outcome::Ignored("unknown event")
     );
     let _ = CommentId::generate();
@@ -520,7 +519,7 @@ async fn the_clients_of_a_batch_are_applied_side_by_side() {
     });
     let processor = Processor::new(
         Arc::new(faulty),
-        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        Arc::new(MemoryQueue::new()),
         processor::DEFAULT_MAX_RECEIVES,
     )
     .without_avatar_copies();

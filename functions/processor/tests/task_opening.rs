@@ -10,10 +10,9 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use processor::{Outcome, Processor};
-use shared::blobs::MemoryBlobStore;
 use shared::ids::{ContactId, IntegrationId, TaskId};
 use shared::inbound::queue_message;
-use shared::memory::MemoryStore;
+use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Comment, Contact, ContactTemplate, CurrentTask, Task, TaskState};
 use shared::ports::{ContactAdmin, ContactFilter, PageRequest, ProcessorStore, TaskFilter};
 use shared::rules::{contact_id, inbound_task_id};
@@ -95,7 +94,7 @@ async fn harness(backend: Backend, template: ContactTemplate) -> Harness {
         .unwrap();
     let processor = Processor::new(
         store.clone(),
-        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        Arc::new(MemoryQueue::new()),
         processor::DEFAULT_MAX_RECEIVES,
     )
     .without_avatar_copies();
@@ -134,7 +133,7 @@ fn client(user: &str) -> ContactId {
 
 impl Harness {
     async fn process(&self, token: u64, user: &str) -> Outcome {
-        self.processor.process(&text(token, user), 1).await.unwrap()
+        self.processor.process(&text(token, user)).await.unwrap()
     }
 
     async fn contact(&self, user: &str) -> Option<Contact> {

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use processor::{Outcome, Processor};
-use shared::blobs::MemoryBlobStore;
 use shared::ids::{IntegrationId, TaskId};
 use shared::inbound::queue_message;
-use shared::memory::MemoryStore;
+use shared::memory::{MemoryQueue, MemoryStore};
 use shared::model::{Integration, TaskStatus};
 use shared::ports::{IntegrationAdmin, PageRequest, TaskChange, TaskFilter, TaskStore, TaskWorkflow};
 use shared::time::Timestamp;
@@ -60,7 +59,7 @@ async fn setup(new_task_if_no_active: bool) -> (Arc<MemoryStore>, Arc<CompletedM
     });
     let processor = Processor::new(
         Arc::new(faulty),
-        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        Arc::new(MemoryQueue::new()),
         processor::DEFAULT_MAX_RECEIVES,
     )
     .without_avatar_copies();
@@ -94,12 +93,12 @@ async fn tasks(store: &MemoryStore) -> Vec<shared::model::Task> {
 #[tokio::test]
 async fn a_completion_between_read_and_write_still_opens_a_new_task() {
     let (store, contacts, processor) = setup(true).await;
-    assert_eq!(processor.process(&message(1), 1).await.unwrap(), Outcome::Applied);
+    assert_eq!(processor.process(&message(1)).await.unwrap(), Outcome::Applied);
     let first = tasks(&store).await.pop().unwrap();
     *contacts.task.lock().unwrap() = Some(first.id.clone());
     contacts.armed.store(true, Ordering::SeqCst);
 
-    assert_eq!(processor.process(&message(2), 1).await.unwrap(), Outcome::Applied);
+    assert_eq!(processor.process(&message(2)).await.unwrap(), Outcome::Applied);
     let all = tasks(&store).await;
     assert_eq!(all.len(), 2);
     let second = all.iter().find(|t| t.id != first.id).unwrap();
@@ -114,11 +113,11 @@ async fn a_completion_between_read_and_write_still_opens_a_new_task() {
 #[tokio::test]
 async fn with_the_option_off_the_completed_task_takes_the_message() {
     let (store, contacts, processor) = setup(false).await;
-    processor.process(&message(1), 1).await.unwrap();
+    processor.process(&message(1)).await.unwrap();
     let first = tasks(&store).await.pop().unwrap();
     *contacts.task.lock().unwrap() = Some(first.id.clone());
     contacts.armed.store(true, Ordering::SeqCst);
-    processor.process(&message(2), 1).await.unwrap();
+    processor.process(&message(2)).await.unwrap();
     let all = tasks(&store).await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].status, TaskStatus::Completed);
@@ -127,7 +126,7 @@ async fn with_the_option_off_the_completed_task_takes_the_message() {
 
     // Deleted: a new task anyway.
     assert!(store.delete_task(&first.id, Timestamp::now()).await.unwrap());
-    processor.process(&message(3), 1).await.unwrap();
+    processor.process(&message(3)).await.unwrap();
     let all = tasks(&store).await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].previous_task_id.as_ref(), Some(&first.id));
@@ -143,7 +142,7 @@ async fn a_disconnected_integrations_events_are_dropped() {
             .unwrap()
     );
     assert_eq!(
-        processor.process(&message(1), 1).await.unwrap(),
+        processor.process(&message(1)).await.unwrap(),
         Outcome::Ignored("integration disconnected")
     );
     assert!(tasks(&store).await.is_empty());

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{MemoryStore, StoreState};
 use crate::ids::ContactId;
-use crate::model::{Contact, Task, TaskState};
+use crate::model::{Contact, StoredAvatar, Task, TaskState};
 use crate::ports::{
     Conflict, ContactAdmin, ContactChange, ContactFilter, ContactStore, Page, PageRequest, StoreError, decode_cursor,
     encode_cursor, recency_key,
@@ -46,6 +46,27 @@ impl StoreState {
             items: listed.into_iter().map(|(_, contact)| contact.clone()).collect(),
             next_cursor,
         })
+    }
+
+    /// Sets a copied avatar on the contact while its picture is still that one, and on its
+    /// current task; the version moves on, as the DynamoDB adapter's does.
+    pub(super) fn record_avatar_copy(&mut self, id: &ContactId, avatar: &StoredAvatar) -> bool {
+        let Some(contact) = self.contacts.get_mut(id) else {
+            return false;
+        };
+        if contact.avatar_url.as_deref() != Some(avatar.source_url.as_str()) {
+            return false;
+        }
+        contact.avatar = Some(avatar.clone());
+        contact.version += 1;
+        let current = contact.current_task.as_ref().map(|current| current.id.clone());
+        if let (Some(task_id), Some(blob_key)) = (current, &avatar.blob_key)
+            && self.tasks.contains_key(&task_id)
+        {
+            self.tasks
+                .update(&task_id, |task| task.requester_avatar = Some(blob_key.clone()));
+        }
+        true
     }
 
     /// The requester's routing state follows a task staff changed, when the task is their

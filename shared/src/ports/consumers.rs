@@ -6,7 +6,8 @@
 
 use super::{
     AttachmentStore, CommentStore, ContactAdmin, ContactStore, DeliveryStore, IntegrationAdmin, IntegrationStore,
-    MessageStore, QuickReplyStore, ReadMarkerStore, ReplyStore, StaffAdmin, StaffStore, TaskStore, TaskWorkflow,
+    MediaStore, MessageStore, QuickReplyStore, ReadMarkerStore, ReplyStore, StaffAdmin, StaffStore, TaskStore,
+    TaskWorkflow,
 };
 
 /// Declares a consumer's store trait and implements it for every type that has its ports.
@@ -32,6 +33,12 @@ consumer_store! {
 }
 
 consumer_store! {
+    /// The media worker: the attachment a job copies the file of, the contact whose avatar it
+    /// copies, and how each copy ended.
+    MediaWorkerStore: TaskStore + ContactStore + MediaStore
+}
+
+consumer_store! {
     /// The sender: the reply to send and the record of each part Viber accepted.
     SenderStore: IntegrationStore + ReplyStore
 }
@@ -52,5 +59,5 @@ consumer_store! {
 consumer_store! {
     /// Every consumer at once: what a complete adapter serves, and what the local stack, which
     /// runs every handler in one process, holds.
-    Store: WebhookStore + ProcessorStore + SenderStore + ApiStore
+    Store: WebhookStore + ProcessorStore + MediaWorkerStore + SenderStore + ApiStore
 }
