@@ -27,8 +27,8 @@ pub const PROCESSOR_BATCH: f64 = 10.0;
 pub const CLIENTS_PER_BATCH: f64 = 10.0;
 /// The webhook's run per callback: 128 MB, ~20 ms (measured CPU ~4 µs; the rest is SendMessage).
 const WEBHOOK_GB_SECONDS: f64 = 0.125 * 0.020;
-/// The processor's memory (infra/template.yaml).
-const PROCESSOR_GB: f64 = 0.25;
+/// The processor's memory (infra/template.yaml: 128 MB since the media copy moved to its own worker).
+const PROCESSOR_GB: f64 = 0.125;
 /// Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB: a CPU-second
 /// measured on one core here costs 1,769 MB-seconds (1.7275 GB-s) whatever the memory size.
 const GB_SECONDS_PER_CPU_SECOND: f64 = 1769.0 / 1024.0;
