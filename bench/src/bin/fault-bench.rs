@@ -127,19 +127,18 @@ fn run(cli: Cli) -> Result<bool, Error> {
         log: stack::log_path(&target_dir()),
         short_retries: cli.short,
     };
-    let (inbound, outbound) = setup.queues()?;
+    let queues: Vec<String> = setup
+        .queues()?
+        .iter()
+        .map(|queue| format!("{} {}", queue.resource, queue.summary()))
+        .collect();
     println!(
         "fault run: {} on moto ({}), its log in {}",
         setup.binary.display(),
         testkit::moto::endpoint(),
         setup.log.display()
     );
-    println!(
-        "  queues from {}: inbound {}; outbound {}",
-        setup.template.display(),
-        inbound.summary(),
-        outbound.summary()
-    );
+    println!("  queues from {}: {}", setup.template.display(), queues.join("; "));
     println!(
         "  {} clients × {} messages; storm {} s; AWS cut {} s; waiting up to {} s per scenario; retries {}",
         plan.clients,

@@ -16,7 +16,7 @@ use testkit::local::{LocalStack, OWNER_TOKEN, SHORT_RETRIES};
 use testkit::{CuttableProxy, FakeViber, MediaServer, http_client};
 
 use super::ingest::Traffic;
-use super::template::{self, INBOUND, OUTBOUND, QueueSpec};
+use super::template::{self, QueueSpec};
 use crate::Error;
 
 /// What every world of a run shares.
@@ -30,18 +30,15 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// The queues' settings, as printed in the run's header.
-    pub fn queues(&self) -> Result<(QueueSpec, QueueSpec), Error> {
-        Ok((
-            template::queue(&self.template, INBOUND)?,
-            template::queue(&self.template, OUTBOUND)?,
-        ))
+    /// The queues the functions consume, as the template declares them.
+    pub fn queues(&self) -> Result<Vec<QueueSpec>, Error> {
+        template::queues(&self.template)
     }
 }
 
 pub struct World {
     setup: Setup,
-    env: Vec<(&'static str, String)>,
+    env: Vec<(String, String)>,
     pub aws: CuttableProxy,
     pub viber: FakeViber,
     pub viber_link: CuttableProxy,
@@ -56,18 +53,23 @@ impl World {
     pub async fn start(setup: &Setup) -> Result<World, Error> {
         let moto = testkit::moto::endpoint();
         let config = testkit::moto::sdk_config().await;
-        let (inbound, outbound) = setup.queues()?;
         let aws = CuttableProxy::in_front_of(&moto).await;
-        let env = vec![
-            ("AWS_ENDPOINT_URL", aws.url()),
-            ("AWS_REGION", "us-east-1".to_owned()),
-            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-            ("TABLE_NAME", testkit::moto::table(&config).await),
-            ("INBOUND_QUEUE_URL", template::create(&config, &inbound).await?),
-            ("OUTBOUND_QUEUE_URL", template::create(&config, &outbound).await?),
-            ("ATTACHMENTS_BUCKET", testkit::moto::bucket(&config).await),
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL".to_owned(), aws.url()),
+            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+            ("TABLE_NAME".to_owned(), testkit::moto::table(&config).await),
+            ("ATTACHMENTS_BUCKET".to_owned(), testkit::moto::bucket(&config).await),
         ];
+        // Every queue the template declares (a version with a media queue gets it too), each
+        // under the variable the functions read.
+        for queue in setup.queues()? {
+            env.push((
+                template::url_variable(&queue.resource),
+                template::create(&config, &queue).await?,
+            ));
+        }
         let viber = FakeViber::start(DOC_TOKEN).await;
         let viber_link = CuttableProxy::start(viber.address).await;
         let mut world = World {
@@ -107,7 +109,7 @@ impl World {
         if self.setup.short_retries {
             args.extend_from_slice(&SHORT_RETRIES);
         }
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let stack = LocalStack::start_command(command, &args, &env).await;
         *self.base_url.write().unwrap_or_else(|p| p.into_inner()) = stack.base_url.clone();
         self.stack = Some(stack);

@@ -11,7 +11,7 @@ use serde_yaml::Value;
 
 use crate::Error;
 
-/// The template's queue resources the stack is given, with their dead-letter queues.
+/// The template's queue resources every version of the stack is given.
 pub const INBOUND: &str = "InboundQueue";
 pub const OUTBOUND: &str = "OutboundQueue";
 
@@ -62,11 +62,47 @@ const ATTRIBUTES: &[(&str, QueueAttributeName)] = &[
     ),
 ];
 
-/// Reads queue `resource` of the template at `path`.
-pub fn queue(path: &Path, resource: &str) -> Result<QueueSpec, Error> {
+/// Every queue of the template at `path` that is not another's dead-letter queue (those come
+/// with their queue), by resource name: the queues a function consumes.
+pub fn queues(path: &Path) -> Result<Vec<QueueSpec>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let template: Value = serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    queue_in(&template, resource)
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or_else(|| format!("{}: no Resources", path.display()))?;
+    let queues: Vec<QueueSpec> = resources
+        .iter()
+        .filter(|(_, node)| node["Type"].as_str() == Some("AWS::SQS::Queue"))
+        .filter_map(|(name, _)| name.as_str())
+        .map(|name| queue_in(&template, name))
+        .collect::<Result<_, _>>()?;
+    let dead_letters: Vec<String> = queues
+        .iter()
+        .filter_map(|queue| Some(queue.redrive.as_ref()?.1.resource.clone()))
+        .collect();
+    let consumed: Vec<QueueSpec> = queues
+        .into_iter()
+        .filter(|queue| !dead_letters.contains(&queue.resource))
+        .collect();
+    for required in [INBOUND, OUTBOUND] {
+        if !consumed.iter().any(|queue| queue.resource == required) {
+            return Err(format!("{}: no queue {required}", path.display()).into());
+        }
+    }
+    Ok(consumed)
+}
+
+/// The variable that gives a function the queue's URL, as the template names it:
+/// `InboundQueue` → `INBOUND_QUEUE_URL`, `MediaQueue` → `MEDIA_QUEUE_URL`.
+pub fn url_variable(resource: &str) -> String {
+    let mut name = String::new();
+    for (i, c) in resource.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    format!("{name}_URL")
 }
 
 fn queue_in(template: &Value, resource: &str) -> Result<QueueSpec, Error> {
@@ -169,14 +205,26 @@ mod tests {
     #[test]
     fn the_templates_queues_are_read_with_their_dead_letter_queues() {
         let template = crate::workspace_root().join("infra/template.yaml");
+        let queues = queues(&template).unwrap();
         for resource in [INBOUND, OUTBOUND] {
-            let spec = queue(&template, resource).unwrap();
+            let spec = queues.iter().find(|q| q.resource == resource).unwrap();
             assert_eq!(spec.attribute("FifoQueue"), Some("true"), "{resource}");
             assert!(spec.attribute("VisibilityTimeout").is_some(), "{resource}");
             let (receives, dlq) = spec.redrive.as_ref().expect("a redrive policy");
             assert!(*receives >= 1);
             assert_eq!(dlq.attribute("FifoQueue"), Some("true"), "a FIFO queue's DLQ is FIFO");
             assert!(dlq.redrive.is_none());
+            assert!(
+                !queues.iter().any(|q| q.resource == dlq.resource),
+                "a DLQ comes with its queue"
+            );
         }
+    }
+
+    #[test]
+    fn a_queue_is_given_by_the_variable_of_its_name() {
+        assert_eq!(url_variable(INBOUND), "INBOUND_QUEUE_URL");
+        assert_eq!(url_variable("MediaQueue"), "MEDIA_QUEUE_URL");
+        assert_eq!(url_variable("AvatarCopyQueue"), "AVATAR_COPY_QUEUE_URL");
     }
 }
