@@ -71,13 +71,16 @@ impl Row {
 pub async fn run(scenario: Scenario, setup: &Setup, plan: &Plan) -> Result<Row, Error> {
     let mut world = World::start(setup).await?;
     ingest::serve_media(&world.media);
-    match scenario {
+    let mut row = match scenario {
         Scenario::Ingest => crash_mid_ingest(&mut world, plan).await,
         Scenario::Replies => crash_mid_replies(&mut world, plan).await,
         Scenario::Storm => viber_storm(&world, plan).await,
         Scenario::Outage => aws_outage(&world, plan).await,
         Scenario::Receipts => receipts(&world, plan).await,
-    }
+    }?;
+    // Tells a backlog still being worked through from batches stuck in flight.
+    row.note = format!("{}; queues at the end: {}", row.note, world.queue_depths().await);
+    Ok(row)
 }
 
 /// Scenario 1: N clients × M messages, each posted up to 3 times; SIGKILL half way, restart at once.

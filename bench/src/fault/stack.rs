@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 use testkit::fixtures::DOC_TOKEN;
 use testkit::local::{LocalStack, OWNER_TOKEN, SHORT_RETRIES};
@@ -129,6 +130,36 @@ impl World {
         let started = Instant::now();
         self.start_stack().await;
         started.elapsed()
+    }
+
+    /// Where the queues stand, read from moto directly (not through the cuttable proxy):
+    /// "inbound 305 waiting + 10 in flight, outbound 0 + 0". Messages waiting are a backlog the
+    /// stack is still working through; messages in flight were received and not deleted (a
+    /// batch that died with the process stays so until its visibility timeout ends).
+    pub async fn queue_depths(&self) -> String {
+        let config = testkit::moto::sdk_config().await;
+        let client = aws_sdk_sqs::Client::new(&config);
+        let mut depths = Vec::new();
+        for (variable, url) in self.env.iter().filter(|(name, _)| name.ends_with("_QUEUE_URL")) {
+            let attributes = client
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .ok()
+                .and_then(|output| output.attributes)
+                .unwrap_or_default();
+            let count = |name: &QueueAttributeName| attributes.get(name).map_or("?", String::as_str).to_owned();
+            let queue = variable.trim_end_matches("_QUEUE_URL").to_ascii_lowercase();
+            depths.push(format!(
+                "{queue} {} waiting + {} in flight",
+                count(&QueueAttributeName::ApproximateNumberOfMessages),
+                count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            ));
+        }
+        depths.join(", ")
     }
 
     /// What client tasks need to post callbacks to whichever stack is running.
