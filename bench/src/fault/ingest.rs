@@ -308,6 +308,8 @@ pub struct Tally {
     pub out_of_order: usize,
     /// Clients without a task at all.
     pub without_task: usize,
+    /// Clients with at least one message lost.
+    pub incomplete: usize,
     /// The first few lost messages, to look for in the stack's log.
     pub lost_examples: Vec<Key>,
 }
@@ -323,6 +325,9 @@ pub fn tally(posted: &BTreeMap<usize, Vec<usize>>, census: &Census) -> Tally {
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for seq in stored {
             *counts.entry(*seq).or_default() += 1;
+        }
+        if accepted.iter().any(|seq| !counts.contains_key(seq)) {
+            tally.incomplete += 1;
         }
         for seq in accepted {
             match counts.get(seq) {

@@ -111,10 +111,11 @@ async fn crash_mid_ingest(world: &mut World, plan: &Plan) -> Result<Row, Error> 
         out_of_order: tally.out_of_order,
         settled,
         note: format!(
-            "{} posts ({} unanswered, re-sent), restart {:.1} s; {} clients without a task; lost e.g. {}",
+            "{} posts ({} unanswered, re-sent), restart {:.1} s; {} clients incomplete, {} without a task; lost e.g. {}",
             posted.posts,
             posted.unanswered,
             restart.as_secs_f64(),
+            tally.incomplete,
             tally.without_task,
             examples(&tally.lost_examples)
         ),
@@ -367,12 +368,13 @@ async fn aws_outage(world: &World, plan: &Plan) -> Result<Row, Error> {
         replies_failed: reply_row.replies_failed,
         settled: messages_settled.zip(replies_settled).map(|(a, b)| a.max(b)),
         note: format!(
-            "cut {:.0} s; {} messages + {} replies; {} callbacks and {} reply posts unanswered (re-sent); messages lost e.g. {}; {}",
+            "cut {:.0} s; {} messages + {} replies; {} callbacks and {} reply posts unanswered (re-sent); {} clients incomplete, messages lost e.g. {}; {}",
             plan.outage.as_secs_f64(),
             messages.accepted,
             reply_row.accepted,
             posted.unanswered,
             refused,
+            messages.incomplete,
             examples(&messages.lost_examples),
             reply_row.note
         ),
