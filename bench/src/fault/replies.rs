@@ -34,7 +34,8 @@ fn reply_text(index: usize) -> String {
     word.repeat(length / word.len())
 }
 
-fn reply_index(text: &str) -> Option<usize> {
+/// The reply a comment's or a part's text belongs to.
+pub fn reply_index(text: &str) -> Option<usize> {
     let start = text.find("<r")?;
     let end = start + text[start..].find('>')?;
     text[start + 2..end].parse().ok()
