@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -36,6 +36,15 @@ pub enum Answer {
     Delay(Duration),
 }
 
+/// A message `send_message` accepted: its body, the token it answered and when (the fault
+/// runs tell a part sent twice because an answer was lost from one sent twice for no reason).
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub token: u64,
+    pub body: Value,
+    pub at: Instant,
+}
+
 /// A request the fake accepted for checking (whatever it answered).
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -55,6 +64,8 @@ struct Inner {
     call_back_on_set_webhook: bool,
     /// The `message_token` of every message `send_message` accepted, in order.
     accepted_tokens: Vec<u64>,
+    /// The messages `send_message` accepted, in order.
+    accepted: Vec<Accepted>,
     /// Further bots besides the one of `token`, by token (see [`FakeViber::add_bot`]).
     bots: HashMap<String, Bot>,
 }
@@ -134,14 +145,24 @@ impl FakeViber {
             .collect()
     }
 
-    /// The next request to `endpoint` gets `answer` (queued in order).
     /// The `message_token` of every message `send_message` accepted, in order.
     pub fn accepted_tokens(&self) -> Vec<u64> {
         self.lock().accepted_tokens.clone()
     }
 
+    /// Every message `send_message` accepted, in order, with its body and when.
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.lock().accepted.clone()
+    }
+
+    /// The next request to `endpoint` gets `answer` (queued in order).
     pub fn script(&self, endpoint: &str, answer: Answer) {
         self.lock().scripted.push_back((endpoint.to_owned(), answer));
+    }
+
+    /// Drops every scripted answer not used yet: the next requests are answered normally.
+    pub fn clear_script(&self) {
+        self.lock().scripted.clear();
     }
 
     /// The bot's webhook as last set.
@@ -309,7 +330,14 @@ impl FakeViber {
             return status(6, "notSubscribed");
         }
         let token = self.next_token();
-        self.lock().accepted_tokens.push(token);
+        let mut inner = self.lock();
+        inner.accepted_tokens.push(token);
+        inner.accepted.push(Accepted {
+            token,
+            body: body.clone(),
+            at: Instant::now(),
+        });
+        drop(inner);
         let mut answer = status(0, "ok");
         answer["message_token"] = json!(token);
         answer["billing_status"] = json!(1);
