@@ -2,7 +2,11 @@
 //! signed message callbacks over HTTP as fast as a fixed number of connections can post them,
 //! then draining its queue into the store. Prints callbacks/s (accepted, and end to end until
 //! stored), HTTP latency, the stack's CPU time and memory, and whether every accepted callback
-//! was stored (counted through the staff API). See `docs/local-load.md`.
+//! was stored (counted through the staff API). With `--traffic receipts` it posts delivery
+//! receipts for tokens the stack never sent instead: traffic that stores nothing but passes
+//! through every structure that grows with traffic (the queue and its deduplication window, the
+//! integration cache), so the stack's memory must stay flat; RSS is printed per minute. See
+//! `docs/local-load.md`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -32,6 +36,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 const DRAIN_POLL: Duration = Duration::from_millis(100);
 /// How often the stack's memory is sampled during the load.
 const MEMORY_SAMPLE: Duration = Duration::from_secs(1);
+const MINUTE: Duration = Duration::from_secs(60);
 /// A response head larger than this is not the webhook's.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The staff API's largest page.
@@ -60,6 +65,34 @@ pub struct Options {
     /// The viberdesk-local binary [default: builds one with `cargo build --release -p viberdesk-local`].
     #[arg(long)]
     local_bin: Option<PathBuf>,
+    /// What the connections post: text messages (stored), or delivery receipts for message
+    /// tokens the stack never sent (acknowledged and dropped by the processor: nothing stored).
+    #[arg(long, value_enum, default_value_t = Traffic::Messages)]
+    traffic: Traffic,
+    /// Post at most this many callbacks per second in all (each connection its share, evenly
+    /// spaced) [default: as fast as the stack answers]. A steady rate keeps what the stack holds
+    /// per second of traffic steady, so memory that tracks the traffic shows as flat.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    rate: Option<u64>,
+}
+
+/// What one connection posts, and how fast.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    traffic: Traffic,
+    /// The time between two posts of the connection; none: as fast as the answers come.
+    interval: Option<Duration>,
+}
+
+/// The callbacks a run posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Traffic {
+    /// Text messages, each with a fresh token: the store grows with them.
+    Messages,
+    /// `delivered` receipts, each with a fresh token: every one is accepted, queued (a fresh
+    /// deduplication id) and processed, and none is stored, so the memory they hold is only
+    /// the traffic-driven structures'.
+    Receipts,
 }
 
 pub fn run(options: &Options) -> Result<(), Error> {
@@ -81,9 +114,11 @@ pub fn run(options: &Options) -> Result<(), Error> {
         .enable_all()
         .build()?;
     println!(
-        "local load: {} (in memory) on CPU {} (taskset), RUST_LOG={}, {} s per run, {} users",
+        "local load: {} (in memory) on CPU {} (taskset), {:?} traffic at {}, RUST_LOG={}, {} s per run, {} users",
         binary.display(),
         options.cpu,
+        options.traffic,
+        options.rate.map_or("full speed".to_owned(), |rate| format!("{rate}/s")),
         options.log,
         options.seconds,
         options.users
@@ -136,6 +171,9 @@ struct Run {
     memory: Memory,
     /// Accepted callbacks per second of load, per tenth of the run: flat or falling.
     per_tenth: Vec<f64>,
+    traffic: Traffic,
+    /// The text messages posted after a run of receipts, one per user, to see the queue drained.
+    markers: u64,
 }
 
 /// The stack's resident memory, in KiB.
@@ -146,6 +184,8 @@ struct Memory {
     end_of_load: u64,
     drained: u64,
     peak: u64,
+    /// Sampled at each whole minute of the load.
+    per_minute: Vec<u64>,
 }
 
 impl Run {
@@ -183,11 +223,37 @@ impl Run {
             mib(self.memory.drained),
             mib(self.memory.peak)
         );
-        let verdict = if self.stored == self.accepted { "yes" } else { "NO" };
+        let minutes: Vec<String> = self
+            .memory
+            .per_minute
+            .iter()
+            .map(|&kib| format!("{:.1}", mib(kib)))
+            .collect();
         println!(
-            "  stored == accepted: {verdict} ({} stored, {} accepted)",
-            self.stored, self.accepted
+            "  stack RSS at each minute of the load (MiB): {}",
+            if minutes.is_empty() {
+                "(under a minute)".to_owned()
+            } else {
+                minutes.join(" ")
+            }
         );
+        match self.traffic {
+            Traffic::Messages => {
+                let verdict = if self.stored == self.accepted { "yes" } else { "NO" };
+                println!(
+                    "  stored == accepted: {verdict} ({} stored, {} accepted)",
+                    self.stored, self.accepted
+                );
+            }
+            Traffic::Receipts => {
+                let stored = self.stored.saturating_sub(self.markers);
+                let verdict = if stored == 0 { "yes" } else { "NO" };
+                println!(
+                    "  receipts stored nothing: {verdict} ({stored} comments besides the {} drain markers)",
+                    self.markers
+                );
+            }
+        }
     }
 }
 
@@ -232,7 +298,16 @@ async fn run_once(binary: &Path, options: &Options, connections: usize) -> Resul
         .map(|index| {
             let users: Vec<usize> = (0..options.users).filter(|u| u % connections == index).collect();
             let next_token = next_token.clone();
-            tokio::spawn(post_until(address, users, next_token, started, deadline, duration))
+            let pace = Pace {
+                traffic: options.traffic,
+                // Each connection's share of the rate.
+                interval: options
+                    .rate
+                    .map(|rate| Duration::from_secs_f64(connections as f64 / rate as f64)),
+            };
+            tokio::spawn(post_until(
+                address, users, pace, next_token, started, deadline, duration,
+            ))
         })
         .collect();
     let mut posted = Posted::default();
@@ -242,8 +317,12 @@ async fn run_once(binary: &Path, options: &Options, connections: usize) -> Resul
     let load = started.elapsed();
     let client_cpu = cpu_time(std::process::id())?.saturating_sub(client_cpu_start);
     let memory_end_of_load = rss_kib(pid);
-    let memory_middle = sampler.await?;
+    let (memory_middle, memory_per_minute) = sampler.await?;
 
+    let markers = match options.traffic {
+        Traffic::Messages => 0,
+        Traffic::Receipts => post_markers(address, options.users, &next_token, &mut posted).await?,
+    };
     let expected: HashMap<String, String> = posted
         .last_text
         .iter()
@@ -258,6 +337,7 @@ async fn run_once(binary: &Path, options: &Options, connections: usize) -> Resul
         end_of_load: memory_end_of_load,
         drained: rss_kib(pid),
         peak: status_kib(pid, "VmHWM:"),
+        per_minute: memory_per_minute,
     };
     // The warm-up message is stored too, but was not counted as accepted.
     let stored = count_comments(&stack).await?.saturating_sub(1);
@@ -274,7 +354,30 @@ async fn run_once(binary: &Path, options: &Options, connections: usize) -> Resul
         client_cpu,
         memory,
         per_tenth: posted.per_tenth.iter().map(|&n| n as f64 / tenth).collect(),
+        traffic: options.traffic,
+        markers,
     })
+}
+
+/// After a run of receipts, a text message from each user, recorded as the user's last text:
+/// each follows the user's receipts in its FIFO group, so once all are stored the queue is
+/// drained. Returns how many were posted (they are not counted as accepted).
+async fn post_markers(
+    address: SocketAddr,
+    users: usize,
+    next_token: &AtomicU64,
+    posted: &mut Posted,
+) -> Result<u64, Error> {
+    let mut connection = Connection::open(address).await?;
+    for user in 0..users {
+        let token = next_token.fetch_add(1, Ordering::Relaxed);
+        let marker = Callback::new(user, token, &format!("drained {token}"));
+        if connection.post(&marker).await? != 200 {
+            return Err(format!("the drain marker of user {user} was refused").into());
+        }
+        posted.last_text.insert(user, marker.text);
+    }
+    Ok(users as u64)
 }
 
 fn user_name(user: usize) -> String {
@@ -303,6 +406,25 @@ impl Callback {
         Self {
             user,
             text: text.to_owned(),
+            body,
+            signature,
+        }
+    }
+
+    /// A `delivered` receipt from `user` for `token`, which the stack never sent: the processor
+    /// finds no reply part with it and acknowledges it without storing anything.
+    fn receipt(user: usize, token: u64) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let body = format!(
+            r#"{{"event":"delivered","timestamp":{now},"chat_hostname":"SN-CHAT-02_","message_token":{token},"user_id":"load-{user}-Kf2mQ1xT7bVnC3pLs8a=="}}"#
+        );
+        let signature = fixtures::sign(DOC_TOKEN, body.as_bytes());
+        Self {
+            user,
+            text: String::new(),
             body,
             signature,
         }
@@ -338,6 +460,7 @@ impl Posted {
 async fn post_until(
     address: SocketAddr,
     users: Vec<usize>,
+    pace: Pace,
     next_token: Arc<AtomicU64>,
     started: Instant,
     deadline: Instant,
@@ -345,18 +468,27 @@ async fn post_until(
 ) -> Result<Posted, std::io::Error> {
     let mut connection = Connection::open(address).await?;
     let mut posted = Posted::default();
-    for user in users.iter().cycle() {
+    for (n, user) in users.iter().cycle().enumerate() {
+        if let Some(interval) = pace.interval {
+            // On a schedule from the start, so a slow answer is made up for, not carried on.
+            tokio::time::sleep_until((started + interval.mul_f64(n as f64)).into()).await;
+        }
         let sent = Instant::now();
         if sent >= deadline {
             break;
         }
         let token = next_token.fetch_add(1, Ordering::Relaxed);
-        let callback = Callback::new(*user, token, &format!("load {token}"));
+        let callback = match pace.traffic {
+            Traffic::Messages => Callback::new(*user, token, &format!("load {token}")),
+            Traffic::Receipts => Callback::receipt(*user, token),
+        };
         let status = connection.post(&callback).await?;
         posted.latencies.push(sent.elapsed());
         if status == 200 {
             posted.accepted += 1;
-            posted.last_text.insert(callback.user, callback.text);
+            if pace.traffic == Traffic::Messages {
+                posted.last_text.insert(callback.user, callback.text);
+            }
             let tenth = (10.0 * sent.duration_since(started).as_secs_f64() / duration.as_secs_f64()) as usize;
             posted.per_tenth[tenth.min(9)] += 1;
         } else {
@@ -454,19 +586,25 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
 }
 
-/// Samples the stack's RSS every second during the load: the sample nearest the middle.
-async fn sample_memory(pid: u32, started: Instant, duration: Duration) -> u64 {
+/// Samples the stack's RSS every second during the load: the sample nearest the middle, and the
+/// first sample at or after each whole minute.
+async fn sample_memory(pid: u32, started: Instant, duration: Duration) -> (u64, Vec<u64>) {
     let middle = started + duration / 2;
     let mut nearest = (Duration::MAX, 0);
+    let mut per_minute = Vec::new();
     while started.elapsed() < duration {
         let now = Instant::now();
+        let rss = rss_kib(pid);
         let distance = if now > middle { now - middle } else { middle - now };
         if distance < nearest.0 {
-            nearest = (distance, rss_kib(pid));
+            nearest = (distance, rss);
+        }
+        if now.duration_since(started) >= MINUTE * (per_minute.len() as u32 + 1) {
+            per_minute.push(rss);
         }
         tokio::time::sleep(MEMORY_SAMPLE.min(duration / 4)).await;
     }
-    nearest.1
+    (nearest.1, per_minute)
 }
 
 /// Polls the task list until each user's task shows the user's last accepted text: a user's

@@ -448,7 +448,7 @@ fn start_sender(
     let sender = sender::Sender::new(
         backend.store.clone(),
         backend.blobs.clone(),
-        ViberClient::new(viber_api_url),
+        ViberClient::with_timeout(viber_api_url, sender::VIBER_TIMEOUT),
         sender::DEFAULT_MAX_RECEIVES,
     )
     .with_cache(integrations);

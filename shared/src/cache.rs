@@ -83,3 +83,52 @@ impl IntegrationCache {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::model::{BotProfile, IntegrationOptions, TaskTemplate};
+    use crate::secret::AuthToken;
+    use crate::time::Timestamp;
+
+    fn integration(id: &str) -> Integration {
+        Integration {
+            id: IntegrationId::parse(id).unwrap(),
+            name: id.to_owned(),
+            auth_token: AuthToken::new(format!("token-of-{id}")),
+            bot: BotProfile {
+                name: id.to_owned(),
+                uri: id.to_owned(),
+                icon: None,
+            },
+            webhook_url: format!("https://desk.example/viber/{id}"),
+            template: TaskTemplate::default(),
+            options: IntegrationOptions::default(),
+            contact_template: Default::default(),
+            connected_by: None,
+            created_at: Timestamp::from_millis(1_732_528_955_000),
+        }
+    }
+
+    #[tokio::test]
+    async fn holds_at_most_max_entries_and_never_an_unknown_id() {
+        let store = Arc::new(MemoryStore::new());
+        for n in 0..MAX_ENTRIES + 10 {
+            store.put_integration(&integration(&format!("bot{n}"))).await.unwrap();
+        }
+        let cache = IntegrationCache::new(store, DEFAULT_TTL);
+        for n in 0..MAX_ENTRIES + 10 {
+            let id = IntegrationId::parse(&format!("bot{n}")).unwrap();
+            assert!(cache.get(&id).await.unwrap().is_some());
+            assert!(cache.entries().len() <= MAX_ENTRIES);
+        }
+        // Requests for ids that do not exist (a scanner trying URLs) leave nothing behind.
+        cache.entries().clear();
+        for n in 0..100 {
+            let id = IntegrationId::parse(&format!("nobody{n}")).unwrap();
+            assert!(cache.get(&id).await.unwrap().is_none());
+        }
+        assert_eq!(cache.entries().len(), 0);
+    }
+}

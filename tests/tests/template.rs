@@ -158,6 +158,24 @@ fn the_template_matches_the_code() {
     );
 }
 
+/// The sender's deadline is its Lambda's timeout (`sender::JOB_BUDGET`), and the outbound queue
+/// hides a reply in flight for 6 × that: under a minute, so a reply whose sender died is sent
+/// within a minute (issue 15, part 3).
+#[test]
+fn a_reply_in_flight_when_the_sender_dies_comes_back_within_a_minute() {
+    let template = load(&root().join("infra/template.yaml"));
+    let sender = &functions(&template)["sender"];
+    let timeout = property(&template, sender, "Timeout").and_then(Value::as_u64);
+    assert_eq!(timeout, Some(sender::JOB_BUDGET.as_secs()));
+    let visibility = resources(&template)["OutboundQueue"]
+        .get("Properties")
+        .and_then(|p| p.get("VisibilityTimeout"))
+        .and_then(Value::as_u64)
+        .expect("the outbound queue's VisibilityTimeout is set");
+    assert_eq!(visibility, 6 * sender::JOB_BUDGET.as_secs());
+    assert!(visibility < 60, "{visibility}");
+}
+
 #[test]
 fn the_checker_flags_a_broken_template() {
     let template: Value = serde_yaml::from_str(BROKEN).unwrap();

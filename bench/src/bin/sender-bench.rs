@@ -164,7 +164,7 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
     let sender = Sender::new(
         store.clone(),
         blobs.clone(),
-        ViberClient::new(&viber.api_url()),
+        ViberClient::with_timeout(&viber.api_url(), sender::VIBER_TIMEOUT),
         sender::DEFAULT_MAX_RECEIVES,
     );
     let jobs = testkit::moto::sdk_config().await;
@@ -311,7 +311,7 @@ fn cpu_per_reply(replies: usize) -> Result<(), Error> {
             let sender = Sender::new(
                 store.clone(),
                 blobs,
-                ViberClient::new(&viber_url),
+                ViberClient::with_timeout(&viber_url, sender::VIBER_TIMEOUT),
                 sender::DEFAULT_MAX_RECEIVES,
             );
             let mut jobs = Vec::with_capacity(replies);

@@ -2,6 +2,11 @@
 //! Each part's `message_token` is recorded as soon as Viber returns it, and a part that has one
 //! is never sent again, however often the job is delivered.
 //!
+//! Each job has a deadline (its Lambda invocation's, or [`JOB_BUDGET`] in the local stack): a
+//! part is started only when it can finish before it, and the parts left are handed back as a
+//! retry, so the function's timeout, and with it the queue's visibility timeout, stays short
+//! (docs/deploy.md, "Memory and timeouts").
+//!
 //! The reply's comment carries its [`OutboundPlan`] (receiver, sender, attachments), fixed by the
 //! staff API, so a reply costs one read and one write per part; the bot comes from the
 //! integration cache.
@@ -11,7 +16,7 @@ pub mod config;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::FutureExt;
@@ -34,6 +39,17 @@ pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 pub const MEDIA_URL_LIFETIME_SECONDS: i64 = 24 * 3600;
 /// How often a sent part's token is written before the record is given up to a retry.
 const RECORD_ATTEMPTS: u32 = 3;
+/// A job's time: the sender Lambda's timeout (infra/template.yaml), and each job's budget in the
+/// local stack. The outbound queue's visibility timeout is 6 × this (48 s, as AWS recommends for
+/// an SQS event source), so a reply whose sender died mid-send is received again within a minute.
+pub const JOB_BUDGET: Duration = Duration::from_secs(8);
+/// The sender's Viber client timeout: long enough for a media message (Viber fetches nothing
+/// while we wait, it answers in well under a second), short enough that a part fits in
+/// [`JOB_BUDGET`] with time to spare.
+pub const VIBER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The time kept after a part's Viber call to record its token ([`RECORD_ATTEMPTS`] writes
+/// with their pauses): a part is started only when its call and this fit before the deadline.
+const RECORD_ALLOWANCE: Duration = Duration::from_secs(1);
 /// Pauses before re-reading a comment that is not stored yet: the API writes it right after
 /// queueing the job, so it is usually there a moment later (no retry through the queue).
 const NOT_STORED_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
@@ -58,6 +74,10 @@ pub enum SendError {
     /// The job arrived before its comment was written (the API queues first).
     #[error("the comment is not stored yet")]
     NotStoredYet,
+    /// The job's deadline leaves no time for the next part: the parts sent are recorded, the
+    /// rest go on the next receive.
+    #[error("{sent} of {total} parts sent; the job's time is up, the rest go on the next attempt")]
+    OutOfTime { sent: usize, total: usize },
 }
 
 /// What became of one job.
@@ -85,17 +105,27 @@ pub struct Sender {
     /// The outbound queue's `maxReceiveCount`: on that receive a retryable failure marks the
     /// comment `failed` instead of failing the record.
     pub max_receives: u32,
+    /// Each job's time ([`JOB_BUDGET`]), within the invocation's deadline when there is one.
+    pub budget: Duration,
 }
 
 impl Sender {
-    /// The sender of a queue with `max_receives` (its `maxReceiveCount`).
+    /// The sender of a queue with `max_receives` (its `maxReceiveCount`). `viber`'s timeout must
+    /// leave room for a part in [`JOB_BUDGET`] (such as [`VIBER_TIMEOUT`]): else no part would
+    /// ever be started.
     pub fn new(store: Arc<dyn SenderStore>, blobs: Arc<dyn BlobStore>, viber: ViberClient, max_receives: u32) -> Self {
+        assert!(
+            viber.timeout() + RECORD_ALLOWANCE < JOB_BUDGET,
+            "a Viber client timeout of {:?} leaves no part time to finish within the job's {JOB_BUDGET:?}",
+            viber.timeout()
+        );
         Self {
             integrations: Arc::new(IntegrationCache::new(store.clone(), DEFAULT_TTL)),
             store,
             blobs,
             viber,
             max_receives,
+            budget: JOB_BUDGET,
         }
     }
 
@@ -115,6 +145,17 @@ impl Sender {
     /// As [`Sender::handle_batch`], also returning each failed record (with the records of its
     /// group held back behind it) for `shared::retry::postpone_retries` and [`BACKOFF`].
     pub async fn handle_batch_with_retries(&self, event: SqsEvent) -> (SqsBatchResponse, Vec<Retry>) {
+        self.handle_batch_until(event, None).await
+    }
+
+    /// As [`Sender::handle_batch_with_retries`], in an invocation that ends at
+    /// `invocation_deadline` (the Lambda's): each job ends at its [`Sender::budget`] or then,
+    /// whichever comes first.
+    pub async fn handle_batch_until(
+        &self,
+        event: SqsEvent,
+        invocation_deadline: Option<Instant>,
+    ) -> (SqsBatchResponse, Vec<Retry>) {
         let mut response = SqsBatchResponse::default();
         let mut retries: Vec<Retry> = Vec::new();
         // Each failed group, with its retry's index when the record had a receipt handle.
@@ -149,7 +190,9 @@ impl Sender {
                 comment_id = %job.comment_id,
                 receive_count
             );
-            let outcome = AssertUnwindSafe(self.send(&job, receive_count).instrument(span.clone()))
+            let budget_end = Instant::now() + self.budget;
+            let deadline = invocation_deadline.map_or(budget_end, |invocation| invocation.min(budget_end));
+            let outcome = AssertUnwindSafe(self.send_until(&job, receive_count, deadline).instrument(span.clone()))
                 .catch_unwind()
                 .await;
             let _entered = span.enter();
@@ -196,8 +239,18 @@ impl Sender {
     }
 
     /// Sends one reply, delivered for the `receive_count`-th time (SQS's
-    /// `ApproximateReceiveCount`, from 1). `Err` means "retry later".
+    /// `ApproximateReceiveCount`, from 1), within [`Sender::budget`]. `Err` means "retry later".
     pub async fn send(&self, job: &OutboundJob, receive_count: u32) -> Result<Outcome, SendError> {
+        self.send_until(job, receive_count, Instant::now() + self.budget).await
+    }
+
+    /// As [`Sender::send`], starting no part that could not finish before `deadline`.
+    pub async fn send_until(
+        &self,
+        job: &OutboundJob,
+        receive_count: u32,
+        deadline: Instant,
+    ) -> Result<Outcome, SendError> {
         let target = PartRef {
             task_id: job.task_id.clone(),
             comment_id: job.comment_id.clone(),
@@ -242,6 +295,17 @@ impl Sender {
             if sent_parts.contains_key(&index) {
                 continue;
             }
+            if !self.has_time_for_a_part(deadline) {
+                let sent = sent_parts.len() + newly_sent;
+                if receive_count >= self.max_receives {
+                    let reason = format!(
+                        "{sent} of {total} parts sent: Viber answered too slowly to send the rest in {receive_count} attempts"
+                    );
+                    self.fail(&target, reason.clone()).await?;
+                    return Ok(Outcome::GaveUp(reason));
+                }
+                return Err(SendError::OutOfTime { sent, total });
+            }
             match self.viber.send_message(&integration.auth_token, message).await {
                 Ok(sent) => {
                     let part = SentPart {
@@ -278,6 +342,12 @@ impl Sender {
             parts: total,
             newly_sent,
         })
+    }
+
+    /// Whether a part started now finishes before `deadline`, even if Viber takes its whole
+    /// timeout to answer.
+    fn has_time_for_a_part(&self, deadline: Instant) -> bool {
+        Instant::now() + self.viber.timeout() + RECORD_ALLOWANCE <= deadline
     }
 
     /// The reply, re-read after short pauses while it is not stored yet.

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -20,13 +21,21 @@ async fn main() -> Result<(), Error> {
     let sender = Sender::new(
         store,
         blobs,
-        ViberClient::new(&config.viber_api_url),
+        ViberClient::with_timeout(&config.viber_api_url, sender::VIBER_TIMEOUT),
         config.max_receives,
     );
     let policy = sender.retry_policy();
     let (sender, outbound, policy) = (&sender, &outbound, &policy);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let (response, retries) = sender.handle_batch_with_retries(event.payload).await;
+        // The invocation's deadline, on the monotonic clock: no part is started that could not
+        // finish before Lambda ends the invocation.
+        let left = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let deadline = Instant::now() + left;
+        let (response, retries) = sender.handle_batch_until(event.payload, Some(deadline)).await;
         // The back-off: a failed record comes back after a growing, jittered delay instead of the
         // queue's fixed visibility timeout.
         postpone_retries(outbound, policy, &retries).await;

@@ -65,7 +65,7 @@ async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
     let sender = Sender::new(
         store.clone(),
         Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        ViberClient::new(viber_url.unwrap_or(&viber.api_url())),
+        ViberClient::with_timeout(viber_url.unwrap_or(&viber.api_url()), sender::VIBER_TIMEOUT),
         MAX_RECEIVES,
     );
     Setup {
@@ -752,4 +752,74 @@ async fn permanent_refusals_fail_the_reply_at_once_with_a_readable_reason() {
         assert!(reason.contains(expected), "status {status}: {reason}");
         assert_eq!(sends(&setup).len(), 1, "status {status}: one attempt only");
     }
+}
+
+#[tokio::test]
+async fn a_reply_whose_parts_do_not_fit_its_time_is_finished_by_the_next_attempt_without_resending() {
+    let mut setup = setup(false).await;
+    // Parts are started only while one could still take the client's whole timeout (1 s) and
+    // its record before the job's time (3 s) is up: within the first second or so.
+    setup.sender.viber = ViberClient::with_timeout(&setup.viber.api_url(), std::time::Duration::from_secs(1));
+    setup.sender.budget = std::time::Duration::from_secs(3);
+    let files = vec![
+        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
+        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
+    ];
+    let job = queue_reply(&setup, Some("Here are the documents"), files).await;
+    // A slow Viber: the text and the picture take 0.7 s each, so the file would start at 1.4 s.
+    for _ in 0..2 {
+        setup
+            .viber
+            .script("send_message", Answer::Delay(std::time::Duration::from_millis(700)));
+    }
+    let mut first = record("m1", &job, 1);
+    first.receipt_handle = Some("receipt-1".into());
+
+    let (response, retries) = setup.sender.handle_batch_with_retries(batch(vec![first])).await;
+    assert_eq!(failed_ids(&response), ["m1"], "handed back as a retry");
+    assert_eq!(retries, [Retry::new("receipt-1".into(), 1)]);
+    let types: Vec<String> = sends(&setup)
+        .iter()
+        .map(|b| b["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["text", "picture"], "the file is not started");
+    let first_tokens = sent_parts(&setup, &job).await;
+    assert_eq!(first_tokens.len(), 2);
+    assert_eq!(shown(&setup, &job).await, CommentStatus::Queued);
+
+    let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 2)])).await;
+    assert!(failed_ids(&response).is_empty());
+    let types: Vec<String> = sends(&setup)
+        .iter()
+        .map(|b| b["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["text", "picture", "file"], "each part sent once");
+    let tokens = sent_parts(&setup, &job).await;
+    assert_eq!(tokens.len(), 3);
+    assert_eq!(tokens[..2], first_tokens[..]);
+    assert_eq!(shown(&setup, &job).await, CommentStatus::Sent);
+}
+
+#[tokio::test]
+async fn a_job_out_of_time_sends_nothing_and_fails_the_reply_only_on_the_last_receive() {
+    let setup = setup(false).await;
+    let job = queue_reply(&setup, Some("Hello"), vec![]).await;
+    let no_time = std::time::Instant::now();
+
+    let error = setup.sender.send_until(&job, 1, no_time).await.unwrap_err();
+    assert!(matches!(error, SendError::OutOfTime { sent: 0, total: 1 }), "{error:?}");
+    assert_eq!(comment(&setup, &job).await.status, CommentStatus::Queued);
+
+    let outcome = setup.sender.send_until(&job, MAX_RECEIVES, no_time).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::GaveUp(reason) if reason.contains("0 of 1 parts sent")),
+        "{outcome:?}"
+    );
+    assert_eq!(comment(&setup, &job).await.status, CommentStatus::Failed);
+    assert!(sends(&setup).is_empty());
+}
+
+#[test]
+fn a_part_fits_in_the_job_budget_with_time_to_record_it() {
+    assert!(sender::VIBER_TIMEOUT + std::time::Duration::from_secs(1) < sender::JOB_BUDGET);
 }

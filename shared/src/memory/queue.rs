@@ -19,6 +19,11 @@ use crate::ports::{MessageQueue, Postpone, QueueError, QueueMessage};
 /// SQS FIFO drops a repeated deduplication id for five minutes.
 pub const FIFO_DEDUP_WINDOW: Duration = Duration::from_secs(300);
 
+/// How many dead letters the queue keeps, the newest: enough to look at what failed, while a
+/// stream of failing messages (a store that keeps refusing) cannot grow the process without end.
+/// The AWS twin keeps them in the DLQ for 14 days (docs/deploy.md).
+pub const MAX_DEAD_LETTERS: usize = 1_000;
+
 /// A queue in memory with SQS FIFO's semantics: deduplication window, one message in flight per
 /// message group, receive counts, and visibility delays for retries.
 #[derive(Default)]
@@ -41,7 +46,8 @@ struct QueueState {
     delayed: BTreeSet<(Instant, u64)>,
     dedup: DedupWindow,
     next_id: u64,
-    dead_letters: Vec<QueueMessage>,
+    /// The newest [`MAX_DEAD_LETTERS`] messages moved aside, oldest first.
+    dead_letters: VecDeque<QueueMessage>,
 }
 
 struct Entry {
@@ -265,9 +271,10 @@ impl MemoryQueue {
         self.state().clear()
     }
 
-    /// Messages moved aside after too many receives (the DLQ).
+    /// Messages moved aside after too many receives (the DLQ), oldest first: the newest
+    /// [`MAX_DEAD_LETTERS`].
     pub fn dead_letters(&self) -> Vec<QueueMessage> {
-        self.state().dead_letters.clone()
+        self.state().dead_letters.iter().cloned().collect()
     }
 
     /// How many deduplication ids the window holds (those seen in the last
@@ -299,7 +306,10 @@ impl MemoryQueue {
     pub fn dead_letter(&self, id: u64) {
         let mut state = self.state();
         if let Some(message) = state.remove(id, Instant::now()) {
-            state.dead_letters.push(message);
+            if state.dead_letters.len() == MAX_DEAD_LETTERS {
+                state.dead_letters.pop_front();
+            }
+            state.dead_letters.push_back(message);
         }
         drop(state);
         self.notify();
@@ -396,6 +406,21 @@ mod tests {
         queue.dead_letter(again[0].id);
         assert_eq!(queue.dead_letters().len(), 1);
         assert_eq!(queue.receive(10)[0].message.body, "a2");
+    }
+
+    #[tokio::test]
+    async fn keeps_only_the_newest_dead_letters() {
+        let queue = MemoryQueue::new();
+        for n in 0..MAX_DEAD_LETTERS + 5 {
+            queue.send(grouped(&format!("g{n}"), &format!("m{n}"))).await.unwrap();
+            let received = queue.receive(1);
+            queue.dead_letter(received[0].id);
+        }
+        let kept = queue.dead_letters();
+        assert_eq!(kept.len(), MAX_DEAD_LETTERS);
+        assert_eq!(kept[0].body, "m5");
+        assert_eq!(kept[MAX_DEAD_LETTERS - 1].body, format!("m{}", MAX_DEAD_LETTERS + 4));
+        assert!(queue.pending().is_empty());
     }
 
     #[tokio::test]

@@ -133,6 +133,7 @@ pub struct Sent {
 pub struct ViberClient {
     http: reqwest::Client,
     base_url: String,
+    timeout: Duration,
 }
 
 impl ViberClient {
@@ -152,11 +153,17 @@ impl ViberClient {
         Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            timeout,
         }
     }
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// How long a call may take at most before it gives up.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub async fn get_account_info(&self, token: &AuthToken) -> Result<AccountInfo, ViberError> {
