@@ -11,9 +11,12 @@ use crate::ports::QueueMessage;
 use crate::time::Timestamp;
 
 /// How long after `queued_at` the sender keeps waiting for a job's comment to be stored. The
-/// API writes it right after the send, within its own timeout (seconds); past this the write
-/// failed and the job is dropped.
-pub const COMMENT_GRACE_SECONDS: i64 = 120;
+/// API writes it right after the send, within its own timeout (20 s, infra/template.yaml); past
+/// this the write failed and the job is dropped. It must also end before the job's last receive
+/// (the sender's back-off reaches it after 37.5 s at the earliest), or a job whose write failed
+/// would reach the dead-letter queue and raise its alarm for nothing; tests/tests/template.rs
+/// checks both.
+pub const COMMENT_GRACE_SECONDS: i64 = 30;
 
 /// One staff reply to send. The comment itself (still `queued`) says what to send, so a job
 /// can be delivered any number of times.

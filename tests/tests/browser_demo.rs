@@ -275,7 +275,17 @@ async fn a_duplicate_from_the_panel_changes_nothing_and_forced_500s_are_retried_
     browser.screenshot("demo-06-inbox-retried").await;
 
     demo.to_simulator().await;
-    let log = demo.log().await;
+    // The panel's log is refreshed by its own polling: the second failure may show a moment
+    // after the inbox showed the delivery.
+    let started = Instant::now();
+    let log = loop {
+        let log = demo.log().await;
+        if log.matches("send_message → HTTP 500, as asked").count() >= 2 || started.elapsed() > Duration::from_secs(5)
+        {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(log.matches("send_message → HTTP 500, as asked").count(), 2, "{log}");
     let picker = browser.by_role("combobox", "Client").await;
     picker.select_by_value("c1").await.unwrap();

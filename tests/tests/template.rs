@@ -29,6 +29,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_yaml::Value;
 use shared::aws::schema::{EXPIRES_AT, INDEXES, IndexProjection, PARTITION_KEY, SORT_KEY};
@@ -174,6 +175,37 @@ fn a_reply_in_flight_when_the_sender_dies_comes_back_within_a_minute() {
         .expect("the outbound queue's VisibilityTimeout is set");
     assert_eq!(visibility, 6 * sender::JOB_BUDGET.as_secs());
     assert!(visibility < 60, "{visibility}");
+}
+
+/// A reply job is sent before its comment is written (docs/outbox.md): the sender waits
+/// `COMMENT_GRACE_SECONDS` for the write, which the API makes within its timeout, and drops the
+/// job after that, which must come before the job's last receive, or a failed write would end in
+/// the dead-letter queue and raise its alarm.
+#[test]
+fn a_reply_job_whose_comment_was_never_written_is_dropped_before_the_dead_letter_queue() {
+    let template = load(&root().join("infra/template.yaml"));
+    let grace = Duration::from_secs(shared::outbound::COMMENT_GRACE_SECONDS as u64);
+    let api_timeout = property(&template, &functions(&template)["api"], "Timeout")
+        .and_then(Value::as_u64)
+        .expect("the api's Timeout is set");
+    assert!(
+        Duration::from_secs(api_timeout) < grace,
+        "the API may still write the comment {api_timeout} s after queueing its job, past the grace of {grace:?}"
+    );
+    let max_receives = resources(&template)["OutboundQueue"]
+        .get("Properties")
+        .and_then(|p| p.get("RedrivePolicy"))
+        .and_then(|p| p.get("maxReceiveCount"))
+        .and_then(Value::as_u64)
+        .expect("the outbound queue's maxReceiveCount is set") as u32;
+    // The earliest the last receive can come: every delay at its shortest, half its ceiling.
+    let earliest_last_receive: Duration = (1..max_receives)
+        .map(|receive| sender::BACKOFF.ceiling(receive) / 2)
+        .sum();
+    assert!(
+        grace < earliest_last_receive,
+        "the grace {grace:?} outlasts the last receive, which may come after {earliest_last_receive:?}"
+    );
 }
 
 #[test]

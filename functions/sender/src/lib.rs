@@ -12,6 +12,7 @@
 //! integration cache.
 
 pub mod config;
+mod unrecorded;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -31,6 +32,7 @@ use shared::viber::message::OutboundMessage;
 use shared::viber::policy::Problem;
 use shared::viber::reply;
 use tracing::Instrument;
+use unrecorded::UnrecordedTokens;
 
 /// The outbound queue's `maxReceiveCount` when `OUTBOUND_MAX_RECEIVES` does not say.
 pub const DEFAULT_MAX_RECEIVES: u32 = 5;
@@ -107,6 +109,8 @@ pub struct Sender {
     pub max_receives: u32,
     /// Each job's time ([`JOB_BUDGET`]), within the invocation's deadline when there is one.
     pub budget: Duration,
+    /// Tokens of parts Viber accepted whose record failed: the retry records them, not re-sends.
+    unrecorded: UnrecordedTokens,
 }
 
 impl Sender {
@@ -126,6 +130,7 @@ impl Sender {
             viber,
             max_receives,
             budget: JOB_BUDGET,
+            unrecorded: UnrecordedTokens::default(),
         }
     }
 
@@ -295,6 +300,20 @@ impl Sender {
             if sent_parts.contains_key(&index) {
                 continue;
             }
+            if let Some(message_token) = self.unrecorded.token(&target.comment_id, index) {
+                // Viber accepted this part on an earlier attempt whose record of it failed.
+                let part = SentPart {
+                    comment: &target,
+                    integration_id: &integration.id,
+                    part_index: index,
+                    message_token,
+                    completes: index + 1 == total,
+                };
+                self.record_sent(&part).await?;
+                self.unrecorded.forget(&target.comment_id, index);
+                completed |= part.completes;
+                continue;
+            }
             if !self.has_time_for_a_part(deadline) {
                 let sent = sent_parts.len() + newly_sent;
                 if receive_count >= self.max_receives {
@@ -315,7 +334,10 @@ impl Sender {
                         message_token: sent.message_token,
                         completes: index + 1 == total,
                     };
-                    self.record_sent(&part).await?;
+                    if let Err(error) = self.record_sent(&part).await {
+                        self.unrecorded.remember(&target.comment_id, index, part.message_token);
+                        return Err(error.into());
+                    }
                     completed |= part.completes;
                     newly_sent += 1;
                 }

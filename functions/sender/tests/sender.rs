@@ -823,3 +823,37 @@ async fn a_job_out_of_time_sends_nothing_and_fails_the_reply_only_on_the_last_re
 fn a_part_fits_in_the_job_budget_with_time_to_record_it() {
     assert!(sender::VIBER_TIMEOUT + std::time::Duration::from_secs(1) < sender::JOB_BUDGET);
 }
+
+/// The store is unreachable for longer than the sender's record attempts right after Viber
+/// accepted a part: the retry records the token the instance kept instead of sending the part
+/// again (only a part whose answer was lost with the process may be sent twice).
+#[tokio::test]
+async fn a_part_whose_token_could_not_be_recorded_is_recorded_on_the_retry_not_sent_again() {
+    let setup = setup(false).await;
+    let job = queue_reply(&setup, Some("Ваше замовлення вже в дорозі."), vec![]).await;
+    let faulty = Arc::new(testkit::faulty::Faulty::new(setup.store.clone()).failing("record_sent_part", 3));
+    let sender = Sender::new(
+        faulty,
+        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        ViberClient::with_timeout(&setup.viber.api_url(), sender::VIBER_TIMEOUT),
+        MAX_RECEIVES,
+    );
+
+    let first = sender.send(&job, 1).await;
+    assert!(matches!(first, Err(SendError::Store(_))), "{first:?}");
+    assert_eq!(sends(&setup).len(), 1);
+    assert_eq!(comment(&setup, &job).await.status, CommentStatus::Queued);
+
+    let second = sender.send(&job, 2).await.unwrap();
+    assert_eq!(
+        second,
+        Outcome::Sent {
+            parts: 1,
+            newly_sent: 0
+        }
+    );
+    assert_eq!(sends(&setup).len(), 1, "the part is not sent again");
+    let accepted = setup.viber.accepted_tokens();
+    assert_eq!(sent_parts(&setup, &job).await, accepted);
+    assert_eq!(comment(&setup, &job).await.status, CommentStatus::Sent);
+}
