@@ -51,6 +51,9 @@ id_type!(TaskId, "task");
 id_type!(CommentId, "comment");
 id_type!(AttachmentId, "attachment");
 id_type!(QuickReplyId, "quick reply");
+// A staff client's `Idempotency-Key` for a reply (docs/staff-api.md): the same rules as an id, so
+// a UUID fits.
+id_type!(IdempotencyKey, "idempotency key");
 
 fn is_valid_id(raw: &str) -> bool {
     (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

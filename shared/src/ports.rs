@@ -66,6 +66,8 @@ pub enum Record {
     Task(TaskId),
     Comment(CommentId),
     Contact(ContactId),
+    /// A staff member's `Idempotency-Key` ([`KeyedReply`]).
+    ReplyKey(IdempotencyKey),
 }
 
 impl std::fmt::Display for Record {
@@ -76,6 +78,7 @@ impl std::fmt::Display for Record {
             Record::Task(id) => write!(f, "task {id}"),
             Record::Comment(id) => write!(f, "comment {id}"),
             Record::Contact(id) => write!(f, "contact {id}"),
+            Record::ReplyKey(key) => write!(f, "reply key {key}"),
         }
     }
 }
@@ -137,7 +140,7 @@ pub use consumers::{ApiStore, MediaWorkerStore, ProcessorStore, SenderStore, Sto
 
 // ---- Contacts, tasks, comments (the processor's writes and the staff API's reads) ----
 
-use crate::ids::{AttachmentId, CommentId, ContactId, QuickReplyId, TaskId};
+use crate::ids::{AttachmentId, CommentId, ContactId, IdempotencyKey, QuickReplyId, TaskId};
 use crate::model::{Attachment, Comment, CommentStatus, Contact, QuickReply, StoredAvatar, Task, TaskStatus};
 use crate::time::Timestamp;
 
@@ -522,12 +525,43 @@ pub trait AttachmentStore: Send + Sync {
     async fn put_attachment(&self, attachment: &Attachment) -> Result<(), StoreError>;
 }
 
+/// How long a reply's `Idempotency-Key` is remembered: a day, as clients that retry expect
+/// (docs/staff-api.md, "Retrying a reply").
+pub const REPLY_KEY_TTL_SECONDS: i64 = 24 * 60 * 60;
+
+/// A staff comment posted with an `Idempotency-Key`: which comment the key made, so that the same
+/// post tried again (after a timeout or a 503 whose write did land) answers that comment instead
+/// of storing and sending another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedReply {
+    /// Keys are the caller's: two members' keys never collide.
+    pub staff_id: StaffId,
+    pub key: IdempotencyKey,
+    pub task_id: TaskId,
+    pub comment_id: CommentId,
+    /// The staff API's digest of what was asked: the same key with another request is refused.
+    pub request_hash: String,
+    /// Forgotten from then on (DynamoDB's TTL removes the item some time later).
+    pub expires_at: Timestamp,
+}
+
 #[async_trait]
 pub trait CommentStore: Send + Sync {
     /// Adds a staff comment to its task, all or nothing: the task must exist and not be deleted
     /// (else `Conflict`), the comment id must be new (else `Conflict`), and the attachments in
-    /// `uploaded` are marked available (their bytes are in the bucket).
-    async fn add_staff_comment(&self, comment: &Comment, uploaded: &[AttachmentId]) -> Result<(), StoreError>;
+    /// `uploaded` are marked available (their bytes are in the bucket). With `keyed`, the key is
+    /// remembered in the same write, and a key still remembered is
+    /// `Conflict::AlreadyExists(Record::ReplyKey)` (nothing is written).
+    async fn add_staff_comment(
+        &self,
+        comment: &Comment,
+        uploaded: &[AttachmentId],
+        keyed: Option<&KeyedReply>,
+    ) -> Result<(), StoreError>;
+    /// The reply `staff` posted under `key`, while it is remembered (read strongly consistent).
+    async fn keyed_reply(&self, staff: &StaffId, key: &IdempotencyKey) -> Result<Option<KeyedReply>, StoreError>;
+    /// One comment of a task.
+    async fn get_comment(&self, task_id: &TaskId, id: &CommentId) -> Result<Option<Comment>, StoreError>;
 }
 
 #[async_trait]

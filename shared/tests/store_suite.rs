@@ -2,15 +2,15 @@
 //! DynamoDB store (against moto, `VIBERDESK_MOTO_ENDPOINT`). Each test gets a fresh store, so
 //! lists see only that test's records.
 
-use shared::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
+use shared::ids::{AttachmentId, CommentId, ContactId, IdempotencyKey, IntegrationId, QuickReplyId, StaffId, TaskId};
 use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, CurrentTask, OutboundPlan, QuickReply,
     StoredAvatar, Task, TaskState, TaskStatus,
 };
 use shared::ports::{
-    AttachmentStore, CommentStore, Conflict, ContactStore, DeliveryStore, MediaStore, MessageStore, MessageWrite, Page,
-    PageRequest, PartRef, QuickReplyStore, ReplyStore, SentPart, StoreError, TaskFilter, TaskStore, TaskWrite,
-    WriteOutcome,
+    AttachmentStore, CommentStore, Conflict, ContactStore, DeliveryStore, KeyedReply, MediaStore, MessageStore,
+    MessageWrite, Page, PageRequest, PartRef, QuickReplyStore, Record, ReplyStore, SentPart, StoreError, TaskFilter,
+    TaskStore, TaskWrite, WriteOutcome,
 };
 use shared::rules::effective_status;
 use shared::time::Timestamp;
@@ -48,6 +48,7 @@ testkit::store_suites!(
     a_reply_waiting_for_a_retry_stays_queued_with_its_reason,
     one_failed_part_fails_the_whole_reply,
     staff_comments_need_a_live_task_and_mark_uploads_available,
+    a_reply_key_makes_one_comment_until_it_expires,
     quick_replies_are_kept_listed_and_deleted,
 );
 
@@ -1134,7 +1135,7 @@ async fn staff_comments_need_a_live_task_and_mark_uploads_available<
         ..client_comment(&live.id, "s1", 2_000)
     };
     store
-        .add_staff_comment(&internal, std::slice::from_ref(&upload.id))
+        .add_staff_comment(&internal, std::slice::from_ref(&upload.id), None)
         .await
         .unwrap();
     let comments = all_comments(store, &live.id).await;
@@ -1145,23 +1146,117 @@ async fn staff_comments_need_a_live_task_and_mark_uploads_available<
         "{available:?}"
     );
     // The same comment id again, an unknown task, an unknown attachment: nothing written.
-    assert_conflict(store.add_staff_comment(&internal, &[]).await);
+    assert_conflict(store.add_staff_comment(&internal, &[], None).await);
     let orphan = Comment {
         task_id: task_id("t-unknown"),
         ..internal.clone()
     };
-    assert_conflict(store.add_staff_comment(&orphan, &[]).await);
+    assert_conflict(store.add_staff_comment(&orphan, &[], None).await);
     let unknown_file = Comment {
         id: CommentId::parse("s2").unwrap(),
         ..internal.clone()
     };
     assert_conflict(
         store
-            .add_staff_comment(&unknown_file, &[AttachmentId::parse("nope").unwrap()])
+            .add_staff_comment(&unknown_file, &[AttachmentId::parse("nope").unwrap()], None)
             .await,
     );
     assert_eq!(all_comments(store, &live.id).await.len(), comments.len());
     assert!(all_comments(store, &task_id("t-unknown")).await.is_empty());
+}
+
+async fn a_reply_key_makes_one_comment_until_it_expires<S: MessageStore + TaskStore + CommentStore>(store: &S) {
+    let acme = integration("acme");
+    let live = task("t1", &acme, TaskStatus::InProgress, None, 1_000);
+    open(store, &live).await;
+    let staff = |id: &str, ms: i64| Comment {
+        author: Author {
+            kind: AuthorKind::Staff,
+            id: "anna".into(),
+        },
+        status: CommentStatus::Internal,
+        viber_message_type: None,
+        viber_message_token: None,
+        ..client_comment(&live.id, id, ms)
+    };
+    let anna = StaffId::parse("anna").unwrap();
+    let key = IdempotencyKey::parse("4f9c2b1e-0d7a-4c3e-9b8f-1a2b3c4d5e6f").unwrap();
+    let keyed = |staff_id: &StaffId, comment: &Comment, expires_at: Timestamp| KeyedReply {
+        staff_id: staff_id.clone(),
+        key: key.clone(),
+        task_id: comment.task_id.clone(),
+        comment_id: comment.id.clone(),
+        request_hash: "digest".into(),
+        expires_at,
+    };
+    let later = Timestamp::now().plus_seconds(3_600);
+    assert_eq!(store.keyed_reply(&anna, &key).await.unwrap(), None);
+    let before = all_comments(store, &live.id).await.len();
+
+    let first = staff("s1", 2_000);
+    store
+        .add_staff_comment(&first, &[], Some(&keyed(&anna, &first, later)))
+        .await
+        .unwrap();
+    let remembered = store.keyed_reply(&anna, &key).await.unwrap().unwrap();
+    assert_eq!(remembered.comment_id, first.id);
+    assert_eq!(remembered.task_id, live.id);
+    assert_eq!(remembered.request_hash, "digest");
+    // Stored to the second (DynamoDB's TTL attribute is in epoch seconds).
+    assert_eq!(remembered.expires_at.millis() / 1000, later.millis() / 1000);
+    assert_eq!(
+        store.get_comment(&live.id, &first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .get_comment(&live.id, &CommentId::parse("nope").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The same key for another comment (a retry that did not see the first answer): refused, and
+    // nothing written.
+    let retry = staff("s2", 3_000);
+    match store
+        .add_staff_comment(&retry, &[], Some(&keyed(&anna, &retry, later)))
+        .await
+    {
+        Err(StoreError::Conflict(Conflict::AlreadyExists(Record::ReplyKey(taken)))) => assert_eq!(taken, key),
+        other => panic!("expected the key to be taken, got {other:?}"),
+    }
+    assert_eq!(store.get_comment(&live.id, &retry.id).await.unwrap(), None);
+    // Keys are each member's own.
+    let bob = StaffId::parse("bob").unwrap();
+    store
+        .add_staff_comment(&retry, &[], Some(&keyed(&bob, &retry, later)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.keyed_reply(&bob, &key).await.unwrap().unwrap().comment_id,
+        retry.id
+    );
+
+    // An expired key is forgotten, and free again.
+    let carl = StaffId::parse("carl").unwrap();
+    let old = staff("s3", 4_000);
+    let expired = Timestamp::now().plus_seconds(-5);
+    store
+        .add_staff_comment(&old, &[], Some(&keyed(&carl, &old, expired)))
+        .await
+        .unwrap();
+    assert_eq!(store.keyed_reply(&carl, &key).await.unwrap(), None);
+    let fresh = staff("s4", 5_000);
+    store
+        .add_staff_comment(&fresh, &[], Some(&keyed(&carl, &fresh, later)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.keyed_reply(&carl, &key).await.unwrap().unwrap().comment_id,
+        fresh.id
+    );
+    assert_eq!(all_comments(store, &live.id).await.len(), before + 4);
 }
 
 async fn quick_replies_are_kept_listed_and_deleted<S: QuickReplyStore>(store: &S) {

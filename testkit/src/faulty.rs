@@ -11,15 +11,15 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use shared::ids::{AttachmentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
+use shared::ids::{AttachmentId, CommentId, ContactId, IdempotencyKey, IntegrationId, QuickReplyId, StaffId, TaskId};
 use shared::model::{
     Attachment, Comment, CommentStatus, Contact, Integration, QuickReply, StaffMember, StoredAvatar, Task,
 };
 use shared::ports::{
     AttachmentStore, ChangedTasks, CommentStore, ContactAdmin, ContactChange, ContactFilter, ContactStore,
-    DeliveryStore, IntegrationAdmin, IntegrationStore, MediaStore, MessageStore, MessageWrite, OutgoingReply, Page,
-    PageRequest, PartRef, QuickReplyStore, ReadMarkerStore, ReplyStore, SentPart, StaffAdmin, StaffChange,
-    StaffOutcome, StaffStore, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, WriteOutcome,
+    DeliveryStore, IntegrationAdmin, IntegrationStore, KeyedReply, MediaStore, MessageStore, MessageWrite,
+    OutgoingReply, Page, PageRequest, PartRef, QuickReplyStore, ReadMarkerStore, ReplyStore, SentPart, StaffAdmin,
+    StaffChange, StaffOutcome, StaffStore, StoreError, TaskChange, TaskFilter, TaskStore, TaskWorkflow, WriteOutcome,
 };
 use shared::time::Timestamp;
 
@@ -30,6 +30,9 @@ enum Fault {
     Down,
     /// The next calls fail, this many of them.
     Failing(usize),
+    /// The next calls are carried out but answer as failed, this many of them: a write that
+    /// landed although its caller timed out.
+    AnswerLost(usize),
     /// After each call has answered, this runs (and is awaited) before the answer is returned.
     Then(Then),
 }
@@ -62,6 +65,12 @@ impl<S> Faulty<S> {
         self.with(target, Fault::Failing(times))
     }
 
+    /// The next `times` calls of `target` are carried out, but answer
+    /// `StoreError::Unavailable("timed out")`: the write landed, its answer did not.
+    pub fn answer_lost(self, target: &'static str, times: usize) -> Self {
+        self.with(target, Fault::AnswerLost(times))
+    }
+
     /// After each call of `target` has answered, `then` runs before the caller gets the answer:
     /// another writer's change landing between the caller's read and its write.
     pub fn then<F, Fut>(self, target: &'static str, then: F) -> Self
@@ -88,6 +97,7 @@ impl<S> Faulty<S> {
         operation: &'static str,
         work: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        let mut lose_answer = false;
         let thens: Vec<Then> = {
             let mut rules = self.rules.lock().unwrap();
             let mut thens = Vec::new();
@@ -102,6 +112,11 @@ impl<S> Faulty<S> {
                         return Err(StoreError::Unavailable("throttled".into()));
                     }
                     Fault::Failing(_) => {}
+                    Fault::AnswerLost(left) if *left > 0 => {
+                        *left -= 1;
+                        lose_answer = true;
+                    }
+                    Fault::AnswerLost(_) => {}
                     Fault::Then(then) => thens.push(then.clone()),
                 }
             }
@@ -110,6 +125,9 @@ impl<S> Faulty<S> {
         let answer = work.await;
         for then in thens {
             then().await;
+        }
+        if lose_answer {
+            return Err(StoreError::Unavailable("timed out".into()));
         }
         answer
     }
@@ -420,13 +438,28 @@ impl<S: MediaStore> MediaStore for Faulty<S> {
 
 #[async_trait]
 impl<S: CommentStore> CommentStore for Faulty<S> {
-    async fn add_staff_comment(&self, comment: &Comment, uploaded: &[AttachmentId]) -> Result<(), StoreError> {
+    async fn add_staff_comment(
+        &self,
+        comment: &Comment,
+        uploaded: &[AttachmentId],
+        keyed: Option<&KeyedReply>,
+    ) -> Result<(), StoreError> {
         self.call(
             "CommentStore",
             "add_staff_comment",
-            self.inner.add_staff_comment(comment, uploaded),
+            self.inner.add_staff_comment(comment, uploaded, keyed),
         )
         .await
+    }
+
+    async fn keyed_reply(&self, staff: &StaffId, key: &IdempotencyKey) -> Result<Option<KeyedReply>, StoreError> {
+        self.call("CommentStore", "keyed_reply", self.inner.keyed_reply(staff, key))
+            .await
+    }
+
+    async fn get_comment(&self, task_id: &TaskId, id: &CommentId) -> Result<Option<Comment>, StoreError> {
+        self.call("CommentStore", "get_comment", self.inner.get_comment(task_id, id))
+            .await
     }
 }
 

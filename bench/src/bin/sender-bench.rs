@@ -361,7 +361,7 @@ fn cpu_per_reply(replies: usize) -> Result<(), Error> {
                     }),
                     details: None,
                 };
-                shared::ports::CommentStore::add_staff_comment(store.as_ref(), &comment, &[]).await?;
+                shared::ports::CommentStore::add_staff_comment(store.as_ref(), &comment, &[], None).await?;
                 jobs.push(OutboundJob {
                     task_id: task.id.clone(),
                     comment_id: comment.id.clone(),

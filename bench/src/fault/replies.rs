@@ -21,6 +21,9 @@ pub struct Reply {
     pub index: usize,
     pub task_id: String,
     pub comment_id: String,
+    /// Answered `Idempotent-Replayed`: an earlier post of it had landed although its answer was
+    /// lost, and the retry found it instead of storing it again.
+    pub replayed: bool,
 }
 
 /// Every third reply is long enough to go as two Viber messages (7,000 characters each at most).
@@ -71,8 +74,8 @@ pub async fn open_tasks(
 }
 
 /// Posts one reply (notifying the client) to each task, all at once; a post the API does not
-/// answer 202 is tried again (a staff member clicking again) until `deadline`. The replies the
-/// API took, and how many answers were not 202.
+/// answer 202 is tried again under the same `Idempotency-Key` (the web inbox sending a reply
+/// again) until `deadline`. The replies the API took, and how many answers were not 202.
 pub async fn post_replies(
     world: &World,
     tasks: &[(usize, String)],
@@ -83,18 +86,25 @@ pub async fn post_replies(
         let index = first_index + i;
         async move {
             let mut refused = 0;
+            let key = shared::ids::new_id();
             loop {
                 let body = json!({"text": reply_text(index), "notify_client": true});
                 let answer = world
-                    .call(Method::POST, &format!("/api/tasks/{task_id}/comments"), Some(body))
+                    .call_keyed(
+                        Method::POST,
+                        &format!("/api/tasks/{task_id}/comments"),
+                        Some(body),
+                        Some(&key),
+                    )
                     .await;
-                if let Some((202, queued)) = &answer {
+                if let Some((202, queued, replayed)) = &answer {
                     let comment_id = queued["id"].as_str().unwrap_or_default().to_owned();
                     return (
                         Some(Reply {
                             index,
                             task_id: task_id.clone(),
                             comment_id,
+                            replayed: *replayed,
                         }),
                         refused,
                     );

@@ -381,12 +381,13 @@ async fn aws_outage(world: &World, plan: &Plan) -> Result<Row, Error> {
         replies_failed: reply_row.replies_failed,
         settled: messages_settled.zip(replies_settled).map(|(a, b)| a.max(b)),
         note: format!(
-            "cut {:.0} s; {} messages + {} replies; {} callbacks and {} reply posts unanswered (re-sent); {} clients incomplete, messages lost e.g. {}; {}",
+            "cut {:.0} s; {} messages + {} replies; {} callbacks and {} reply posts unanswered (re-sent; {} replies found by their Idempotency-Key, their first post stored though unanswered); {} clients incomplete, messages lost e.g. {}; {}",
             plan.outage.as_secs_f64(),
             messages.accepted,
             reply_row.accepted,
             posted.unanswered,
             refused,
+            replies.iter().filter(|reply| reply.replayed).count(),
             messages.incomplete,
             examples(&messages.lost_examples),
             reply_row.note

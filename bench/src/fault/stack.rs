@@ -178,18 +178,39 @@ impl World {
     /// `method path` as the owner: the status and the JSON answer, or `None` when the stack did
     /// not answer (restarting, or the request timed out).
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Option<(u16, Value)> {
+        let (status, answer, _) = self.call_keyed(method, path, body, None).await?;
+        Some((status, answer))
+    }
+
+    /// [`Self::call`] with an `Idempotency-Key` (a staff reply, posted again under the same key
+    /// when its answer is lost); also answers whether the API marked it `Idempotent-Replayed`
+    /// (an earlier post under the key had made the reply).
+    pub async fn call_keyed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> Option<(u16, Value, bool)> {
         let mut request = self
             .http
             .request(method, self.url(path))
             .bearer_auth(OWNER_TOKEN)
             .timeout(Duration::from_secs(10));
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.ok()?;
         let status = response.status().as_u16();
+        let replayed = response
+            .headers()
+            .get("idempotent-replayed")
+            .is_some_and(|value| value == "true");
         let text = response.text().await.ok()?;
-        Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+        Some((status, serde_json::from_str(&text).unwrap_or(Value::Null), replayed))
     }
 
     /// Every item of a paged list (`?limit=100&cursor=…`), or `None` if a page failed.

@@ -37,6 +37,7 @@ struct World {
 struct Answer {
     status: StatusCode,
     json: Value,
+    headers: lambda_http::http::HeaderMap,
 }
 
 impl Answer {
@@ -127,11 +128,18 @@ impl World {
     }
 
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> Answer {
-        let builder = lambda_http::http::Request::builder()
+        self.call_with(method, uri, body, &[]).await
+    }
+
+    async fn call_with(&self, method: Method, uri: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Answer {
+        let mut builder = lambda_http::http::Request::builder()
             .method(method)
             .uri(uri)
             .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
             .header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
         let request = builder
             .body(body)
@@ -139,11 +147,12 @@ impl World {
             .with_query_string_parameters(HashMap::<String, Vec<String>>::new());
         let response = self.api.handle(request).await;
         let status = response.status();
+        let headers = response.headers().clone();
         let json = match response.into_body() {
             Body::Text(text) => serde_json::from_str(&text).unwrap(),
             _ => Value::Null,
         };
-        Answer { status, json }
+        Answer { status, json, headers }
     }
 
     fn comments_uri(&self) -> String {
@@ -535,6 +544,159 @@ async fn a_reply_that_cannot_be_queued_is_not_stored() {
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     let list = world.call(Method::GET, &world.comments_uri(), None).await;
     assert_eq!(list.json["items"].as_array().unwrap().len(), 1);
+}
+
+const KEY: &str = "8d3f0a6e-5b1c-4e2a-9f7d-0c1b2a3d4e5f";
+
+impl World {
+    /// Posts a reply under `key`.
+    async fn post_keyed(&self, key: &str, body: Value) -> Answer {
+        self.call_with(
+            Method::POST,
+            &self.comments_uri(),
+            Some(body),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+    }
+
+    async fn staff_comments(&self) -> Vec<Value> {
+        let list = self.call(Method::GET, &self.comments_uri(), None).await;
+        let items = list.json["items"].as_array().unwrap().clone();
+        items.into_iter().filter(|c| c["author"]["type"] == "staff").collect()
+    }
+}
+
+fn replayed(answer: &Answer) -> bool {
+    answer.headers.get("idempotent-replayed").is_some_and(|v| v == "true")
+}
+
+#[tokio::test]
+async fn a_reply_posted_again_under_its_key_is_answered_not_stored_or_sent_twice() {
+    let world = World::new(false).await;
+    let body = json!({"text": "Ваше замовлення вже в дорозі", "notify_client": true});
+    let first = world.post_keyed(KEY, body.clone()).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.json);
+    assert!(!replayed(&first));
+    let id = first.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(world.jobs().len(), 1);
+
+    let again = world.post_keyed(KEY, body.clone()).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.json);
+    assert_eq!(again.json, json!({"id": id, "status": "queued"}));
+    assert!(replayed(&again));
+    assert!(world.jobs().is_empty(), "nothing queued again");
+    assert_eq!(world.staff_comments().await.len(), 1);
+
+    // Without a key the same text is another reply (a staff member may well say it twice).
+    let unkeyed = world.call(Method::POST, &world.comments_uri(), Some(body)).await;
+    assert_eq!(unkeyed.status, StatusCode::ACCEPTED);
+    assert_ne!(unkeyed.json["id"], id);
+    assert_eq!(world.staff_comments().await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_reply_whose_write_landed_but_answered_503_is_not_stored_again_on_retry() {
+    let mut world = World::new(false).await;
+    let faulty = Arc::new(testkit::faulty::Faulty::new(world.store.clone()).answer_lost("add_staff_comment", 1));
+    world.api = Api::new(faulty, world.blobs.clone(), world.queue.clone(), settings());
+    let body = json!({"text": "Готово", "notify_client": true});
+    let lost = world.post_keyed(KEY, body.clone()).await;
+    assert_eq!(lost.status, StatusCode::SERVICE_UNAVAILABLE, "{}", lost.json);
+    assert_eq!(lost.code(), "store_unavailable");
+    // The comment and its job did land.
+    let stored = world.staff_comments().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(world.jobs().len(), 1);
+
+    let retry = world.post_keyed(KEY, body).await;
+    assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.json);
+    assert!(replayed(&retry));
+    assert_eq!(retry.json["id"], stored[0]["id"]);
+    assert!(world.jobs().is_empty());
+    assert_eq!(world.staff_comments().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_internal_comment_posted_again_under_its_key_answers_the_comment() {
+    let world = World::new(false).await;
+    let body = json!({"text": "Check the invoice"});
+    let first = world.post_keyed(KEY, body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.json);
+    let again = world.post_keyed(KEY, body).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.json);
+    assert!(replayed(&again));
+    assert_eq!(again.json, first.json);
+    assert_eq!(world.staff_comments().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_used_for_another_request_is_refused_and_nothing_is_posted() {
+    let world = World::new(false).await;
+    let first = world
+        .post_keyed(KEY, json!({"text": "One", "notify_client": true}))
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    world.jobs();
+    for other in [
+        json!({"text": "Two", "notify_client": true}),
+        json!({"text": "One", "notify_client": false}),
+        json!({"text": "One", "notify_client": true, "attachment_ids": []}),
+    ] {
+        let answer = world.post_keyed(KEY, other.clone()).await;
+        if other["attachment_ids"].is_array() {
+            // No attachments named is the same request as none given.
+            assert_eq!(answer.status, StatusCode::ACCEPTED, "{other}");
+            assert!(replayed(&answer));
+            continue;
+        }
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{other}: {}",
+            answer.json
+        );
+        assert_eq!(answer.code(), "idempotency_key_reused");
+    }
+    // The same key on another task.
+    let other_task = world
+        .call_with(
+            Method::POST,
+            &format!("/api/tasks/{}/comments", TaskId::generate()),
+            Some(json!({"text": "One", "notify_client": true})),
+            &[("Idempotency-Key", KEY)],
+        )
+        .await;
+    assert_eq!(
+        other_task.status,
+        StatusCode::NOT_FOUND,
+        "a task that does not exist is looked up first"
+    );
+    assert!(world.jobs().is_empty());
+    assert_eq!(world.staff_comments().await.len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_idempotency_keys_are_refused_before_anything_is_posted() {
+    let world = World::new(false).await;
+    let body = json!({"text": "Hello", "notify_client": true});
+    let too_long = "k".repeat(65);
+    for key in ["", "two words", "a/b", too_long.as_str()] {
+        let answer = world.post_keyed(key, body.clone()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{key:?}: {}", answer.json);
+        assert_eq!(answer.code(), "invalid_idempotency_key");
+    }
+    let twice = world
+        .call_with(
+            Method::POST,
+            &world.comments_uri(),
+            Some(body),
+            &[("Idempotency-Key", "a"), ("Idempotency-Key", "b")],
+        )
+        .await;
+    assert_eq!(twice.code(), "invalid_idempotency_key");
+    assert!(world.jobs().is_empty());
+    assert!(world.staff_comments().await.is_empty());
 }
 
 #[tokio::test]

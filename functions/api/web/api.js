@@ -32,10 +32,11 @@ export function onUnauthorized(handler) {
 
 /**
  * Calls the API. Answers `{status, data, etag}`; `data` is null for 204 and 304. With `etag`,
- * sends `If-None-Match` (the answer is then 304 when nothing changed).
+ * sends `If-None-Match` (the answer is then 304 when nothing changed); `extraHeaders` are sent as
+ * given (a reply's `Idempotency-Key`).
  */
-export async function call(method, path, { body, etag, token = session.token() } = {}) {
-  const headers = { Accept: 'application/json' };
+export async function call(method, path, { body, etag, extraHeaders = {}, token = session.token() } = {}) {
+  const headers = { Accept: 'application/json', ...extraHeaders };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (etag) headers['If-None-Match'] = etag;
@@ -78,7 +79,7 @@ export async function call(method, path, { body, etag, token = session.token() }
 }
 
 export const get = async (path, options) => (await call('GET', path, options)).data;
-export const post = async (path, body) => (await call('POST', path, { body })).data;
+export const post = async (path, body, extraHeaders) => (await call('POST', path, { body, extraHeaders })).data;
 export const patch = async (path, body) => (await call('PATCH', path, { body })).data;
 export const remove = async (path) => (await call('DELETE', path)).data;
 

@@ -5,7 +5,7 @@
 import { html, useEffect, useRef, useState } from './vendor/preact-htm.mjs';
 import { post, upload } from './api.js';
 import { formatAgo, formatDuration, formatSize, t } from './i18n.js';
-import { clientName, contentTypeOf, findQuickReplies, previewQuickReply, quickReplyQuery, replyWindow } from './model.js';
+import { clientName, contentTypeOf, findQuickReplies, previewQuickReply, quickReplyQuery, replyKey, replyWindow } from './model.js';
 import { errorText, useApp } from './ui.js';
 
 const MAX_FILES = 10;
@@ -97,6 +97,9 @@ export function Composer({ task, dropped, onSent, onRefused }) {
   const [showList, setShowList] = useState(false);
   const [active, setActive] = useState(0);
   const [sending, setSending] = useState(false);
+  // The Idempotency-Key of the reply being sent: kept while a failed send is tried again
+  // unchanged, so a reply whose first post did land (its answer lost) is not sent twice.
+  const pendingKey = useRef(null);
   const box = useRef(null);
   const fileInput = useRef(null);
   const uploads = useUploads(toast);
@@ -137,8 +140,10 @@ export function Composer({ task, dropped, onSent, onRefused }) {
     else if (text.trim()) body.text = text;
     if (ready.length) body.attachment_ids = ready.map((entry) => entry.id);
     setSending(true);
+    pendingKey.current = replyKey(pendingKey.current, JSON.stringify([task.id, body]));
     try {
-      await post(`/api/tasks/${encodeURIComponent(task.id)}/comments`, body);
+      await post(`/api/tasks/${encodeURIComponent(task.id)}/comments`, body, { 'Idempotency-Key': pendingKey.current.key });
+      pendingKey.current = null;
       setText('');
       setQuick(null);
       uploads.clear();

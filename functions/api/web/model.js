@@ -310,3 +310,18 @@ export function parseRoute(hash) {
   if (path === '/contacts') return { page: 'contacts' };
   return { page: 'inbox', taskId: null };
 }
+
+/** 32 random hex digits: a reply's `Idempotency-Key` (getRandomValues works on plain http too). */
+export function randomKey() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The key to send a reply under: the pending one when this is the same reply sent again (its
+ * `signature`: task and body), else a new one. Answers `{key, signature}`.
+ */
+export function replyKey(pending, signature, newKey = randomKey) {
+  return pending && pending.signature === signature ? pending : { key: newKey(), signature };
+}

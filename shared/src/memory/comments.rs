@@ -1,17 +1,65 @@
 //! Comments: a task's conversation, staff comments, and the parts of a staff reply (their
 //! tokens as Viber accepts them, and their delivery statuses).
 
+use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 
 use async_trait::async_trait;
 
 use super::{MemoryStore, StoreState};
-use crate::ids::{AttachmentId, CommentId, IntegrationId, TaskId};
+use crate::ids::{AttachmentId, CommentId, IdempotencyKey, IntegrationId, StaffId, TaskId};
 use crate::model::{Comment, CommentStatus};
 use crate::ports::{
-    CommentStore, Conflict, DeliveryStore, OutgoingReply, Page, PageRequest, PartRef, Record, ReplyStore, SentPart,
-    StoreError, decode_cursor, encode_cursor,
+    CommentStore, Conflict, DeliveryStore, KeyedReply, OutgoingReply, Page, PageRequest, PartRef, Record, ReplyStore,
+    SentPart, StoreError, decode_cursor, encode_cursor,
 };
+use crate::time::Timestamp;
+
+type ReplyKey = (StaffId, IdempotencyKey);
+
+/// The remembered reply keys (`KeyedReply`). Every key lives the same time, so they expire about
+/// in the order they were written: a queue of expiry times forgets the expired ones as new ones
+/// come, O(1) amortised per write, and the map answers a lookup in O(1). Bounded by a day of
+/// replies, like DynamoDB's TTL.
+#[derive(Default)]
+pub(super) struct ReplyKeys {
+    by_key: HashMap<ReplyKey, KeyedReply>,
+    by_expiry: VecDeque<(Timestamp, ReplyKey)>,
+}
+
+impl ReplyKeys {
+    fn get(&self, key: &ReplyKey, now: Timestamp) -> Option<&KeyedReply> {
+        self.by_key.get(key).filter(|keyed| keyed.expires_at > now)
+    }
+
+    fn forget_expired(&mut self, now: Timestamp) {
+        while let Some((expires_at, _)) = self.by_expiry.front() {
+            if *expires_at > now {
+                break;
+            }
+            let (expires_at, key) = self.by_expiry.pop_front().expect("a front entry");
+            // A key written again after it expired has a later time: that one stays.
+            if self
+                .by_key
+                .get(&key)
+                .is_some_and(|keyed| keyed.expires_at == expires_at)
+            {
+                self.by_key.remove(&key);
+            }
+        }
+    }
+
+    fn insert(&mut self, keyed: &KeyedReply) {
+        let key = (keyed.staff_id.clone(), keyed.key.clone());
+        self.by_expiry.push_back((keyed.expires_at, key.clone()));
+        self.by_key.insert(key, keyed.clone());
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_key.len().max(self.by_expiry.len())
+    }
+}
 
 fn key(comment: &PartRef) -> (TaskId, CommentId) {
     (comment.task_id.clone(), comment.comment_id.clone())
@@ -55,7 +103,12 @@ impl MemoryStore {
 
 #[async_trait]
 impl CommentStore for MemoryStore {
-    async fn add_staff_comment(&self, comment: &Comment, uploaded: &[AttachmentId]) -> Result<(), StoreError> {
+    async fn add_staff_comment(
+        &self,
+        comment: &Comment,
+        uploaded: &[AttachmentId],
+        keyed: Option<&KeyedReply>,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         if state.tasks.get(&comment.task_id).is_none_or(|task| task.deleted) {
             return Err(Conflict::TaskGone(comment.task_id.clone()).into());
@@ -63,6 +116,17 @@ impl CommentStore for MemoryStore {
         let key = (comment.task_id.clone(), comment.id.clone());
         if state.comments.contains_key(&key) {
             return Err(Conflict::AlreadyExists(Record::Comment(comment.id.clone())).into());
+        }
+        if let Some(keyed) = keyed {
+            let now = Timestamp::now();
+            state.reply_keys.forget_expired(now);
+            if state
+                .reply_keys
+                .get(&(keyed.staff_id.clone(), keyed.key.clone()), now)
+                .is_some()
+            {
+                return Err(Conflict::AlreadyExists(Record::ReplyKey(keyed.key.clone())).into());
+            }
         }
         if let Some(missing) = uploaded.iter().find(|id| !state.attachments.contains_key(*id)) {
             return Err(Conflict::UnknownAttachment(missing.clone()).into());
@@ -73,8 +137,23 @@ impl CommentStore for MemoryStore {
                 attachment.unavailable_reason = None;
             }
         }
+        if let Some(keyed) = keyed {
+            state.reply_keys.insert(keyed);
+        }
         state.comments.insert(key, comment.clone());
         Ok(())
+    }
+
+    async fn keyed_reply(&self, staff: &StaffId, key: &IdempotencyKey) -> Result<Option<KeyedReply>, StoreError> {
+        Ok(self
+            .state()
+            .reply_keys
+            .get(&(staff.clone(), key.clone()), Timestamp::now())
+            .cloned())
+    }
+
+    async fn get_comment(&self, task_id: &TaskId, id: &CommentId) -> Result<Option<Comment>, StoreError> {
+        Ok(self.state().comments.get(&(task_id.clone(), id.clone())).cloned())
     }
 }
 
@@ -197,5 +276,56 @@ impl ReplyStore for MemoryStore {
             stored.status_reason = reason.map(str::to_owned);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyed(key: &str, expires_at: i64) -> KeyedReply {
+        KeyedReply {
+            staff_id: StaffId::parse("s1").unwrap(),
+            key: IdempotencyKey::parse(key).unwrap(),
+            task_id: TaskId::parse("t1").unwrap(),
+            comment_id: CommentId::parse(key).unwrap(),
+            request_hash: "h".to_owned(),
+            expires_at: Timestamp::from_millis(expires_at),
+        }
+    }
+
+    fn lookup(key: &str) -> ReplyKey {
+        (StaffId::parse("s1").unwrap(), IdempotencyKey::parse(key).unwrap())
+    }
+
+    #[test]
+    fn reply_keys_are_forgotten_once_expired_and_stay_bounded() {
+        let mut keys = ReplyKeys::default();
+        for n in 0..1_000 {
+            keys.forget_expired(Timestamp::from_millis(n));
+            keys.insert(&keyed(&format!("k{n}"), n + 100));
+        }
+        // Only the last 100 are still remembered, and only they are held.
+        assert_eq!(keys.len(), 100);
+        assert!(keys.get(&lookup("k950"), Timestamp::from_millis(999)).is_some());
+        assert!(keys.get(&lookup("k899"), Timestamp::from_millis(999)).is_none());
+        // Past its expiry a key is not answered even before it is dropped.
+        assert!(keys.get(&lookup("k999"), Timestamp::from_millis(1_099)).is_none());
+    }
+
+    #[test]
+    fn a_key_written_again_after_expiry_outlives_its_first_entry() {
+        let mut keys = ReplyKeys::default();
+        keys.insert(&keyed("k", 10));
+        // Expired but not yet dropped when it is written again:
+        keys.insert(&keyed("k", 30));
+        keys.forget_expired(Timestamp::from_millis(20));
+        assert_eq!(
+            keys.get(&lookup("k"), Timestamp::from_millis(20))
+                .unwrap()
+                .expires_at
+                .millis(),
+            30
+        );
     }
 }

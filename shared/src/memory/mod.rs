@@ -51,6 +51,8 @@ struct StoreState {
     quick_replies: HashMap<QuickReplyId, QuickReply>,
     /// How far each staff member read each task (`ReadMarkerStore`).
     read_markers: HashMap<(StaffId, TaskId), Timestamp>,
+    /// The staff replies' idempotency keys (`CommentStore`).
+    reply_keys: comments::ReplyKeys,
 }
 
 impl MemoryStore {

@@ -13,6 +13,12 @@ Promise.all([import(base + 'model.js'), import(base + 'i18n.js')])
       if (a !== e) failures.push(`${what}: got ${a}, expected ${e}`);
     };
 
+    const first = m.replyKey(null, 'task-1:hello');
+    eq('a reply key is 32 hex digits', /^[0-9a-f]{32}$/.test(first.key), true);
+    eq('a reply sent again keeps its key', m.replyKey(first, 'task-1:hello'), first);
+    eq('another reply gets a new key', m.replyKey(first, 'task-1:hello!').key === first.key, false);
+    eq('keys differ', m.randomKey() === m.randomKey(), false);
+
     eq('initials of two words', m.initials('Олена Коваленко'), 'ОК');
     eq('initials of one word', m.initials('ivan'), 'IV');
     eq('initials of nothing', m.initials('  '), '?');

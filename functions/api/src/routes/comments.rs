@@ -10,19 +10,28 @@
 //! to the queue first, then the comment is written as `queued`. If the write fails the staff
 //! member gets an error and the sender drops the job once its grace period is over; a stored
 //! reply therefore always has its job, with no sweeper and no stream.
+//!
+//! A post may carry an `Idempotency-Key` (docs/staff-api.md, "Retrying a reply"): a write can
+//! land although its answer is lost (a timeout, a 503 after DynamoDB took it), and the post tried
+//! again under the same key answers the comment the key made instead of storing and sending a
+//! second one. The key is written in the comment's own transaction, so one of two racing posts
+//! wins; the loser's queued job names a comment that is never stored and is dropped.
 
 use std::collections::HashMap;
 
 use futures::future::join_all;
 use lambda_http::http::HeaderMap;
+use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use shared::ids::{AttachmentId, CommentId, QuickReplyId, TaskId};
+use sha2::{Digest, Sha256};
+use shared::ids::{AttachmentId, CommentId, IdempotencyKey, QuickReplyId, TaskId};
 use shared::model::{
     Attachment, Author, AuthorKind, Comment, CommentStatus, Contact, Integration, MessageDetails, OutboundPlan,
     StaffMember, Task,
 };
 use shared::outbound::OutboundJob;
+use shared::ports::{Conflict, KeyedReply, REPLY_KEY_TTL_SECONDS, Record, StoreError};
 use shared::rules::{effective_status, render_quick_reply};
 use shared::time::Timestamp;
 use shared::viber::reply::{self, ReplyError};
@@ -34,6 +43,13 @@ use crate::query::{self, Params};
 use crate::response::{accepted, created, ok_unless_unchanged};
 use crate::routes::attachments::{AttachmentView, UploadCheck, never_announced};
 use crate::routes::common::PageView;
+
+/// The header a client names a reply with, to post it again safely (the IETF draft's
+/// `Idempotency-Key`).
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Set to `true` on the answer to a post whose key had made a reply already: nothing new was
+/// stored or sent.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 /// The most attachments one reply carries (each is a Viber message of its own).
 pub const MAX_ATTACHMENTS_PER_REPLY: usize = 10;
@@ -238,18 +254,73 @@ impl Api {
         caller: &StaffMember,
     ) -> Result<Response<Body>, ApiError> {
         let new: NewComment = json_body(request)?;
+        let key = idempotency_key(request.headers())?;
         let task = self.live_task(raw_task_id).await?;
         let checked = check_comment(new)?;
-        let comment = self.post_comment(&task, caller, checked).await?;
+        let keyed = match key {
+            None => None,
+            Some(key) => {
+                let request_hash = request_digest(&task.id, &checked);
+                if let Some(earlier) = self
+                    .store
+                    .keyed_reply(&caller.id, &key)
+                    .await
+                    .context("get reply key")?
+                {
+                    return self.replay(&task, &earlier, &request_hash).await;
+                }
+                Some((key, request_hash))
+            }
+        };
+        let comment = match self.post_comment(&task, caller, checked, keyed).await? {
+            Posted::New(comment) => comment,
+            Posted::Earlier(earlier, request_hash) => return self.replay(&task, &earlier, &request_hash).await,
+        };
         tracing::info!(task_id = %task.id, comment_id = %comment.id, status = ?comment.status, "staff comment posted");
+        self.comment_answer(&comment).await
+    }
+
+    /// The answer a post gets: 202 `{id, status}` for a reply to the client, 201 with the
+    /// comment for an internal one.
+    async fn comment_answer(&self, comment: &Comment) -> Result<Response<Body>, ApiError> {
         if comment.notify_client {
             return Ok(accepted(&QueuedView {
                 id: &comment.id,
-                status: comment.status,
+                status: effective_status(comment),
             }));
         }
-        let attachments = self.attachments_of(std::slice::from_ref(&comment)).await?;
-        Ok(created(&CommentView::new(&comment, |id| attachments.get(id))))
+        let attachments = self.attachments_of(std::slice::from_ref(comment)).await?;
+        Ok(created(&CommentView::new(comment, |id| attachments.get(id))))
+    }
+
+    /// A post whose key made a reply already: the answer that reply got (its status as it is
+    /// now), marked `Idempotent-Replayed`; the same key with another request is refused.
+    async fn replay(&self, task: &Task, earlier: &KeyedReply, request_hash: &str) -> Result<Response<Body>, ApiError> {
+        if earlier.task_id != task.id || earlier.request_hash != request_hash {
+            return Err(ApiError::unprocessable(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for another request in the last 24 hours; a new reply needs a new key",
+            ));
+        }
+        let comment = self
+            .store
+            .get_comment(&earlier.task_id, &earlier.comment_id)
+            .await
+            .and_then(|found| {
+                found.ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "a reply key names comment {} that is not stored",
+                        earlier.comment_id
+                    ))
+                })
+            })
+            .context("get keyed comment")?;
+        tracing::info!(task_id = %task.id, comment_id = %comment.id, "staff comment posted again under its key: answered, not posted");
+        let mut answer = self.comment_answer(&comment).await?;
+        answer
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+        Ok(answer)
     }
 
     /// The attachments of a page of comments, read concurrently, each once.
@@ -271,8 +342,15 @@ impl Api {
     }
 
     /// Stores a staff comment; with `notify_client` also hands it to the sender. Returns the
-    /// comment as stored.
-    async fn post_comment(&self, task: &Task, caller: &StaffMember, new: CheckedComment) -> Result<Comment, ApiError> {
+    /// comment as stored, or, when `keyed`'s key was taken meanwhile (a post racing its retry),
+    /// the reply the key made.
+    async fn post_comment(
+        &self,
+        task: &Task,
+        caller: &StaffMember,
+        new: CheckedComment,
+        keyed: Option<(IdempotencyKey, String)>,
+    ) -> Result<Posted, ApiError> {
         let attachments = self.uploaded_attachments(&new.attachment_ids).await?;
         let needs_contact = new.notify_client || matches!(new.text, ReplyText::QuickReply(_));
         let contact = if needs_contact {
@@ -345,12 +423,34 @@ impl Api {
                 ApiError::Unavailable
             })?;
         }
+        let keyed = keyed.map(|(key, request_hash)| KeyedReply {
+            staff_id: caller.id.clone(),
+            key,
+            task_id: task.id.clone(),
+            comment_id: comment.id.clone(),
+            request_hash,
+            expires_at: comment.created_at.plus_seconds(REPLY_KEY_TTL_SECONDS),
+        });
         // A task deleted since it was read is `Conflict::TaskGone`: 404, like a task never stored.
-        self.store
-            .add_staff_comment(&comment, &new.attachment_ids)
+        match self
+            .store
+            .add_staff_comment(&comment, &new.attachment_ids, keyed.as_ref())
             .await
-            .context("add comment")?;
-        Ok(comment)
+        {
+            Ok(()) => Ok(Posted::New(Box::new(comment))),
+            Err(StoreError::Conflict(Conflict::AlreadyExists(Record::ReplyKey(key)))) => {
+                let request_hash = keyed.map(|k| k.request_hash).unwrap_or_default();
+                let earlier = self
+                    .store
+                    .keyed_reply(&caller.id, &key)
+                    .await
+                    .context("get reply key")?
+                    // Taken a moment ago and expired since: the post can be tried again.
+                    .ok_or(ApiError::Unavailable)?;
+                Ok(Posted::Earlier(earlier, request_hash))
+            }
+            Err(error) => Err(error).context("add comment"),
+        }
     }
 
     /// The attachments a reply names, each announced and uploaded with the size announced. An
@@ -418,6 +518,50 @@ impl Api {
             .ok_or_else(unknown_quick_reply)?;
         Ok(render_quick_reply(&quick.text, contact, Some(caller), bot_name))
     }
+}
+
+/// What a post stored: its comment, or nothing because its key had made a reply already (with the
+/// post's request digest, to tell a retry from another request).
+enum Posted {
+    New(Box<Comment>),
+    Earlier(KeyedReply, String),
+}
+
+/// The request's `Idempotency-Key`: none, or one valid key (1 to 64 letters, digits, `-` or `_`).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key: one key of 1 to 64 letters, digits, '-' or '_' (a UUID fits)",
+        )
+    };
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid());
+    }
+    let raw = value.to_str().map_err(|_| invalid())?;
+    IdempotencyKey::parse(raw.trim()).map(Some).map_err(|_| invalid())
+}
+
+/// What a post asks for, as a digest: its task and its checked body (a quick reply by its id, not
+/// its rendering, which changes with the contact).
+fn request_digest(task_id: &TaskId, comment: &CheckedComment) -> String {
+    let (text, quick_reply_id) = match &comment.text {
+        ReplyText::None => (None, None),
+        ReplyText::Written(text) => (Some(text.as_str()), None),
+        ReplyText::QuickReply(id) => (None, Some(id.as_str())),
+    };
+    let canonical = serde_json::json!({
+        "task_id": task_id.as_str(),
+        "text": text,
+        "quick_reply_id": quick_reply_id,
+        "attachment_ids": comment.attachment_ids.iter().map(AttachmentId::as_str).collect::<Vec<_>>(),
+        "notify_client": comment.notify_client,
+    });
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 /// Builds the Viber messages with stand-in links (the sender signs the real ones), so a reply

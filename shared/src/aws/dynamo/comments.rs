@@ -13,13 +13,14 @@ use super::keys::{COMMENT_PREFIX, Key, task_partition};
 use super::tasks::task_is_live;
 use super::writes::{Expression, item_absent, item_exists};
 use super::{DynamoStore, Item, from_item, to_item, to_value};
-use crate::aws::schema::{PARTITION_KEY, SORT_KEY};
-use crate::ids::{AttachmentId, CommentId, IntegrationId, TaskId};
+use crate::aws::schema::{EXPIRES_AT, PARTITION_KEY, SORT_KEY};
+use crate::ids::{AttachmentId, CommentId, IdempotencyKey, IntegrationId, StaffId, TaskId};
 use crate::model::{Comment, CommentStatus};
 use crate::ports::{
-    CommentStore, Conflict, DeliveryStore, OutgoingReply, Page, PageRequest, PartRef, Record, ReplyStore, SentPart,
-    StoreError, decode_cursor,
+    CommentStore, Conflict, DeliveryStore, KeyedReply, OutgoingReply, Page, PageRequest, PartRef, Record, ReplyStore,
+    SentPart, StoreError, decode_cursor,
 };
+use crate::time::Timestamp;
 
 pub(super) fn comment_item(comment: &Comment) -> Result<Item, StoreError> {
     to_item(Key::comment(&comment.task_id, &comment.id), comment)
@@ -38,6 +39,35 @@ fn token_map_item(integration_id: &IntegrationId, message_token: u64, part: &Par
         comment_id: part.comment_id.clone(),
     };
     to_item(Key::sent_message(integration_id, message_token), &stored)
+}
+
+/// A reply key's item: the comment it made. `expires_at` is in epoch seconds, the table's TTL
+/// attribute.
+#[derive(Serialize, Deserialize)]
+struct StoredReplyKey {
+    task_id: TaskId,
+    comment_id: CommentId,
+    request_hash: String,
+    expires_at: i64,
+}
+
+fn reply_key_item(keyed: &KeyedReply) -> Result<Item, StoreError> {
+    let stored = StoredReplyKey {
+        task_id: keyed.task_id.clone(),
+        comment_id: keyed.comment_id.clone(),
+        request_hash: keyed.request_hash.clone(),
+        expires_at: keyed.expires_at.millis().div_euclid(1000),
+    };
+    to_item(Key::reply_key(&keyed.staff_id, &keyed.key), &stored)
+}
+
+/// No reply key is remembered: none was written, or it expired (TTL deletes an expired item
+/// only some time later).
+fn reply_key_free(now: Timestamp) -> Expression {
+    item_absent()
+        .or("#expires_at <= :now")
+        .name("#expires_at", EXPIRES_AT)
+        .value(":now", AttributeValue::N(now.millis().div_euclid(1000).to_string()))
 }
 
 /// `CommentStatus`'s variants in their `Ord` order (the order of progress).
@@ -185,9 +215,14 @@ impl DynamoStore {
 
 #[async_trait]
 impl CommentStore for DynamoStore {
-    /// One `TransactWriteItems`: a check that the task is live, the comment, and each uploaded
-    /// attachment marked available.
-    async fn add_staff_comment(&self, comment: &Comment, uploaded: &[AttachmentId]) -> Result<(), StoreError> {
+    /// One `TransactWriteItems`: a check that the task is live, the comment, the reply key if
+    /// there is one, and each uploaded attachment marked available.
+    async fn add_staff_comment(
+        &self,
+        comment: &Comment,
+        uploaded: &[AttachmentId],
+        keyed: Option<&KeyedReply>,
+    ) -> Result<(), StoreError> {
         let mut conflicts = vec![
             Some(Conflict::TaskGone(comment.task_id.clone())),
             Some(Conflict::AlreadyExists(Record::Comment(comment.id.clone()))),
@@ -196,6 +231,10 @@ impl CommentStore for DynamoStore {
             self.check_op(Key::task(&comment.task_id), &task_is_live()),
             self.put_op(comment_item(comment)?, Some(&item_absent())),
         ];
+        if let Some(keyed) = keyed {
+            conflicts.push(Some(Conflict::AlreadyExists(Record::ReplyKey(keyed.key.clone()))));
+            items.push(self.put_op(reply_key_item(keyed)?, Some(&reply_key_free(Timestamp::now()))));
+        }
         for id in uploaded {
             conflicts.push(Some(Conflict::UnknownAttachment(id.clone())));
             items.push(self.mark_available_op(id));
@@ -204,6 +243,28 @@ impl CommentStore for DynamoStore {
             Ok(()) => Ok(()),
             Err(refused) => Err(refused.conflict(&conflicts).expect("every item has a condition").into()),
         }
+    }
+
+    async fn keyed_reply(&self, staff: &StaffId, key: &IdempotencyKey) -> Result<Option<KeyedReply>, StoreError> {
+        let Some(stored) = self.get::<StoredReplyKey>(Key::reply_key(staff, key)).await? else {
+            return Ok(None);
+        };
+        let expires_at = Timestamp::from_millis(stored.expires_at.saturating_mul(1000));
+        if expires_at <= Timestamp::now() {
+            return Ok(None);
+        }
+        Ok(Some(KeyedReply {
+            staff_id: staff.clone(),
+            key: key.clone(),
+            task_id: stored.task_id,
+            comment_id: stored.comment_id,
+            request_hash: stored.request_hash,
+            expires_at,
+        }))
+    }
+
+    async fn get_comment(&self, task_id: &TaskId, id: &CommentId) -> Result<Option<Comment>, StoreError> {
+        self.get(Key::comment(task_id, id)).await
     }
 }
 

@@ -8,7 +8,7 @@ use super::Item;
 use crate::aws::schema::{
     CONTACT_SORTING_INDEX, Index, KIND_INDEX, PARTITION_KEY, RECENCY_KEY, REQUESTER_INDEX, SORT_KEY,
 };
-use crate::ids::{AttachmentId, CommentId, ContactId, IntegrationId, QuickReplyId, StaffId, TaskId};
+use crate::ids::{AttachmentId, CommentId, ContactId, IdempotencyKey, IntegrationId, QuickReplyId, StaffId, TaskId};
 use crate::model::{Contact, Integration, QuickReply, StaffMember, Task, TaskStatus};
 use crate::ports::StoreError;
 use crate::time::Timestamp;
@@ -94,6 +94,11 @@ impl Key {
     /// How far a staff member has read a task: in the member's partition, one item per task.
     pub fn read_marker(staff: &StaffId, task: &TaskId) -> Self {
         Self::new(format!("STAFF#{staff}"), &format!("READ#{task}"))
+    }
+
+    /// A staff reply's idempotency key: in the member's partition (keys are the caller's).
+    pub fn reply_key(staff: &StaffId, key: &IdempotencyKey) -> Self {
+        Self::new(format!("STAFF#{staff}"), &format!("REPLYKEY#{key}"))
     }
 
     /// A key no item has: read once to open the connection.
@@ -390,6 +395,13 @@ mod tests {
         assert_eq!(
             pair(Key::read_marker(&StaffId::parse("s1").unwrap(), &task)),
             pairs("STAFF#s1", "READ#t1")
+        );
+        assert_eq!(
+            pair(Key::reply_key(
+                &StaffId::parse("s1").unwrap(),
+                &IdempotencyKey::parse("k1").unwrap()
+            )),
+            pairs("STAFF#s1", "REPLYKEY#k1")
         );
         assert_eq!(
             pair(Key::contact_label(&ContactId::parse("c1").unwrap(), "vip")),
