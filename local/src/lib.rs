@@ -216,12 +216,42 @@ struct AppState {
     blobs: Option<Arc<MemoryBlobStore>>,
 }
 
+/// How many log lines may wait for the log's thread: beyond them a new line is dropped, never
+/// waited for.
+pub const LOG_QUEUE_LINES: usize = 10_000;
+
+/// A writer of log lines to `sink` from a thread of its own. `tracing_subscriber::fmt` writes each
+/// event from the thread that emits it, and stdout is written synchronously under one
+/// process-wide lock: when the log's sink stalls (a pipe nobody reads, a file on a disk busy
+/// with writeback), the first runtime worker that logs blocks in `write(2)` and every other one
+/// on the lock at its next line, and the whole stack stops: no request is answered, no queue
+/// polled, no timer fired, not even the AWS SDK's timeouts. (The fault run caught it once, a
+/// stack silent for over a minute while a build wrote to the same disk; bench/README.md.) So
+/// the workers only queue a line, and a line that finds [`LOG_QUEUE_LINES`] waiting is dropped.
+/// The guard writes out what is queued when dropped (waiting at most a second).
+pub fn log_writer<W: std::io::Write + Send + 'static>(
+    sink: W,
+) -> (
+    tracing_appender::non_blocking::NonBlocking,
+    tracing_appender::non_blocking::WorkerGuard,
+) {
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("log-writer")
+        .finish(sink)
+}
+
 /// Parses the command line, runs until Ctrl-C, and turns the outcome into an exit code.
 pub async fn main_with_args() -> ExitCode {
     let options = Options::parse();
+    // Kept until the end: dropping it writes out the lines still queued.
+    let mut _log_guard = None;
     let outcome = match Config::from_env() {
         Ok(config) => {
-            shared::telemetry::init_text(config.log_filter.as_deref());
+            let (writer, guard) = log_writer(std::io::stdout());
+            _log_guard = Some(guard);
+            shared::telemetry::init_text_to(config.log_filter.as_deref(), writer);
             run(options, config.backend, shutdown_signal()).await
         }
         Err(error) => Err(error.into()),
@@ -623,6 +653,78 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    mod log {
+        use std::io::Write;
+        use std::sync::{Arc, Condvar, Mutex};
+        use std::time::{Duration, Instant};
+
+        use crate::{LOG_QUEUE_LINES, log_writer};
+
+        /// A sink that takes nothing until opened: a pipe nobody reads, a disk stuck in writeback.
+        #[derive(Clone, Default)]
+        struct Gate {
+            open: Arc<(Mutex<bool>, Condvar)>,
+            written: Arc<Mutex<Vec<u8>>>,
+        }
+
+        impl Gate {
+            fn open(&self) {
+                *self.open.0.lock().unwrap() = true;
+                self.open.1.notify_all();
+            }
+
+            fn lines(&self) -> Vec<String> {
+                String::from_utf8(self.written.lock().unwrap().clone())
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            }
+        }
+
+        impl Write for Gate {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                let (open, opened) = &*self.open;
+                drop(opened.wait_while(open.lock().unwrap(), |open| !*open).unwrap());
+                self.written.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        #[test]
+        fn a_stalled_log_sink_never_blocks_the_thread_that_logs() {
+            let gate = Gate::default();
+            let (mut writer, guard) = log_writer(gate.clone());
+            let started = Instant::now();
+            for n in 0..2 * LOG_QUEUE_LINES {
+                writer.write_all(format!("line {n}\n").as_bytes()).unwrap();
+            }
+            let took = started.elapsed();
+            assert!(took < Duration::from_secs(2), "logging waited for the sink: {took:?}");
+
+            // Once the sink takes lines again, what was queued is written, in order, and what
+            // found the queue full was dropped.
+            gate.open();
+            drop(guard);
+            let lines = gate.lines();
+            assert_eq!(lines.first().map(String::as_str), Some("line 0"));
+            assert!(
+                (LOG_QUEUE_LINES..=LOG_QUEUE_LINES + 2).contains(&lines.len()),
+                "{} lines written",
+                lines.len()
+            );
+            let numbers: Vec<usize> = lines
+                .iter()
+                .map(|line| line["line ".len()..].parse().unwrap())
+                .collect();
+            assert!(numbers.windows(2).all(|pair| pair[0] < pair[1]), "out of order");
+        }
+    }
+
     use super::*;
 
     #[test]

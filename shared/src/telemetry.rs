@@ -37,9 +37,13 @@ where
         .try_init();
 }
 
-/// For the local stack.
-pub fn init_text(log_filter: Option<&str>) {
-    let format = tracing_subscriber::fmt::layer().with_target(false);
+/// For the local stack: readable lines, written to `writer` (the local stack's own stdout writer,
+/// which never blocks the thread that logs).
+pub fn init_text_to<W>(log_filter: Option<&str>, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let format = tracing_subscriber::fmt::layer().with_target(false).with_writer(writer);
     let _ = tracing_subscriber::registry()
         .with(format)
         .with(filter(log_filter))

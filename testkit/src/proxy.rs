@@ -22,7 +22,17 @@ impl CuttableProxy {
         let address = listener.local_addr().expect("the proxy's address");
         let (cut, watching) = watch::channel(false);
         let accepting = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
+            loop {
+                let client = match listener.accept().await {
+                    Ok((client, _)) => client,
+                    // Out of file descriptors, a connection reset before it was taken: the
+                    // proxy goes on (stopping would look like an endless outage).
+                    Err(error) => {
+                        eprintln!("the proxy could not accept a connection: {error}");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
                 if *watching.borrow() {
                     drop(client);
                     continue;

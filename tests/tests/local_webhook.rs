@@ -117,3 +117,72 @@ async fn ctrl_c_stops_it_cleanly() {
     let status = stack.interrupt().await;
     assert!(status.success(), "{status:?}");
 }
+
+/// The stack's log goes to a pipe nobody reads (a terminal on pause, `| less`, a file on a disk
+/// stuck in writeback): once the pipe is full, the stack still answers and stores. (It used to
+/// stop dead: the runtime's workers blocked writing log lines.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_nobody_reads_never_stops_the_stack() {
+    // The stack before the fix stopped at the 205th (64 KiB of its lines at `debug`).
+    const CALLBACKS: u64 = 400;
+    let viber = FakeViber::start(DOC_TOKEN).await;
+    let api_url = viber.api_url();
+    // The stack logs to stdout, which `LocalStack` discards: a shell points it at stderr, a pipe
+    // this test holds open and never reads (64 KiB, a few hundred of the lines below).
+    let command = || {
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", r#"exec "$0" "$@" 1>&2"#])
+            .arg(LOCAL.path())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let stack = testkit::local::LocalStack::start_command(
+        command,
+        &["--viber-api-url", &api_url, "--viber-token", DOC_TOKEN],
+        &[("RUST_LOG", "debug")],
+    )
+    .await;
+    let template = fixtures::json("message_text");
+    for n in 0..CALLBACKS {
+        let mut callback = template.clone();
+        callback["message_token"] = (1_000 + n).into();
+        callback["timestamp"] = (1_732_528_955_210 + n).into();
+        callback["message"]["text"] = format!("message {n}").into();
+        let body = callback.to_string();
+        let answered = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stack.post_signed_to("default", DOC_TOKEN, body.as_bytes()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("callback {n} was not answered within 10 s"));
+        assert_eq!(answered, StatusCode::OK, "callback {n}");
+    }
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |v| v["items"].as_array().is_some_and(|i| i.len() == 1))
+        .await;
+    let task_id = tasks["items"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/tasks/{task_id}/comments?limit=100");
+    let mut stored = 0;
+    for _ in 0..100 {
+        // The last page: every message stored, in order.
+        let mut cursor: Option<String> = None;
+        stored = 0;
+        loop {
+            let page = match &cursor {
+                Some(cursor) => stack.get_ok(&format!("{path}&cursor={cursor}")).await,
+                None => stack.get_ok(&path).await,
+            };
+            stored += page["items"].as_array().unwrap().len();
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        if stored as u64 == CALLBACKS {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored as u64, CALLBACKS, "every callback stored");
+}
