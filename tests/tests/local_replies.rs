@@ -414,3 +414,50 @@ async fn a_reply_shows_delivered_only_when_every_part_is() {
     let (_, failed) = reply_when(&stack, &comments, &second_id, "failed").await;
     assert_eq!(failed["status_reason"], "Receiver is not subscribed", "{failed}");
 }
+
+/// A reply posted again under its `Idempotency-Key` (the web inbox after a lost answer), through
+/// the local stack's HTTP front and on DynamoDB: answered with the first post's comment, marked
+/// `Idempotent-Replayed`, and sent to Viber once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_posted_again_under_its_key_reaches_viber_once() {
+    let (viber, stack) = LOCAL.connected_on_moto().await;
+    stack.post_signed(&fixtures::bytes("message_text")).await;
+    let (tasks, _) = stack
+        .eventually("/api/tasks", |t| !t["items"].as_array().unwrap().is_empty())
+        .await;
+    let comments = format!("/api/tasks/{}/comments", tasks["items"][0]["id"].as_str().unwrap());
+    let post = || async {
+        let response = stack
+            .request(reqwest::Method::POST, &comments)
+            .bearer_auth(testkit::local::OWNER_TOKEN)
+            .header("Idempotency-Key", "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a")
+            .json(&json!({"text": "Посилка вже в дорозі", "notify_client": true}))
+            .send()
+            .await
+            .unwrap();
+        let replayed = response
+            .headers()
+            .get("idempotent-replayed")
+            .map(|value| value.to_str().unwrap().to_owned());
+        (response.status(), replayed, response.json::<Value>().await.unwrap())
+    };
+    let (status, replayed, first) = post().await;
+    assert_eq!((status.as_u16(), replayed), (202, None), "{first}");
+    let (status, replayed, again) = post().await;
+    assert_eq!((status.as_u16(), replayed.as_deref()), (202, Some("true")), "{again}");
+    assert_eq!(again["id"], first["id"]);
+
+    let id = first["id"].as_str().unwrap();
+    reply_when(&stack, &comments, id, "sent").await;
+    // Long enough for a second job to have been sent, had there been one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(viber.bodies("send_message").len(), 1);
+    let staff: Vec<Value> = stack.get_ok(&comments).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["author"]["type"] == "staff")
+        .cloned()
+        .collect();
+    assert_eq!(staff.len(), 1);
+}
