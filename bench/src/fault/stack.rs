@@ -28,12 +28,25 @@ pub struct Setup {
     pub log: PathBuf,
     /// The stack retries failed records after 250 ms … 8 s instead of the Lambdas' back-off.
     pub short_retries: bool,
+    /// The inbound and outbound queues' visibility timeout at most this many seconds (a crash's
+    /// recovery waits it out): the short run's scaled-down timing, said in the run's header.
+    pub visibility_cap: Option<u64>,
 }
 
 impl Setup {
-    /// The queues the functions consume, as the template declares them.
+    /// The queues the functions consume, as the template declares them (with the inbound and
+    /// outbound visibility capped at `visibility_cap`).
     pub fn queues(&self) -> Result<Vec<QueueSpec>, Error> {
-        template::queues(&self.template)
+        let mut queues = template::queues(&self.template)?;
+        if let Some(cap) = self.visibility_cap {
+            for queue in queues
+                .iter_mut()
+                .filter(|queue| [template::INBOUND, template::OUTBOUND].contains(&queue.resource.as_str()))
+            {
+                queue.cap_visibility(cap);
+            }
+        }
+        Ok(queues)
     }
 }
 

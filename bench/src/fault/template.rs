@@ -33,6 +33,14 @@ impl QueueSpec {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Lowers the visibility timeout to at most `seconds`.
+    pub fn cap_visibility(&mut self, seconds: u64) {
+        let declared = self.attribute("VisibilityTimeout").and_then(|v| v.parse::<u64>().ok());
+        let capped = declared.map_or(seconds, |declared| declared.min(seconds)).to_string();
+        self.attributes.retain(|(key, _)| key != "VisibilityTimeout");
+        self.attributes.push(("VisibilityTimeout".to_owned(), capped));
+    }
+
     /// "visibility 540 s, maxReceiveCount 5" for the run's header.
     pub fn summary(&self) -> String {
         let visibility = self.attribute("VisibilityTimeout").unwrap_or("30 (SQS default)");
