@@ -39,8 +39,7 @@ fn marker((client, seq): Key) -> String {
 pub fn message_callback(key: Key, token: u64, media: &MediaServer) -> Vec<u8> {
     let (client, seq) = key;
     let mark = marker(key);
-    // A client's first message is text, as most conversations start.
-    let kind = if seq == 0 { 0 } else { (client + seq) % 6 };
+    let kind = kind_of(key);
     let message = match kind {
         0 => json!({"type": "text", "text": format!("{mark} text")}),
         1 => json!({
@@ -85,6 +84,20 @@ pub fn message_callback(key: Key, token: u64, media: &MediaServer) -> Vec<u8> {
     }))
     .expect("JSON")
 }
+
+/// The type of a message, by number (0 text, 1 picture, 2 file, 3 sticker, 4 contact, 5
+/// location). A client's first message is text, as most conversations start.
+fn kind_of((client, seq): Key) -> usize {
+    if seq == 0 { 0 } else { (client + seq) % 6 }
+}
+
+/// Whether the message carries a file the stack copies from Viber (a picture or a file).
+pub fn copies_file(key: Key) -> bool {
+    matches!(kind_of(key), 1 | 2)
+}
+
+/// The media links whose files the stack copies (a sticker is shown by its id).
+pub const COPIED_MEDIA: [&str; 2] = ["/picture.jpg", "/invoice.pdf"];
 
 fn sticker_id((client, seq): Key) -> u64 {
     STICKER_BASE + client as u64 * 1_000 + seq as u64
@@ -266,7 +279,20 @@ pub struct Census {
     pub by_client: HashMap<usize, Vec<usize>>,
     /// The tasks of each client (`task id`s), oldest first.
     pub tasks: HashMap<usize, Vec<String>>,
+    /// The clients' files as the staff API shows them.
+    pub files: Files,
 }
+
+/// Client files by state: copied, still being copied, or given up (with another reason).
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Files {
+    pub copied: usize,
+    pub copying: usize,
+    pub given_up: usize,
+}
+
+/// The reason an attachment shows while the media worker copies it.
+const BEING_COPIED: &str = "The file is being copied from Viber.";
 
 /// Reads every task of the run's clients and their client comments; `None` if the API did not
 /// answer (the stack is restarting or the AWS endpoint is cut).
@@ -290,6 +316,15 @@ pub async fn census(world: &World) -> Option<Census> {
                 && from == client
             {
                 seqs.push(seq);
+            }
+            for file in comment["attachments"].as_array().into_iter().flatten() {
+                if file["available"] == true {
+                    census.files.copied += 1;
+                } else if file["unavailable_reason"] == BEING_COPIED {
+                    census.files.copying += 1;
+                } else {
+                    census.files.given_up += 1;
+                }
             }
         }
         census.tasks.entry(client).or_default().push(id);

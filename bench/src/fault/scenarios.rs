@@ -1,4 +1,4 @@
-//! The five fault scenarios, each on a world of its own (fresh table, queues and bucket, a fresh
+//! The six fault scenarios, each on a world of its own (fresh table, queues and bucket, a fresh
 //! stack), each giving one row of the table.
 
 use std::collections::{BTreeMap, HashMap};
@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use testkit::fake_viber::Answer;
+use testkit::media_server::MediaReply;
 
 use super::ingest::{self, Progress, Tally};
 use super::replies::{self, Doubles, Reply};
@@ -25,14 +26,16 @@ pub enum Scenario {
     Storm,
     Outage,
     Receipts,
+    MediaStorm,
 }
 
-pub const ALL: [Scenario; 5] = [
+pub const ALL: [Scenario; 6] = [
     Scenario::Ingest,
     Scenario::Replies,
     Scenario::Storm,
     Scenario::Outage,
     Scenario::Receipts,
+    Scenario::MediaStorm,
 ];
 
 /// The sizes and durations of a run.
@@ -77,6 +80,7 @@ pub async fn run(scenario: Scenario, setup: &Setup, plan: &Plan) -> Result<Row, 
         Scenario::Storm => viber_storm(&world, plan).await,
         Scenario::Outage => aws_outage(&world, plan).await,
         Scenario::Receipts => receipts(&world, plan).await,
+        Scenario::MediaStorm => media_storm(&world, plan).await,
     }?;
     // Tells a backlog still being worked through from batches stuck in flight.
     row.note = format!("{}; queues at the end: {}", row.note, world.queue_depths().await);
@@ -333,6 +337,73 @@ async fn viber_storm(world: &World, plan: &Plan) -> Result<Row, Error> {
         row.note
     );
     Ok(row)
+}
+
+/// Scenario 6: Viber's media server answers 503 to every download for `--storm` seconds while
+/// the clients write (pictures and files among their messages): the media queue's storm. Every
+/// message is stored at once, its file shown as being copied; every file must be copied once
+/// the server is healthy, none given up.
+async fn media_storm(world: &World, plan: &Plan) -> Result<Row, Error> {
+    for path in ingest::COPIED_MEDIA {
+        world.media.route(path, MediaReply::Status(503));
+    }
+    let storm_started = Instant::now();
+    let posting = tokio::spawn(ingest::post_messages(
+        world.traffic(),
+        0..plan.clients,
+        0..plan.messages,
+        Arc::new(Progress::default()),
+        storm_started + plan.timeout,
+    ));
+    tokio::time::sleep(plan.storm).await;
+    let refused: usize = ingest::COPIED_MEDIA.iter().map(|path| world.media.hits(path)).sum();
+    ingest::serve_media(&world.media);
+    let healthy_after = storm_started.elapsed();
+    let posted = posting.await?;
+    let files: usize = posted
+        .accepted
+        .iter()
+        .map(|(client, seqs)| seqs.iter().filter(|seq| ingest::copies_file((*client, **seq))).count())
+        .sum();
+    let timeout = plan.timeout + plan.storm;
+    let (tally, _) = wait_for_messages(world, &posted.accepted, storm_started, timeout).await;
+    let mut last = ingest::Files::default();
+    let settled = loop {
+        if let Some(census) = ingest::census(world).await {
+            last = census.files;
+            if last.copying == 0 && last.copied + last.given_up >= files {
+                break Some(storm_started.elapsed());
+            }
+        }
+        if storm_started.elapsed() >= timeout {
+            break None;
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let not_copied = files.saturating_sub(last.copied);
+    Ok(Row {
+        name: "files, Viber media storm",
+        accepted: tally.accepted,
+        stored: tally.stored,
+        lost: tally.lost + not_copied,
+        duplicated: tally.duplicated,
+        out_of_order: tally.out_of_order,
+        replies_failed: last.given_up,
+        settled,
+        note: format!(
+            "media answering 503 for {:.0} s ({} downloads refused), healthy after {:.1} s; {} messages, {} with a file: {} copied, {} still being copied, {} given up (the \"replies failed\" column); lost e.g. {}",
+            plan.storm.as_secs_f64(),
+            refused,
+            healthy_after.as_secs_f64(),
+            tally.accepted,
+            files,
+            last.copied,
+            last.copying,
+            last.given_up,
+            examples(&tally.lost_examples)
+        ),
+        ..Row::default()
+    })
 }
 
 /// Scenario 4: The AWS endpoint unreachable for a while, mid-ingest, with staff replying meanwhile.
