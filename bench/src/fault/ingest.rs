@@ -417,6 +417,7 @@ mod tests {
         let census = Census {
             by_client: HashMap::from([(1, vec![0, 1, 1, 2]), (2, vec![1, 0])]),
             tasks: HashMap::from([(1, vec!["t1".into()]), (2, vec!["t2".into()])]),
+            files: Files::default(),
         };
         let tally = tally(&posted, &census);
         assert_eq!(
