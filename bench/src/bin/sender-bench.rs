@@ -206,12 +206,17 @@ async fn requests_per_reply(replies: usize) -> Result<(), Error> {
         let mut api_units = Units::default();
         let mut answers = Vec::with_capacity(replies);
         for (task, ids) in tasks.iter().zip(&uploads) {
-            let response = api
-                .handle(post(
-                    &format!("/api/tasks/{}/comments", task.id),
-                    serde_json::json!({"text": "Добрий день! Ось документи.", "attachment_ids": ids, "notify_client": true}),
-                ))
-                .await;
+            // As the web inbox posts a reply: under an Idempotency-Key (one more read, and the
+            // key written in the comment's transaction).
+            let mut request = post(
+                &format!("/api/tasks/{}/comments", task.id),
+                serde_json::json!({"text": "Добрий день! Ось документи.", "attachment_ids": ids, "notify_client": true}),
+            );
+            request.headers_mut().insert(
+                "idempotency-key",
+                lambda_http::http::HeaderValue::from_str(shared::ids::new_id().as_str())?,
+            );
+            let response = api.handle(request).await;
             if response.status() != 202 {
                 return Err(format!("POST comment answered {}: {:?}", response.status(), response.body()).into());
             }
