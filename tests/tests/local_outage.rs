@@ -117,6 +117,20 @@ fn comment_with<'a>(page: &'a Value, text: &str) -> Option<&'a Value> {
     page["items"].as_array().unwrap().iter().find(|c| c["text"] == text)
 }
 
+/// Waits until the comment with this text is listed and `ready` holds for it: the page.
+async fn until_listed(stack: &LocalStack, comments: &str, text: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let (page, _) = stack
+        .eventually_within(PIPELINE, POLL, comments, |page| {
+            comment_with(page, text).is_some_and(&ready)
+        })
+        .await;
+    page
+}
+
+fn sent(comment: &Value) -> bool {
+    comment["status"] == "sent"
+}
+
 /// The Viber messages sent with this text.
 fn sent_with(viber: &FakeViber, text: &str) -> usize {
     viber
@@ -166,18 +180,10 @@ async fn while_sqs_is_unreachable_the_webhook_answers_503_and_the_callback_sent_
     outage.proxy.restore();
     // Viber re-sends the same callback; it is accepted and stored once.
     stack.post_signed(&during).await;
-    stack
-        .eventually_within(PIPELINE, POLL, &comments, |page| {
-            comment_with(page, "sent during the outage").is_some()
-        })
-        .await;
+    until_listed(&stack, &comments, "sent during the outage", |_| true).await;
     // One more message after it: once it is stored, anything queued before it is too.
     stack.post_signed(&text_callback(3, "after the outage")).await;
-    let (page, _) = stack
-        .eventually_within(PIPELINE, POLL, &comments, |page| {
-            comment_with(page, "after the outage").is_some()
-        })
-        .await;
+    let page = until_listed(&stack, &comments, "after the outage", |_| true).await;
     assert_eq!(texts(&page), ["Hello", "sent during the outage", "after the outage"]);
 }
 
@@ -211,11 +217,7 @@ async fn while_the_table_is_unreachable_the_api_answers_503_and_writes_nothing_h
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
-    let (page, _) = stack
-        .eventually_within(PIPELINE, POLL, &comments, |page| {
-            comment_with(page, "posted after the outage").is_some_and(|c| c["status"] == "sent")
-        })
-        .await;
+    let page = until_listed(&stack, &comments, "posted after the outage", sent).await;
     assert_eq!(texts(&page), ["Hello", "posted after the outage"]);
     assert_eq!(sent_with(&outage.viber, "posted during the outage"), 0);
     assert_eq!(sent_with(&outage.viber, "posted after the outage"), 1);
@@ -280,11 +282,7 @@ async fn a_reply_waiting_for_its_retry_during_a_cut_is_sent_once_after_it() {
     outage.proxy.restore();
 
     let restored = Instant::now();
-    stack
-        .eventually_within(PIPELINE, POLL, &comments, |page| {
-            comment_with(page, "queued before the outage").is_some_and(|c| c["status"] == "sent")
-        })
-        .await;
+    until_listed(&stack, &comments, "queued before the outage", sent).await;
     eprintln!(
         "the reply was sent {:?} after the endpoint came back",
         restored.elapsed()

@@ -138,23 +138,24 @@ fn examples(keys: &[ingest::Key]) -> String {
         .join(" ")
 }
 
-/// Takes the census until every accepted message is stored or `timeout` after `since` passed:
-/// the last tally, and when it was complete (counted from `since`).
-async fn wait_for_messages(
-    world: &World,
-    accepted: &BTreeMap<usize, Vec<usize>>,
+/// Reads `read` every [`POLL`] until `done` holds for what it read, or `timeout` after `since`:
+/// the last reading (`initial` while nothing answered), and when `done` first held (counted
+/// from `since`).
+async fn poll_until<T, Fut>(
     since: Instant,
     timeout: Duration,
-) -> (Tally, Option<Duration>) {
-    let mut last = Tally {
-        lost: accepted.values().map(Vec::len).sum(),
-        accepted: accepted.values().map(Vec::len).sum(),
-        ..Tally::default()
-    };
+    initial: T,
+    read: impl Fn() -> Fut,
+    done: impl Fn(&T) -> bool,
+) -> (T, Option<Duration>)
+where
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let mut last = initial;
     loop {
-        if let Some(census) = ingest::census(world).await {
-            last = ingest::tally(accepted, &census);
-            if last.lost == 0 {
+        if let Some(reading) = read().await {
+            last = reading;
+            if done(&last) {
                 return (last, Some(since.elapsed()));
             }
         }
@@ -165,6 +166,28 @@ async fn wait_for_messages(
     }
 }
 
+/// Every accepted message lost until the census finds it.
+fn none_stored(accepted: &BTreeMap<usize, Vec<usize>>) -> Tally {
+    let count = accepted.values().map(Vec::len).sum();
+    Tally {
+        lost: count,
+        accepted: count,
+        ..Tally::default()
+    }
+}
+
+/// Takes the census until every accepted message is stored or `timeout` after `since` passed:
+/// the last tally, and when it was complete (counted from `since`).
+async fn wait_for_messages(
+    world: &World,
+    accepted: &BTreeMap<usize, Vec<usize>>,
+    since: Instant,
+    timeout: Duration,
+) -> (Tally, Option<Duration>) {
+    let read = || async { Some(ingest::tally(accepted, &ingest::census(world).await?)) };
+    poll_until(since, timeout, none_stored(accepted), read, |tally| tally.lost == 0).await
+}
+
 /// Waits until no reply is `queued` any more, or `timeout` after `since`: the statuses last
 /// read and when none was queued.
 async fn wait_for_replies(
@@ -173,22 +196,12 @@ async fn wait_for_replies(
     since: Instant,
     timeout: Duration,
 ) -> (replies::ReplyTally, Option<Duration>) {
-    let mut last = replies::ReplyTally {
+    let initial = replies::ReplyTally {
         queued: replies.len(),
         ..Default::default()
     };
-    loop {
-        if let Some(statuses) = replies::statuses(world, replies).await {
-            last = replies::reply_tally(replies, &statuses);
-            if last.queued == 0 {
-                return (last, Some(since.elapsed()));
-            }
-        }
-        if since.elapsed() >= timeout {
-            return (last, None);
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    let read = || async { Some(replies::reply_tally(replies, &replies::statuses(world, replies).await?)) };
+    poll_until(since, timeout, initial, read, |tally| tally.queued == 0).await
 }
 
 /// Replies whose parts did not all reach Viber although the comment says sent: expected parts
@@ -372,21 +385,20 @@ async fn media_storm(world: &World, plan: &Plan) -> Result<Row, Error> {
         .iter()
         .map(|(client, seqs)| seqs.iter().filter(|seq| ingest::copies_file((*client, **seq))).count())
         .sum();
-    let timeout = plan.timeout + plan.storm;
-    let (tally, _) = wait_for_messages(world, &posted.accepted, storm_started, timeout).await;
-    let mut last = ingest::Files::default();
-    let settled = loop {
-        if let Some(census) = ingest::census(world).await {
-            last = census.files;
-            if last.copying == 0 && last.copied + last.given_up >= files {
-                break Some(storm_started.elapsed());
-            }
-        }
-        if storm_started.elapsed() >= timeout {
-            break None;
-        }
-        tokio::time::sleep(POLL).await;
+    // One census per round answers both: every message stored, and every file copied or given up.
+    let read = || async {
+        let census = ingest::census(world).await?;
+        Some((ingest::tally(&posted.accepted, &census), census.files))
     };
+    let initial = (none_stored(&posted.accepted), ingest::Files::default());
+    let ((tally, last), settled) = poll_until(
+        storm_started,
+        plan.timeout + plan.storm,
+        initial,
+        read,
+        |(tally, copies)| tally.lost == 0 && copies.copying == 0 && copies.copied + copies.given_up >= files,
+    )
+    .await;
     let not_copied = files.saturating_sub(last.copied);
     Ok(Row {
         name: "files, Viber media storm",

@@ -12,7 +12,8 @@ use shared::memory::MemoryStore;
 use shared::model::{Attachment, Author, AuthorKind, Comment, CommentStatus, OutboundPlan, StaffMember, TaskStatus};
 use shared::outbound::OutboundJob;
 use shared::ports::{
-    DeliveryStore, IntegrationStore, MessageStore, MessageWrite, PartRef, ReplyStore, StaffStore, TaskWrite,
+    DeliveryStore, IntegrationStore, MessageStore, MessageWrite, PartRef, ReplyStore, SenderStore, StaffStore,
+    TaskWrite,
 };
 use shared::retry::Retry;
 use shared::time::Timestamp;
@@ -62,12 +63,7 @@ async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
         .await
         .unwrap();
     store.put_staff(&anna(), "hash-anna").await.unwrap();
-    let sender = Sender::new(
-        store.clone(),
-        Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        ViberClient::with_timeout(viber_url.unwrap_or(&viber.api_url()), sender::VIBER_TIMEOUT),
-        MAX_RECEIVES,
-    );
+    let sender = sender_over(store.clone(), viber_url.unwrap_or(&viber.api_url()));
     Setup {
         store,
         viber,
@@ -75,6 +71,24 @@ async fn setup_with(send_as_staff: bool, viber_url: Option<&str>) -> Setup {
         integration_id,
         send_as_staff,
     }
+}
+
+/// A sender on `store`, talking to the Viber API at `viber_url`.
+fn sender_over(store: Arc<dyn SenderStore>, viber_url: &str) -> Sender {
+    Sender::new(
+        store,
+        Arc::new(MemoryBlobStore::new("http://blobs.test")),
+        ViberClient::with_timeout(viber_url, sender::VIBER_TIMEOUT),
+        MAX_RECEIVES,
+    )
+}
+
+/// A picture and a file: a reply of them goes as three Viber messages with its text.
+fn photo_and_invoice() -> Vec<Attachment> {
+    vec![
+        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
+        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
+    ]
 }
 
 fn anna() -> StaffMember {
@@ -210,6 +224,14 @@ fn sends(setup: &Setup) -> Vec<Value> {
     setup.viber.bodies("send_message")
 }
 
+/// The Viber message types sent so far, in order.
+fn sent_types(setup: &Setup) -> Vec<String> {
+    sends(setup)
+        .iter()
+        .map(|b| b["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_text_reply_is_sent_once_and_its_token_recorded() {
     let setup = setup(false).await;
@@ -288,10 +310,7 @@ async fn send_as_staff_shows_the_staff_members_name_and_avatar() {
 #[tokio::test]
 async fn text_picture_and_file_go_as_three_messages_with_media_links() {
     let setup = setup(false).await;
-    let files = vec![
-        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
-        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
-    ];
+    let files = photo_and_invoice();
     let job = queue_reply(&setup, Some("Here are the documents"), files).await;
 
     let outcome = setup.sender.send(&job, 1).await.unwrap();
@@ -400,10 +419,7 @@ async fn shown(setup: &Setup, job: &OutboundJob) -> CommentStatus {
 #[tokio::test]
 async fn a_500_on_the_picture_keeps_the_reply_queued_until_the_retry_sends_the_rest() {
     let setup = setup(false).await;
-    let files = vec![
-        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
-        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
-    ];
+    let files = photo_and_invoice();
     let job = queue_reply(&setup, Some("Here are the documents"), files).await;
     // The text goes through; the picture meets an HTTP 500.
     setup
@@ -422,10 +438,7 @@ async fn a_500_on_the_picture_keeps_the_reply_queued_until_the_retry_sends_the_r
 
     let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 2)])).await;
     assert!(failed_ids(&response).is_empty());
-    let types: Vec<String> = sends(&setup)
-        .iter()
-        .map(|b| b["type"].as_str().unwrap().to_owned())
-        .collect();
+    let types = sent_types(&setup);
     assert_eq!(
         types,
         ["text", "picture", "picture", "file"],
@@ -442,10 +455,7 @@ async fn a_500_on_the_picture_keeps_the_reply_queued_until_the_retry_sends_the_r
 async fn receipts_for_the_first_parts_leave_the_reply_queued_until_the_last_part_is_sent() {
     use CommentStatus::{Delivered, Queued, Seen, Sent};
     let setup = setup(false).await;
-    let files = vec![
-        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
-        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
-    ];
+    let files = photo_and_invoice();
     let job = queue_reply(&setup, Some("Here are the documents"), files).await;
     for _ in 0..2 {
         setup
@@ -761,10 +771,7 @@ async fn a_reply_whose_parts_do_not_fit_its_time_is_finished_by_the_next_attempt
     // its record before the job's time (3 s) is up: within the first second or so.
     setup.sender.viber = ViberClient::with_timeout(&setup.viber.api_url(), std::time::Duration::from_secs(1));
     setup.sender.budget = std::time::Duration::from_secs(3);
-    let files = vec![
-        attachment("a1", "photo.jpg", "image/jpeg", 120_000),
-        attachment("a2", "invoice.pdf", "application/pdf", 300_000),
-    ];
+    let files = photo_and_invoice();
     let job = queue_reply(&setup, Some("Here are the documents"), files).await;
     // A slow Viber: the text and the picture take 0.7 s each, so the file would start at 1.4 s.
     for _ in 0..2 {
@@ -778,10 +785,7 @@ async fn a_reply_whose_parts_do_not_fit_its_time_is_finished_by_the_next_attempt
     let (response, retries) = setup.sender.handle_batch_with_retries(batch(vec![first])).await;
     assert_eq!(failed_ids(&response), ["m1"], "handed back as a retry");
     assert_eq!(retries, [Retry::new("receipt-1".into(), 1)]);
-    let types: Vec<String> = sends(&setup)
-        .iter()
-        .map(|b| b["type"].as_str().unwrap().to_owned())
-        .collect();
+    let types = sent_types(&setup);
     assert_eq!(types, ["text", "picture"], "the file is not started");
     let first_tokens = sent_parts(&setup, &job).await;
     assert_eq!(first_tokens.len(), 2);
@@ -789,10 +793,7 @@ async fn a_reply_whose_parts_do_not_fit_its_time_is_finished_by_the_next_attempt
 
     let response = setup.sender.handle_batch(batch(vec![record("m1", &job, 2)])).await;
     assert!(failed_ids(&response).is_empty());
-    let types: Vec<String> = sends(&setup)
-        .iter()
-        .map(|b| b["type"].as_str().unwrap().to_owned())
-        .collect();
+    let types = sent_types(&setup);
     assert_eq!(types, ["text", "picture", "file"], "each part sent once");
     let tokens = sent_parts(&setup, &job).await;
     assert_eq!(tokens.len(), 3);
@@ -832,12 +833,7 @@ async fn a_part_whose_token_could_not_be_recorded_is_recorded_on_the_retry_not_s
     let setup = setup(false).await;
     let job = queue_reply(&setup, Some("Ваше замовлення вже в дорозі."), vec![]).await;
     let faulty = Arc::new(testkit::faulty::Faulty::new(setup.store.clone()).failing("record_sent_part", 3));
-    let sender = Sender::new(
-        faulty,
-        Arc::new(MemoryBlobStore::new("http://blobs.test")),
-        ViberClient::with_timeout(&setup.viber.api_url(), sender::VIBER_TIMEOUT),
-        MAX_RECEIVES,
-    );
+    let sender = sender_over(faulty, &setup.viber.api_url());
 
     let first = sender.send(&job, 1).await;
     assert!(matches!(first, Err(SendError::Store(_))), "{first:?}");

@@ -257,24 +257,16 @@ impl Api {
         let key = idempotency_key(request.headers())?;
         let task = self.live_task(raw_task_id).await?;
         let checked = check_comment(new)?;
-        let keyed = match key {
-            None => None,
-            Some(key) => {
-                let request_hash = request_digest(&task.id, &checked);
-                if let Some(earlier) = self
-                    .store
-                    .keyed_reply(&caller.id, &key)
-                    .await
-                    .context("get reply key")?
-                {
-                    return self.replay(&task, &earlier, &request_hash).await;
-                }
-                Some((key, request_hash))
-            }
-        };
+        let keyed = key.map(|key| (key, request_digest(&task.id, &checked)));
+        if let Some((key, request_hash)) = &keyed
+            && let Some(earlier) = self.store.keyed_reply(&caller.id, key).await.context("get reply key")?
+        {
+            return self.replay(&task, &earlier, request_hash).await;
+        }
+        let request_hash = keyed.as_ref().map(|(_, hash)| hash.clone()).unwrap_or_default();
         let comment = match self.post_comment(&task, caller, checked, keyed).await? {
             Posted::New(comment) => comment,
-            Posted::Earlier(earlier, request_hash) => return self.replay(&task, &earlier, &request_hash).await,
+            Posted::Earlier(earlier) => return self.replay(&task, &earlier, &request_hash).await,
         };
         tracing::info!(task_id = %task.id, comment_id = %comment.id, status = ?comment.status, "staff comment posted");
         self.comment_answer(&comment).await
@@ -439,7 +431,6 @@ impl Api {
         {
             Ok(()) => Ok(Posted::New(Box::new(comment))),
             Err(StoreError::Conflict(Conflict::AlreadyExists(Record::ReplyKey(key)))) => {
-                let request_hash = keyed.map(|k| k.request_hash).unwrap_or_default();
                 let earlier = self
                     .store
                     .keyed_reply(&caller.id, &key)
@@ -447,7 +438,7 @@ impl Api {
                     .context("get reply key")?
                     // Taken a moment ago and expired since: the post can be tried again.
                     .ok_or(ApiError::Unavailable)?;
-                Ok(Posted::Earlier(earlier, request_hash))
+                Ok(Posted::Earlier(earlier))
             }
             Err(error) => Err(error).context("add comment"),
         }
@@ -520,11 +511,10 @@ impl Api {
     }
 }
 
-/// What a post stored: its comment, or nothing because its key had made a reply already (with the
-/// post's request digest, to tell a retry from another request).
+/// What a post stored: its comment, or nothing because its key had made a reply already.
 enum Posted {
     New(Box<Comment>),
-    Earlier(KeyedReply, String),
+    Earlier(KeyedReply),
 }
 
 /// The request's `Idempotency-Key`: none, or one valid key (1 to 64 letters, digits, `-` or `_`).
